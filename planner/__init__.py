@@ -1,0 +1,56 @@
+"""planner: a GPU capacity planner for serving large language models.
+
+The Python API mirrors the CLI; heavy modules (the solver, pandas) load only when the function that needs them runs.
+
+    import planner
+    scenario = planner.load_scenario("scenarios/chat-fleet.yaml")
+    plan = planner.plan(scenario)
+    print(plan.cost_usd_per_hour)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__", "load_scenario", "load_catalog", "get_model", "load_hf_model", "estimate_memory",
+    "estimate_deployment", "plan", "check_plan", "candidates", "default_scenario_path",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("load_scenario", "default_scenario_path"):
+        from . import scenario
+
+        return getattr(scenario, name)
+    if name == "load_catalog":
+        from .catalog import load_catalog
+
+        return load_catalog
+    if name in ("get_model", "load_hf_model"):
+        from . import library
+
+        return getattr(library, name)
+    if name == "estimate_memory":
+        from .memory import estimate_memory
+
+        return estimate_memory
+    if name == "estimate_deployment":
+        from .estimate import estimate_deployment
+
+        return estimate_deployment
+    if name == "plan":
+        from .pipeline import plan
+
+        return plan
+    if name == "check_plan":
+        from .check import check_plan
+
+        return check_plan
+    if name == "candidates":
+        from .candidates import build_candidates
+
+        return build_candidates
+    raise AttributeError(f"module 'planner' has no attribute {name!r}")

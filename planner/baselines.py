@@ -1,0 +1,77 @@
+"""Baselines every plan is compared with: a simple greedy plan and the cheapest single-GPU-type fleet."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .candidates import Candidate, CandidateSet
+from .errors import InfeasibleError, SolveTimeoutError
+
+
+def _per_gpu_price(cs: CandidateSet, gid: str, tp: int) -> float | None:
+    ps = [o.usd_per_gpu_hour for o in cs.offers if o.gpu == gid and o.gpus_per_instance >= tp]
+    return min(ps) if ps else None
+
+
+def greedy(cs: CandidateSet) -> tuple[dict[str, int], dict[str, int], float] | None:
+    """What a careful person does by hand: per model, the candidate with the lowest price per unit of capacity, as
+    many replicas as the demand needs; then, per GPU type, each TP group goes into a bought instance with room or
+    into a new instance of the cheapest per-GPU offer that holds it. Ignores limits, budget and sharing."""
+    replicas: dict[str, int] = {}
+    groups: dict[str, list[int]] = {}
+    for m in cs.scenario.models:
+        best: tuple[float, Candidate] | None = None
+        for c in cs.for_model(m.name):
+            p = _per_gpu_price(cs, c.gpu, c.tp)
+            if p is None:
+                continue
+            n = max(m.min_replicas, math.ceil(cs.demand[m.name] / c.capacity_units))
+            total = p * c.gpus * n
+            if best is None or (total, c.key) < (best[0], best[1].key):
+                best = (total, c)
+        if best is None:
+            return None
+        c = best[1]
+        n = max(m.min_replicas, math.ceil(cs.demand[m.name] / c.capacity_units))
+        replicas[c.key] = n
+        groups.setdefault(c.gpu, []).extend([c.tp] * (c.pp * n))
+    instances: dict[str, int] = {}
+    for gid, sizes in sorted(groups.items()):
+        free: list[tuple[str, int]] = []  # (offer id, free GPUs) of instances bought so far
+        for size in sorted(sizes, reverse=True):
+            i = next((j for j, (_, f) in enumerate(free) if f >= size), None)
+            if i is not None:
+                free[i] = (free[i][0], free[i][1] - size)
+                continue
+            offers = sorted((o for o in cs.offers if o.gpu == gid and o.gpus_per_instance >= size),
+                            key=lambda o: (o.usd_per_gpu_hour, o.gpus_per_instance, o.id))
+            o = offers[0]
+            instances[o.id] = instances.get(o.id, 0) + 1
+            free.append((o.id, o.gpus_per_instance - size))
+    prices = {o.id: o.usd_per_hour for o in cs.offers}
+    return replicas, instances, sum(prices[k] * v for k, v in instances.items())
+
+
+def single_type(cs: CandidateSet, time_limit_s: float, threads: int) -> dict[str, Any]:
+    """The cheapest fleet of each single GPU type (scenario limits kept, budget ignored); the best of them."""
+    from .optimizer import solve_fleet
+
+    out: dict[str, Any] = {}
+    gpu_types = sorted({c.gpu for c in cs.candidates} | {p.gpu for p in cs.patterns})
+    per = max(0.5, time_limit_s / max(1, len(gpu_types)))
+    for gid in gpu_types:
+        models_ok = all(any(c.gpu == gid for c in cs.for_model(m.name)) or (m.name, gid) in cs.shared
+                        for m in cs.scenario.models)
+        if not models_ok:
+            out[gid] = {"feasible": False, "reason": "some model has no deployment on this GPU type"}
+            continue
+        try:
+            sol = solve_fleet(cs, time_limit_s=per, threads=threads, gpu_types={gid}, budget_usd_per_hour=None)
+            out[gid] = {"feasible": True, "cost_usd_per_hour": round(sol.cost_usd_per_hour, 4), "status": sol.status,
+                        "gpus": sum(o.gpus_per_instance * n for o in cs.offers for k, n in sol.instances.items() if o.id == k)}
+        except InfeasibleError:
+            out[gid] = {"feasible": False, "reason": "infeasible within the scenario's limits"}
+        except SolveTimeoutError:
+            out[gid] = {"feasible": False, "reason": f"no plan found within {per:.1f} s"}
+    return out

@@ -1,0 +1,244 @@
+"""The priced GPU catalog: one YAML file per GPU type, shipped inside the package (``planner/gpu_catalog``).
+
+Each figure names a source key; ``sources.yaml`` says what the source is and when it was observed (``as_of``).
+A scenario may name its own catalog folder or file: its GPUs are added, and a GPU id that already exists is
+overridden field by field (``offers`` and ``purchase`` replace the built-in ones when given).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, did_you_mean
+from .yamlio import load_yaml
+
+FORMATS = ("fp32", "fp16", "bf16", "fp8", "int8", "int4")
+
+
+def builtin_catalog_dir() -> Path:
+    """The catalog shipped in the wheel, or the repository's top-level ``gpu_catalog/`` in a source checkout."""
+    here = Path(__file__).parent
+    for cand in (here / "gpu_catalog", here.parent / "gpu_catalog"):
+        if (cand / "sources.yaml").is_file():
+            return cand
+    raise InputError("the built-in GPU catalog is missing from this installation (reinstall planner)")
+
+
+# ---- records -----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Offer:
+    """A way to rent GPUs: an instance of ``gpus_per_instance`` GPUs at a price per hour."""
+
+    provider: str
+    instance: str
+    gpus_per_instance: int
+    usd_per_hour: float | None
+    spot_usd_per_hour: float | None
+    region: str | None
+    source: str
+    as_of: str
+    note: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.provider}:{self.instance}"
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """Buying the card: price and power draw, so owned hardware can be priced."""
+
+    usd: float
+    power_w: float
+    source: str
+    as_of: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class GPU:
+    """One GPU type. Memory in GiB as CUDA reports it (what vLLM multiplies by gpu_memory_utilization)."""
+
+    id: str
+    name: str
+    vendor: str
+    architecture: str
+    family: str
+    form_factor: str
+    memory_marketed_gb: float
+    memory_gib: float
+    bandwidth_gb_s: float
+    bf16_tflops: float | None
+    fp16_tflops: float
+    fp8_tflops: float | None
+    int8_tops: float | None
+    tdp_w: float
+    interconnect: str
+    interconnect_gb_s: float
+    max_gpus_per_node: int
+    mig_max_instances: int
+    formats: tuple[str, ...]
+    sources: dict[str, str] = field(hash=False, compare=False)
+    as_of: str = ""
+    notes: str = ""
+    offers: tuple[Offer, ...] = ()
+    purchase: Purchase | None = None
+
+    @property
+    def nvlink(self) -> bool:
+        return self.interconnect.startswith("nvlink") or self.interconnect == "infinity-fabric"
+
+    def peak_tflops(self, precision: str) -> float:
+        """Dense tensor TFLOPS used for compute time: FP8 where native and asked, else 16-bit."""
+        if precision == "fp8" and self.fp8_tflops:
+            return self.fp8_tflops
+        if precision == "int8" and self.int8_tops:
+            return self.int8_tops
+        return self.bf16_tflops or self.fp16_tflops
+
+
+@dataclass(frozen=True)
+class Catalog:
+    gpus: dict[str, GPU]
+    sources: dict[str, dict[str, str]]
+
+    def get(self, gpu_id: str) -> GPU:
+        if gpu_id not in self.gpus:
+            raise InputError(f"unknown GPU '{gpu_id}'{did_you_mean(gpu_id, list(self.gpus))}; `planner catalog` lists the ids")
+        return self.gpus[gpu_id]
+
+    def source_text(self, key: str) -> str:
+        s = self.sources.get(key)
+        return f"{key}: {s['text']}" if s else key
+
+    def ids(self) -> list[str]:
+        return list(self.gpus)
+
+
+REQUIRED_FOR_NEW = ("name", "memory_gib", "bandwidth_gb_s", "fp16_tflops", "tdp_w", "interconnect", "interconnect_gb_s",
+                    "max_gpus_per_node", "formats")
+
+
+def _read_gpu_files(path: Path) -> list[tuple[dict[str, Any], str]]:
+    """User catalog files, validated against the schema (pydantic is imported only here)."""
+    from .catalog_schema import GPUIn
+    from .validation import validate
+
+    files = sorted(p for p in path.glob("*.yaml") if p.name != "sources.yaml") if path.is_dir() else [path]
+    if path.is_dir() and not files:
+        raise InputError(f"{path}: catalog folder has no .yaml files")
+    out = []
+    for f in files:
+        data, lines = load_yaml(f, "catalog file")
+        docs = data if isinstance(data, list) else [data]
+        for i, doc in enumerate(docs):
+            if not isinstance(doc, dict):
+                raise InputError(f"{f}: expected a GPU mapping (id, memory_gib, offers, ...), got {type(doc).__name__}")
+            prefix = (i,) if isinstance(data, list) else ()
+            g = validate(GPUIn, doc, lines, str(f), prefix)
+            out.append((g.model_dump(exclude_none=False), str(f)))
+    return out
+
+
+def _read_builtin_files(path: Path) -> list[tuple[dict[str, Any], str]]:
+    """The shipped catalog, read without validation (tests validate every shipped file against the schema)."""
+    import yaml
+
+    try:
+        from yaml import CSafeLoader as Loader
+    except ImportError:  # pragma: no cover
+        from yaml import SafeLoader as Loader  # type: ignore[assignment]
+    out = []
+    for f in sorted(p for p in path.glob("*.yaml") if p.name != "sources.yaml"):
+        doc = yaml.load(f.read_text(encoding="utf-8"), Loader=Loader)
+        doc["as_of"] = str(doc.get("as_of") or "")
+        out.append((doc, str(f)))
+    return out
+
+
+def _to_gpu(g: dict[str, Any], base: GPU | None, sources: dict[str, dict[str, str]], fname: str) -> GPU:
+    gid = g["id"]
+
+    def pick(name: str) -> Any:
+        v = g.get(name)
+        if v is None and base is not None:
+            return getattr(base, name)
+        return v
+
+    if base is None:
+        missing = [f for f in REQUIRED_FOR_NEW if g.get(f) is None]
+        if missing:
+            raise InputError(f"{fname}: GPU '{gid}' is not in the built-in catalog, so it needs: {', '.join(missing)}")
+
+    def as_of(src: str, given: Any) -> str:
+        if given:
+            return str(given)
+        if src in sources:
+            return sources[src]["as_of"]
+        raise InputError(f"{fname}: {gid}: source '{src}' has no as_of date and is not a known source key; add as_of")
+
+    offers: tuple[Offer, ...]
+    if g.get("offers") is not None:
+        offers = tuple(
+            Offer(provider=o["provider"], instance=o["instance"], gpus_per_instance=int(o["gpus_per_instance"]),
+                  usd_per_hour=o.get("usd_per_hour"), spot_usd_per_hour=o.get("spot_usd_per_hour"), region=o.get("region"),
+                  source=o["source"], as_of=as_of(o["source"], o.get("as_of")), note=o.get("note"))
+            for o in g["offers"]
+        )
+    else:
+        offers = base.offers if base else ()
+    purchase = base.purchase if base else None
+    if g.get("purchase") is not None:
+        p = g["purchase"]
+        purchase = Purchase(usd=float(p["usd"]), power_w=float(p["power_w"]), source=p["source"],
+                            as_of=as_of(p["source"], p.get("as_of")), note=p.get("note"))
+    mgn = pick("max_gpus_per_node")
+    return GPU(
+        id=gid, name=pick("name"), vendor=pick("vendor") or "unknown", architecture=pick("architecture") or "unknown",
+        family=pick("family") or "generic", form_factor=pick("form_factor") or "unknown",
+        memory_marketed_gb=pick("memory_marketed_gb") or pick("memory_gib"), memory_gib=float(pick("memory_gib")),
+        bandwidth_gb_s=float(pick("bandwidth_gb_s")), bf16_tflops=pick("bf16_tflops"), fp16_tflops=float(pick("fp16_tflops")),
+        fp8_tflops=pick("fp8_tflops"), int8_tops=pick("int8_tops"), tdp_w=float(pick("tdp_w")),
+        interconnect=pick("interconnect"), interconnect_gb_s=float(pick("interconnect_gb_s")), max_gpus_per_node=int(mgn),
+        mig_max_instances=int(pick("mig_max_instances") or 0), formats=tuple(pick("formats")),
+        sources=dict(base.sources if base else {}, **(g.get("sources") or {})), as_of=str(pick("as_of") or ""),
+        notes=pick("notes") or "", offers=offers, purchase=purchase,
+    )
+
+
+@lru_cache(maxsize=1)
+def _builtin() -> Catalog:
+    d = builtin_catalog_dir()
+    data, _ = load_yaml(d / "sources.yaml", "catalog sources")
+    sources = {k: {"text": str(v["text"]), "as_of": str(v["as_of"])} for k, v in data.items()}
+    gpus = {}
+    for g, fname in _read_builtin_files(d):
+        gpus[g["id"]] = _to_gpu(g, None, sources, fname)
+    return Catalog(gpus=gpus, sources=sources)
+
+
+def load_catalog(path: str | Path | None = None) -> Catalog:
+    """The built-in catalog, extended or overridden by a user catalog folder or file when ``path`` is given."""
+    base = _builtin()
+    if path is None:
+        return base
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such catalog file or folder")
+    sources = dict(base.sources)
+    if p.is_dir() and (p / "sources.yaml").is_file():
+        data, _ = load_yaml(p / "sources.yaml", "catalog sources")
+        if not isinstance(data, dict):
+            raise InputError(f"{p / 'sources.yaml'}: expected a mapping of source key to {{text, as_of}}")
+        for k, v in data.items():
+            if not isinstance(v, dict) or "as_of" not in v:
+                raise InputError(f"{p / 'sources.yaml'}: source '{k}' needs text and as_of")
+            sources[str(k)] = {"text": str(v.get("text", "")), "as_of": str(v["as_of"])}
+    gpus = dict(base.gpus)
+    for g, fname in _read_gpu_files(p):
+        gpus[g["id"]] = _to_gpu(g, base.gpus.get(g["id"]), sources, fname)
+    return Catalog(gpus=gpus, sources=sources)

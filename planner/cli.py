@@ -1,0 +1,229 @@
+"""The command line: a thin layer over the library. Every library error becomes one line and an exit code.
+
+Exit codes: 0 success; 1 infeasible scenario (with an explanation); 2 bad input or usage; 3 solver time limit
+reached without any plan. Data goes to stdout, progress and errors to stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import __version__
+from .errors import InputError, PlannerError
+
+app = typer.Typer(
+    name="planner",
+    help="GPU capacity planner for serving LLMs: how big a machine, and the cheapest fleet, for a set of models.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+FormatOpt = typer.Option("table", "--format", "-f", help="Output format: table, json, csv or markdown.")
+
+
+def _check_format(fmt: str, allowed: tuple[str, ...] = ("table", "json", "csv", "markdown")) -> str:
+    from .errors import did_you_mean
+
+    if fmt not in allowed:
+        raise InputError(f"--format: '{fmt}' is not one of {', '.join(allowed)}{did_you_mean(fmt, allowed)}")
+    return fmt
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"planner {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", callback=_version, is_eager=True),
+) -> None:
+    """Plan GPU fleets for LLM serving. Start with `planner plan` on the built-in default scenario."""
+
+
+# ---- catalog -----------------------------------------------------------------------------------------------------
+
+@app.command()
+def catalog(
+    fmt: str = FormatOpt,
+    catalog_path: Optional[Path] = typer.Option(None, "--catalog", help="A catalog folder or file of your own (overrides)."),
+    gpu: Optional[str] = typer.Option(None, "--gpu", help="Show one GPU type."),
+) -> None:
+    """List the GPU types and their offers, with every figure's source and date.
+
+    Example: planner catalog --format json
+    """
+    from .catalog import load_catalog
+
+    _check_format(fmt)
+    cat = load_catalog(catalog_path)
+    gpus = [cat.get(gpu)] if gpu else list(cat.gpus.values())
+    data = [_gpu_json(g, cat) for g in gpus]
+    rows = []
+    for g, d in zip(gpus, data):
+        od = [o for o in g.offers if o.usd_per_hour is not None]
+        cheapest = min((o.usd_per_hour / o.gpus_per_instance for o in od), default=None)
+        rows.append({"id": g.id, "name": g.name, "memory_gib": g.memory_gib, "bandwidth_gb_s": g.bandwidth_gb_s,
+                     "bf16_tflops": g.bf16_tflops or g.fp16_tflops, "fp8_tflops": g.fp8_tflops, "interconnect": g.interconnect,
+                     "max_tp": g.max_gpus_per_node, "offers": len(g.offers),
+                     "usd_per_gpu_hour_min": None if cheapest is None else round(cheapest, 3),
+                     "purchase_usd": g.purchase.usd if g.purchase else None})
+    cols = list(rows[0].keys()) if rows else []
+    from .output import emit
+
+    emit(rows, cols, fmt, json_data=data, title="GPU catalog (memory_gib = CUDA-visible GiB; prices USD)")
+
+
+def _gpu_json(g, cat) -> dict:  # type: ignore[no-untyped-def]
+    d = {
+        "id": g.id, "name": g.name, "vendor": g.vendor, "architecture": g.architecture, "family": g.family,
+        "form_factor": g.form_factor, "memory_marketed_gb": g.memory_marketed_gb, "memory_gib": g.memory_gib,
+        "bandwidth_gb_s": g.bandwidth_gb_s, "bf16_tflops": g.bf16_tflops, "fp16_tflops": g.fp16_tflops,
+        "fp8_tflops": g.fp8_tflops, "int8_tops": g.int8_tops, "tdp_w": g.tdp_w, "interconnect": g.interconnect,
+        "interconnect_gb_s": g.interconnect_gb_s, "max_tp_per_node": g.max_gpus_per_node,
+        "native_formats": list(g.formats), "mig_max_instances": g.mig_max_instances,
+        "sources": {k: cat.source_text(v) for k, v in sorted(g.sources.items())},
+        "as_of": g.as_of, "notes": g.notes,
+        "offers": [
+            {"provider": o.provider, "instance": o.instance, "gpus_per_instance": o.gpus_per_instance,
+             "usd_per_hour": o.usd_per_hour, "spot_usd_per_hour": o.spot_usd_per_hour, "region": o.region,
+             "as_of": o.as_of, "source": cat.source_text(o.source)} | ({"note": o.note} if o.note else {})
+            for o in g.offers
+        ],
+    }
+    if g.purchase:
+        p = g.purchase
+        d["purchase"] = {"usd": p.usd, "power_w": p.power_w, "as_of": p.as_of, "source": cat.source_text(p.source)} | (
+            {"note": p.note} if p.note else {})
+    return d
+
+
+# ---- models ------------------------------------------------------------------------------------------------------
+
+@app.command()
+def models(fmt: str = FormatOpt) -> None:
+    """List the built-in model library with exact parameter counts.
+
+    Example: planner models --format csv
+    """
+    from .library import get_model, library
+    from .output import emit
+
+    _check_format(fmt)
+    rows = []
+    for e in library().values():
+        a = get_model(e.id)
+        rows.append({"id": e.id, "name": e.name, "model_type": a.model_type, "params": a.params,
+                     "params_b": round(a.params / 1e9, 2), "active_params": a.active_params if a.is_moe else None,
+                     "layers": a.num_layers, "heads": a.num_heads, "kv_heads": a.num_kv_heads, "max_context": a.max_context,
+                     "hf_repo": e.hf_repo, "aliases": list(e.aliases)})
+    emit(rows, ["id", "model_type", "params_b", "active_params", "layers", "heads", "kv_heads", "max_context", "hf_repo"], fmt,
+         json_data=rows, title="Model library")
+
+
+# ---- estimate ----------------------------------------------------------------------------------------------------
+
+@app.command()
+def estimate(
+    model: Optional[str] = typer.Argument(None, help="A library model id (see `planner models`)."),
+    gpu: Optional[str] = typer.Option(None, "--gpu", help="GPU id; without it, every GPU type in the catalog."),
+    tp: int = typer.Option(1, "--tp", min=1, max=64, help="Tensor-parallel size."),
+    pp: int = typer.Option(1, "--pp", min=1, max=64, help="Pipeline-parallel size."),
+    precision: str = typer.Option("bf16", "--precision", help="fp32, fp16, bf16, fp8, int8 or int4 (weights)."),
+    kv_cache_dtype: str = typer.Option("auto", "--kv-cache-dtype", help="auto, fp16, bf16 or fp8."),
+    context: int = typer.Option(4096, "--context", min=1, max=10_000_000, help="Tokens per sequence (prompt + output)."),
+    concurrency: int = typer.Option(1, "--concurrency", min=1, max=10_000_000, help="Simultaneous sequences."),
+    util: float = typer.Option(0.9, "--gpu-memory-utilization", min=0.01, max=0.99, help="vLLM's fraction of GPU memory."),
+    max_batched_tokens: Optional[int] = typer.Option(None, "--max-batched-tokens", min=16, help="vLLM max_num_batched_tokens (default: vLLM's)."),
+    hf_config: Optional[Path] = typer.Option(None, "--hf-config", help="A config.json or checkpoint folder instead of MODEL."),
+    method: str = typer.Option("detailed", "--method", help="detailed, seed-1.2 or seed-2x (the articles' rules of thumb)."),
+    batch: int = typer.Option(1, "--batch", min=1, max=100_000, help="Running sequences for the speed figures."),
+    input_tokens: Optional[int] = typer.Option(None, "--input-tokens", min=1, help="Prompt tokens (default: half the context)."),
+    output_tokens: Optional[int] = typer.Option(None, "--output-tokens", min=1, help="Output tokens (default: the rest)."),
+    min_tokens_per_s: Optional[float] = typer.Option(None, "--min-tokens-per-s", min=0.001, help="SLO: tokens/s per stream."),
+    max_ttft_ms: Optional[float] = typer.Option(None, "--max-ttft-ms", min=0.001, help="SLO: time to first token."),
+    pricing: str = typer.Option("on_demand", "--pricing", help="on_demand, spot or owned."),
+    calibration: Optional[Path] = typer.Option(None, "--calibration", help="A calibration file from `planner calibrate`."),
+    catalog_path: Optional[Path] = typer.Option(None, "--catalog", help="A catalog folder or file of your own."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """Memory per device, KV capacity, speed and price of one deployment, or of every GPU type.
+
+    Example: planner estimate llama-3-8b --gpu a10 --precision int8 --context 4096 --concurrency 16
+    """
+    from . import commands
+
+    _check_format(fmt, ("table", "json"))
+    commands.estimate_cmd(
+        model=model, gpu=gpu, tp=tp, pp=pp, precision=precision, kv_cache_dtype=kv_cache_dtype, context=context,
+        concurrency=concurrency, util=util, max_batched_tokens=max_batched_tokens, hf_config=hf_config, method=method,
+        batch=batch, input_tokens=input_tokens, output_tokens=output_tokens, min_tokens_per_s=min_tokens_per_s,
+        max_ttft_ms=max_ttft_ms, pricing=pricing, calibration=calibration, catalog_path=catalog_path, fmt=fmt,
+    )
+
+
+# ---- calibrate ---------------------------------------------------------------------------------------------------
+
+@app.command()
+def calibrate(
+    points: Path = typer.Argument(..., help="Measured points: CSV or YAML (model, gpu, tp, precision, batch, input_tokens, output_tokens, tpot_ms, ttft_ms)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Calibration file to write (name it in a scenario's `calibration:`)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """Fit the throughput model's constants to your own measurements and score the fit.
+
+    Example: planner calibrate my_measurements.csv --out my_calibration.yaml
+    """
+    from . import commands
+
+    _check_format(fmt, ("table", "json"))
+    commands.calibrate_cmd(points, out, fmt)
+
+
+def _register_later_commands() -> None:
+    """Commands whose modules import the solver register here, still without importing it at start-up."""
+    from . import cli_plan  # noqa: F401
+
+
+_register_later_commands()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turn every error into one line on stderr, return the exit code."""
+    cmd = typer.main.get_command(app)
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        rv = cmd.main(args=args, prog_name="planner", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
+    except PlannerError as exc:
+        sys.stderr.write(f"Error: {exc.message}\n")
+        if getattr(exc, "explanation", None):
+            from .output import to_json
+
+            sys.stderr.write(to_json(exc.explanation))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # click/typer usage errors and Exit/Abort, whichever click the installed typer uses
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            msg = " ".join(str(exc.format_message()).split())
+            sys.stderr.write(f"Error: {msg} (see `planner --help`)\n")
+            return int(getattr(exc, "exit_code", 2) or 2)
+        name = type(exc).__name__
+        if name == "Exit":
+            return int(getattr(exc, "exit_code", 0) or 0)
+        if name == "Abort":
+            sys.stderr.write("Aborted\n")
+            return 130
+        raise

@@ -1,0 +1,167 @@
+"""Implementations behind the CLI commands that must stay light (no solver, no pandas): estimate and calibrate."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, did_you_mean
+from .units import GB, GIB
+
+METHODS = ("detailed", "seed-1.2", "seed-2x")
+
+
+def _arch(model: str | None, hf_config: Path | None):  # type: ignore[no-untyped-def]
+    from .library import get_model, load_hf_model
+
+    if hf_config is not None and model is not None:
+        raise InputError("give either MODEL or --hf-config, not both")
+    if hf_config is not None:
+        return load_hf_model(hf_config)
+    if model is None:
+        raise InputError("give a MODEL id (see `planner models`) or --hf-config PATH")
+    return get_model(model)
+
+
+def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precision: str, kv_cache_dtype: str,
+                 context: int, concurrency: int, util: float, max_batched_tokens: int | None, hf_config: Path | None,
+                 method: str, batch: int, input_tokens: int | None, output_tokens: int | None,
+                 min_tokens_per_s: float | None, max_ttft_ms: float | None, pricing: str, calibration: Path | None,
+                 catalog_path: Path | None, fmt: str) -> None:
+    from .catalog import load_catalog
+    from .estimate import estimate_deployment, smallest_fit
+    from .memory import check_kv_dtype, check_precision, seed_estimate_bytes
+    from .output import to_json
+    from .perf import load_calibration
+
+    if method not in METHODS:
+        raise InputError(f"--method: '{method}' is not one of {', '.join(METHODS)}{did_you_mean(method, METHODS)}")
+    if pricing not in ("on_demand", "spot", "owned"):
+        raise InputError(f"--pricing: '{pricing}' is not one of on_demand, spot, owned{did_you_mean(pricing, ('on_demand', 'spot', 'owned'))}")
+    precision = check_precision(precision)
+    kv_cache_dtype = check_kv_dtype(kv_cache_dtype)
+    arch = _arch(model, hf_config)
+    if context > arch.max_context:
+        raise InputError(f"--context: {context} exceeds {arch.id}'s maximum context of {arch.max_context} tokens")
+    if input_tokens and output_tokens and input_tokens + output_tokens > context:
+        context = input_tokens + output_tokens
+    cat = load_catalog(catalog_path)
+    cal = load_calibration(str(calibration) if calibration else None)
+    kw: dict[str, Any] = dict(precision=precision, kv_cache_dtype=kv_cache_dtype, context_tokens=context,
+                              concurrency=concurrency, gpu_memory_utilization=util, max_batched_tokens=max_batched_tokens,
+                              batch=batch, input_tokens=input_tokens, output_tokens=output_tokens,
+                              min_tokens_per_s=min_tokens_per_s, max_ttft_ms=max_ttft_ms, pricing=pricing, calibration=cal)
+    seeds = {m: seed_estimate_bytes(arch.params, precision, m) for m in ("seed-1.2", "seed-2x")}
+
+    if method != "detailed":
+        seed = seeds[method]
+        rows = []
+        for g in cat.gpus.values():
+            cards = -(-seed // int(g.memory_marketed_gb * GB))
+            rows.append({"gpu": g.id, "memory_gb": g.memory_marketed_gb, "cards_by_rule": cards})
+        data = {"model": arch.id, "params": arch.params, "precision": precision, "method": method,
+                "estimate_bytes": seed, "estimate_gb": round(seed / GB, 2), "cards_by_rule": rows}
+        if fmt == "json":
+            sys.stdout.write(to_json(data))
+        else:
+            f = "1.2" if method == "seed-1.2" else "2"
+            print(f"{arch.id}: {arch.params / 1e9:.2f}B params x {precision} bytes x {f} = {seed / GB:.1f} GB ({method}, the articles' rule of thumb)")
+            print("Run without --method for the detailed figure.")
+        return
+
+    if gpu is not None:
+        g = cat.get(gpu)
+        from .memory import parallel_problem
+
+        why = parallel_problem(arch, g, tp, pp, precision, kv_cache_dtype)
+        if why:
+            flag = "--precision" if precision in why and "natively" in why else "--kv-cache-dtype" if "KV cache" in why else \
+                "--pp" if why.startswith("PP") else "--tp"
+            raise InputError(f"{flag}: {why}")
+        e = estimate_deployment(arch, g, tp=tp, pp=pp, **kw)
+        if fmt == "json":
+            sys.stdout.write(to_json(e.to_dict()))
+        else:
+            _print_one(e, arch, seeds)
+        return
+
+    rows = []
+    records = []
+    for g in cat.gpus.values():
+        e = smallest_fit(arch, g, **kw)
+        m = e.memory
+        records.append(e.to_dict())
+        rows.append({
+            "gpu": g.id, "split": f"TP{m.tp} x PP{m.pp}" if m.pp > 1 else f"TP{m.tp}", "gpus": m.gpus,
+            "weights_gib_per_gpu": round(m.per_device.weights_bytes / GIB, 2),
+            "kv_gib_per_gpu": round(m.per_device.kv_cache_bytes / GIB, 2), "max_sequences": m.max_concurrency,
+            "capacity": e.capacity if m.fits else None, "fits": m.fits,
+            "tok_s_stream": None if e.tokens_per_s_per_stream is None else round(e.tokens_per_s_per_stream, 1),
+            "usd_per_hour": None if e.usd_per_hour is None else round(e.usd_per_hour, 3),
+            "note": m.reason or ("" if e.usd_per_hour is not None else "no price under this pricing"),
+        })
+    if fmt == "json":
+        sys.stdout.write(to_json({"model": arch.id, "params": arch.params, "precision": precision, "context_tokens": context,
+                                  "concurrency": concurrency, "seed_estimates_bytes": seeds, "per_gpu": records}))
+        return
+    from .output import print_table
+
+    print(f"{arch.name}: {arch.params:,} parameters, {precision}, context {context}, {concurrency} concurrent sequence(s)")
+    print(f"Rules of thumb: seed-1.2 {seeds['seed-1.2'] / GB:.1f} GB, seed-2x {seeds['seed-2x'] / GB:.1f} GB (params x bytes x factor)")
+    print_table(rows, list(rows[0].keys()), title="Smallest split that fits, per GPU type (GiB per GPU)")
+
+
+def _print_one(e, arch, seeds) -> None:  # type: ignore[no-untyped-def]
+    from .output import print_table
+
+    m = e.memory
+    d = m.per_device
+    print(f"{arch.name} on {m.gpu}: TP={m.tp} PP={m.pp} ({m.gpus} GPU{'s' if m.gpus > 1 else ''}), {m.precision} weights, "
+          f"KV {m.kv_cache_dtype}, {arch.params:,} parameters")
+    rows = [
+        {"item": "device total (CUDA-visible)", "gib": d.total_bytes / GIB},
+        {"item": f"usable (x {m.gpu_memory_utilization:g} gpu_memory_utilization)", "gib": d.usable_bytes / GIB},
+        {"item": "weights", "gib": d.weights_bytes / GIB},
+        {"item": f"activation peak ({m.max_batched_tokens} batched tokens)", "gib": d.activation_bytes / GIB},
+        {"item": "runtime (non-torch: CUDA, NCCL)", "gib": d.overhead_bytes / GIB},
+        {"item": "KV cache (the rest)", "gib": d.kv_cache_bytes / GIB},
+    ]
+    for r in rows:
+        r["gib"] = round(r["gib"], 2)
+    print_table(rows, ["item", "gib"], ["per device", "GiB"])
+    print(f"KV cache: {m.kv_bytes_per_token / 1024:.1f} KiB per token per device; {m.kv_cache_tokens:,} tokens per replica; "
+          f"{m.max_concurrency} sequences of {m.context_tokens} tokens fit")
+    if e.decode_ms_per_token is not None:
+        print(f"Speed at batch {e.batch}: {e.decode_ms_per_token:.2f} ms/token decode, TTFT {e.ttft_ms:.0f} ms "
+              f"({e.input_tokens} prompt tokens), {e.tokens_per_s_per_stream:.1f} tok/s per stream, {e.tokens_per_s:.0f} tok/s per replica")
+        if e.max_concurrency_slo is not None:
+            print(f"SLO: up to {e.max_concurrency_slo} sequences meet it; capacity {e.capacity} per replica (bound: {e.bound})")
+    if e.usd_per_hour is not None:
+        umt = f", ${e.usd_per_million_tokens:.3f} per million output tokens at batch {e.batch}" if e.usd_per_million_tokens else ""
+        print(f"Price: ${e.usd_per_hour:.3f}/h per replica (cheapest offer){umt}")
+    print(f"Rules of thumb: seed-1.2 {seeds['seed-1.2'] / GB:.1f} GB, seed-2x {seeds['seed-2x'] / GB:.1f} GB "
+          f"vs detailed {m.gpus * (m.fixed_bytes_per_device + m.concurrency * m.seq_kv_bytes) / GB:.1f} GB needed "
+          f"for {m.concurrency} sequence(s) of {m.context_tokens} tokens")
+    print(("FITS" if m.fits else "DOES NOT FIT") + (f": {m.reason}" if m.reason else ""))
+
+
+def calibrate_cmd(points: Path, out: Path, fmt: str) -> None:
+    from .calibrate import calibrate, read_points, score, write_calibration
+    from .output import print_table, to_json
+
+    pts = read_points(points)
+    cal = calibrate(pts, str(points))
+    s = score(pts, cal)
+    header = f"# Throughput-model constants fitted by `planner calibrate {points}` ({len(pts)} points). Formula: planner/perf.py\n"
+    write_calibration(cal, out, header)
+    summary = {k: v for k, v in s.items() if k != "rows"}
+    if fmt == "json":
+        sys.stdout.write(to_json({"out": str(out), "fit": summary, "constants": {k: vars(v) for k, v in cal.items()}}))
+        return
+    rows = [{"family": k, "t0_ms": v.t0_ms, "eta_bw": v.eta_bw, "eta_flops": v.eta_flops, "eta_prefill": v.eta_prefill,
+             "points": v.points} for k, v in cal.items()]
+    print_table(rows, list(rows[0].keys()), title=f"Constants written to {out}")
+    print(f"decode time: median error {summary['decode_median_rel_err']:.1%}, worst {summary['decode_worst_rel_err']:.1%} over {len(pts)} points")
+    if summary["ttft_median_rel_err"] is not None:
+        print(f"TTFT: median error {summary['ttft_median_rel_err']:.1%}, worst {summary['ttft_worst_rel_err']:.1%}")

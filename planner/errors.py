@@ -1,0 +1,50 @@
+"""The library's own exceptions. The CLI turns each into one line and an exit code; nothing here prints."""
+
+from __future__ import annotations
+
+
+class PlannerError(Exception):
+    """Base class: a problem the user can act on. ``exit_code`` is what the CLI returns."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(PlannerError):
+    """Bad input: a file, a field or a flag. Exit code 2."""
+
+
+class InfeasibleError(PlannerError):
+    """The scenario has no plan; ``explanation`` says what does not fit and what would. Exit code 1."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, explanation: dict | None = None) -> None:
+        super().__init__(message)
+        self.explanation = explanation or {}
+
+
+class SolveTimeoutError(PlannerError):
+    """The solver found no plan within the time limit. Exit code 3."""
+
+    exit_code = 3
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the closest choice, or ``""`` when nothing is close."""
+    import difflib
+
+    w = str(word).lower()
+    lowered = {c.lower(): c for c in choices}
+    prefix = sorted(c for c in lowered if c.startswith(w) and c != w) if len(w) >= 3 else []
+    if prefix:
+        names = [f"'{lowered[c]}'" for c in prefix[:3]]
+        return f" (did you mean {' or '.join(names)}?)"
+    match = difflib.get_close_matches(w, list(lowered), n=1, cutoff=0.6)
+    return f" (did you mean '{lowered[match[0]]}'?)" if match else ""

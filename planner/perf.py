@@ -1,0 +1,249 @@
+"""Decode and prefill time of a deployment, and the largest concurrency that meets a latency SLO.
+
+Decode step (one token for each of ``b`` running sequences of average context ``L``), per device:
+
+    t_step = t0                                     fixed cost per step (kernel launches, scheduling)
+           + bytes  / (eta_bw x bandwidth)           weights streamed + KV cache read
+           + flops  / (eta_f  x peak_tflops)         2 x active params x b / TP + attention 4 x b x L x layers x heads x d / TP
+           + n_ar x (tau_link + msg / link_bw)       TP > 1: 2 all-reduces per layer of b x hidden activations
+
+where bytes = weights read per step / TP (the input embedding table is not read; MoE reads only the experts that
+the batch's tokens route to, E x (1 - (1 - k/E)^b) per layer; weight-only INT4 streams with a dequantization
+penalty) + b x L x KV bytes per token. Pipeline stages run one after another for a token, so PP adds t0 and a
+point-to-point hop per extra stage and splits the bytes and FLOPs.
+
+Prefill (time to first token) of ``n`` prompt tokens:
+
+    t_prefill = t0 + 2 x active params x n / (eta_p x peak x TP) + attention 2 x layers x heads x d x n^2 / (eta_p x peak x TP)
+              + weights / (eta_bw x bandwidth) + 2 x layers x (tau_link + n x hidden x 2 bytes / link_bw) when TP > 1
+
+Under continuous batching (vLLM, NIM) prefill chunks of arriving requests ride in the decode steps: the serving step
+time adds the prefill compute of b x input/output tokens per step (each sequence's prompt spread over its outputs).
+
+Constants (t0, eta_bw, eta_f, eta_p, tau) live per GPU family in ``data/calibration.yaml``, fitted by
+``planner calibrate`` on measured points; each carries its source.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import InputError
+from .memory import WEIGHT_BITS, activation_bits, kv_bits, kv_bytes_per_token_layer, weight_bytes_per_device
+from .modelarch import ModelArch
+
+if TYPE_CHECKING:
+    from .catalog import GPU
+
+# Weight-only INT4 (AWQ/GPTQ) decodes 1.5-2x faster than FP16 at batch 1, not the 3.85x its bytes suggest
+# (shared/data/throughput_notes.md, point 4): its streamed bytes are charged x 2.2 = 3.85 / 1.75.
+INT4_DEQUANT_FACTOR = 2.2
+# Point-to-point hop between pipeline stages (activations of one step over PCIe or the network): 0.1 ms, an estimate.
+PP_HOP_MS = 0.1
+
+
+@dataclass(frozen=True)
+class PerfConstants:
+    """Calibrated efficiency constants of one GPU family (see data/calibration.yaml for sources)."""
+
+    family: str
+    t0_ms: float
+    eta_bw: float
+    eta_flops: float
+    eta_prefill: float
+    allreduce_us_nvlink: float
+    allreduce_us_pcie: float
+    source: str = ""
+    points: int = 0
+
+
+def default_calibration_path() -> Path:
+    return Path(__file__).parent / "data" / "calibration.yaml"
+
+
+@lru_cache(maxsize=8)
+def load_calibration(path: str | None = None) -> dict[str, PerfConstants]:
+    """Family -> constants. ``path`` names a user calibration file (written by ``planner calibrate``)."""
+    from .yamlio import load_yaml
+
+    p = Path(path) if path else default_calibration_path()
+    data, _ = load_yaml(p, "calibration file")
+    fams = (data or {}).get("families") if isinstance(data, dict) else None
+    if not isinstance(fams, dict) or "default" not in fams:
+        raise InputError(f"{p}: not a calibration file (needs 'families' with a 'default' entry)")
+    out = {}
+    for fam, v in fams.items():
+        try:
+            out[fam] = PerfConstants(
+                family=fam, t0_ms=float(v["t0_ms"]), eta_bw=float(v["eta_bw"]), eta_flops=float(v["eta_flops"]),
+                eta_prefill=float(v["eta_prefill"]), allreduce_us_nvlink=float(v["allreduce_us_nvlink"]),
+                allreduce_us_pcie=float(v["allreduce_us_pcie"]), source=str(v.get("source", "")),
+                points=int(v.get("points", 0)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"{p}: family '{fam}': missing or invalid constant ({exc})") from None
+        for name in ("eta_bw", "eta_flops", "eta_prefill"):
+            if not 0 < getattr(out[fam], name) <= 1.5:
+                raise InputError(f"{p}: family '{fam}': {name} must be in (0, 1.5]")
+    return out
+
+
+def constants_for(gpu: GPU, calibration: dict[str, PerfConstants], gpu_id_first: bool = True) -> PerfConstants:
+    """Constants for a GPU: its own id if calibrated, else its family, else the pooled default."""
+    return calibration.get(gpu.id) or calibration.get(gpu.family) or calibration["default"]
+
+
+# ---- byte and FLOP counts ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StepWork:
+    """What one decode step of ``b`` sequences at average context ``L`` moves and computes, per device."""
+
+    weight_bytes: float
+    kv_bytes: float
+    flops: float
+    allreduces: int
+    allreduce_msg_bytes: float
+
+
+def _expert_fraction(arch: ModelArch, tokens: float) -> float:
+    """Expected share of a layer's routed experts that ``tokens`` tokens touch: 1 - (1 - k/E)^tokens."""
+    if not arch.is_moe:
+        return 1.0
+    return 1.0 - (1.0 - arch.experts_per_token / arch.num_experts) ** max(1.0, tokens)
+
+
+def streamed_weight_bytes(arch: ModelArch, precision: str, tp: int, tokens: float) -> float:
+    """Weight bytes one rank reads for a forward pass over ``tokens`` tokens (whole model, all stages)."""
+    total = weight_bytes_per_device(arch, precision, tp, arch.num_layers, True, True)
+    emb = math.ceil(arch.vocab_size / tp) * arch.hidden_size * (32 if precision == "fp32" else 16) / 8
+    if not arch.tie_word_embeddings:
+        total -= emb  # the input embedding is a lookup of a few rows, not a stream
+    if arch.is_moe:
+        bits = WEIGHT_BITS[precision] if precision != "fp32" else 32
+        expert_params = sum(g.params_each * g.count * arch.layers_of(g.layers) for g in arch.groups if g.expert)
+        expert_bytes = expert_params / tp * bits / 8
+        total -= expert_bytes * (1.0 - _expert_fraction(arch, tokens))
+    if precision == "int4":
+        total *= INT4_DEQUANT_FACTOR
+    return max(total, 0.0)
+
+
+def decode_work(arch: ModelArch, precision: str, kv_cache_dtype: str, tp: int, batch: int, context: float) -> StepWork:
+    kvb = kv_bytes_per_token_layer(arch, tp, kv_bits(precision, kv_cache_dtype)) * arch.num_layers
+    if arch.sliding_window:
+        eff = (arch.num_layers - arch.sliding_layers) * context + arch.sliding_layers * min(context, arch.sliding_window)
+        kv = batch * kvb * eff / arch.num_layers
+    else:
+        kv = batch * kvb * context
+    attn_ctx = context if not arch.sliding_window else (
+        ((arch.num_layers - arch.sliding_layers) * context + arch.sliding_layers * min(context, arch.sliding_window)) / arch.num_layers
+    )
+    head_dim = arch.head_dim if not arch.is_mla else arch.kv_lora_rank + arch.qk_rope_head_dim
+    flops = (2.0 * arch.active_params * batch + 4.0 * batch * attn_ctx * arch.num_layers * arch.num_heads * head_dim) / tp
+    ar = 2 * arch.num_layers if tp > 1 else 0
+    msg = batch * arch.hidden_size * activation_bits(precision) / 8 * 2 * (tp - 1) / tp if tp > 1 else 0.0
+    return StepWork(streamed_weight_bytes(arch, precision, tp, batch), kv, flops, ar, msg)
+
+
+def _link(gpu: GPU, cal: PerfConstants) -> tuple[float, float]:
+    """(all-reduce latency in ms, link bandwidth in bytes/ms)."""
+    tau_us = cal.allreduce_us_nvlink if gpu.nvlink else cal.allreduce_us_pcie
+    return tau_us / 1000.0, gpu.interconnect_gb_s * 1e9 / 1000.0
+
+
+def decode_step_ms(arch: ModelArch, gpu: GPU, cal: PerfConstants, *, precision: str, kv_cache_dtype: str = "auto",
+                   tp: int = 1, pp: int = 1, batch: int = 1, context: float = 1024) -> float:
+    """Time of one decode step (ms) of ``batch`` sequences at average context ``context`` (formula in the module doc)."""
+    w = decode_work(arch, precision, kv_cache_dtype, tp, batch, context)
+    bw = cal.eta_bw * gpu.bandwidth_gb_s * 1e9 / 1000.0  # bytes per ms
+    peak = cal.eta_flops * gpu.peak_tflops(precision) * 1e12 / 1000.0  # flops per ms
+    t = cal.t0_ms * pp + (w.weight_bytes + w.kv_bytes) / bw + w.flops / peak + PP_HOP_MS * (pp - 1)
+    if w.allreduces:
+        tau, link = _link(gpu, cal)
+        t += w.allreduces * (tau + w.allreduce_msg_bytes / link)
+    return t
+
+
+def prefill_ms(arch: ModelArch, gpu: GPU, cal: PerfConstants, *, precision: str, tp: int = 1, pp: int = 1,
+               tokens: int = 512, seq_len: int | None = None, with_fixed: bool = True) -> float:
+    """Time (ms) to prefill ``tokens`` prompt tokens made of sequences of ``seq_len`` tokens (module doc formula)."""
+    seq_len = seq_len or tokens
+    peak = cal.eta_prefill * gpu.peak_tflops(precision) * 1e12 / 1000.0
+    head_dim = arch.head_dim if not arch.is_mla else arch.qk_rope_head_dim + arch.kv_lora_rank
+    flops = 2.0 * arch.active_params * tokens + 2.0 * arch.num_layers * arch.num_heads * head_dim * tokens * seq_len
+    t = flops / (peak * tp)
+    if with_fixed:
+        bw = cal.eta_bw * gpu.bandwidth_gb_s * 1e9 / 1000.0
+        t += cal.t0_ms * pp + streamed_weight_bytes(arch, precision, tp, tokens) / bw + PP_HOP_MS * (pp - 1)
+        if tp > 1:
+            tau, link = _link(gpu, cal)
+            msg = tokens * arch.hidden_size * activation_bits(precision) / 8 * 2 * (tp - 1) / tp
+            t += 2 * arch.num_layers * (tau + msg / link)
+    return t
+
+
+# ---- serving metrics ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ServingPoint:
+    """Predicted serving figures of one replica at a running batch."""
+
+    batch: int
+    decode_ms_per_token: float  # static decode step at this batch
+    serving_step_ms: float  # with continuous batching's prefill chunks
+    ttft_ms: float
+    tokens_per_s_per_stream: float
+    tokens_per_s: float  # output tokens per second of the replica
+
+
+def serving_point(arch: ModelArch, gpu: GPU, cal: PerfConstants, *, precision: str, kv_cache_dtype: str, tp: int, pp: int,
+                  batch: int, input_tokens: int, output_tokens: int) -> ServingPoint:
+    """Figures at ``batch`` running sequences of ``input_tokens`` prompt and ``output_tokens`` output tokens."""
+    ctx = input_tokens + output_tokens / 2
+    step = decode_step_ms(arch, gpu, cal, precision=precision, kv_cache_dtype=kv_cache_dtype, tp=tp, pp=pp,
+                          batch=batch, context=ctx)
+    chunk = batch * input_tokens / max(1, output_tokens)  # prompt tokens prefilled per decode step, in steady state
+    mixed = step + prefill_ms(arch, gpu, cal, precision=precision, tp=tp, pp=pp, tokens=max(1, int(chunk)),
+                              seq_len=input_tokens, with_fixed=False) * (chunk / max(1, int(chunk)))
+    ttft = prefill_ms(arch, gpu, cal, precision=precision, tp=tp, pp=pp, tokens=input_tokens) + (mixed if batch > 1 else 0.0)
+    per_stream = 1000.0 / mixed
+    return ServingPoint(batch, step, mixed, ttft, per_stream, per_stream * batch)
+
+
+def max_batch_for_slo(arch: ModelArch, gpu: GPU, cal: PerfConstants, *, precision: str, kv_cache_dtype: str, tp: int,
+                      pp: int, input_tokens: int, output_tokens: int, upper: int, min_tokens_per_s: float | None,
+                      max_ttft_ms: float | None) -> int:
+    """Largest batch <= ``upper`` whose streams get >= min_tokens_per_s and first tokens within max_ttft_ms (0: none).
+
+    Both figures worsen monotonically with the batch, so a binary search finds the boundary.
+    """
+    if min_tokens_per_s is None and max_ttft_ms is None:
+        return upper
+
+    def ok(b: int) -> bool:
+        sp = serving_point(arch, gpu, cal, precision=precision, kv_cache_dtype=kv_cache_dtype, tp=tp, pp=pp, batch=b,
+                           input_tokens=input_tokens, output_tokens=output_tokens)
+        if min_tokens_per_s is not None and sp.tokens_per_s_per_stream < min_tokens_per_s:
+            return False
+        return not (max_ttft_ms is not None and sp.ttft_ms > max_ttft_ms)
+
+    if upper < 1 or not ok(1):
+        return 0
+    lo, hi = 1, upper
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if ok(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def describe_constants(c: PerfConstants) -> dict[str, Any]:
+    return {"family": c.family, "t0_ms": c.t0_ms, "eta_bw": c.eta_bw, "eta_flops": c.eta_flops,
+            "eta_prefill": c.eta_prefill, "source": c.source}

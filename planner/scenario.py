@@ -1,0 +1,278 @@
+"""Scenario files: a fleet of models with their workloads, a priced catalog, limits. Validated once, here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .catalog import Catalog, load_catalog
+from .errors import InputError, did_you_mean
+from .library import load_hf_model, resolve_model_id, unknown_model_message, get_model
+from .modelarch import ModelArch
+from .pricing import Owned
+from .validation import validate
+from .yamlio import field_path, line_of, load_yaml
+
+Precision = Literal["fp32", "fp16", "bf16", "fp8", "int8", "int4"]
+KVDtype = Literal["auto", "fp32", "fp16", "bf16", "fp8"]
+Pricing = Literal["on_demand", "spot", "owned"]
+
+MAX_CONCURRENCY = 10_000_000
+MAX_CONTEXT = 10_000_000
+
+
+class SLO(BaseModel):
+    """Latency objectives per stream: decode speed and time to first token."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    min_tokens_per_s: float | None = Field(default=None, gt=0, le=100_000)
+    max_ttft_ms: float | None = Field(default=None, gt=0, le=10_000_000)
+
+
+class ModelSpec(BaseModel):
+    """One model to serve and its workload."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
+    model: str | None = Field(default=None, min_length=1)
+    hf_config: str | None = Field(default=None, min_length=1)
+    precision: Precision = "bf16"
+    kv_cache_dtype: KVDtype = "auto"
+    concurrency: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
+    context_tokens: int | None = Field(default=None, ge=1, le=MAX_CONTEXT)
+    request_rate_per_s: float | None = Field(default=None, gt=0, le=1_000_000)
+    input_tokens: int | None = Field(default=None, ge=1, le=MAX_CONTEXT)
+    output_tokens: int | None = Field(default=None, ge=1, le=MAX_CONTEXT)
+    min_replicas: int = Field(default=1, ge=1, le=10_000)
+    max_batched_tokens: int | None = Field(default=None, ge=16, le=1_048_576)
+    tp: list[int] | None = None
+    pp: list[int] | None = None
+    slo: SLO | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ModelSpec":
+        if (self.model is None) == (self.hf_config is None):
+            raise ValueError("give exactly one of 'model' (a library id) or 'hf_config' (a config.json path)")
+        rate_form = self.request_rate_per_s is not None
+        if rate_form:
+            if self.concurrency is not None:
+                raise ValueError("give either concurrency or request_rate_per_s, not both")
+            if self.input_tokens is None or self.output_tokens is None:
+                raise ValueError("request_rate_per_s needs input_tokens and output_tokens")
+            if self.context_tokens is None:
+                self.context_tokens = self.input_tokens + self.output_tokens
+        else:
+            if self.concurrency is None:
+                raise ValueError("give concurrency (simultaneous sequences) or request_rate_per_s with input/output tokens")
+            if self.context_tokens is None:
+                self.context_tokens = 4096
+        for name, vals in (("tp", self.tp), ("pp", self.pp)):
+            if vals is not None:
+                if not vals or any(v < 1 or v > 64 for v in vals):
+                    raise ValueError(f"{name} must be a non-empty list of integers from 1 to 64")
+        return self
+
+
+_OWNED = Owned()
+
+
+class OwnedIn(BaseModel):
+    """How owned hardware is priced: purchase amortized over months, power with PUE, hosting per GPU."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    amortization_months: int = Field(default=_OWNED.amortization_months, ge=1, le=240)
+    usd_per_kwh: float = Field(default=_OWNED.usd_per_kwh, ge=0, le=10)
+    pue: float = Field(default=_OWNED.pue, ge=1, le=5)
+    hosting_usd_per_gpu_month: float = Field(default=_OWNED.hosting_usd_per_gpu_month, ge=0, le=100_000)
+    utilization_of_tdp: float = Field(default=_OWNED.utilization_of_tdp, gt=0, le=1.5)
+
+
+class Sharing(BaseModel):
+    """Several small replicas (each its own engine) may share one GPU."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    enabled: bool = True
+    max_engines_per_device: int = Field(default=3, ge=2, le=8)
+
+
+class Solver(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    time_limit_s: float = Field(default=60.0, gt=0, le=86_400)
+    threads: int = Field(default=1, ge=1, le=64)
+
+
+class ScenarioIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = None
+    pricing: Pricing = "on_demand"
+    gpus: list[str] | None = None
+    providers: list[str] | None = None
+    limits: dict[str, int] | None = None
+    max_usd_per_hour: float | None = Field(default=None, gt=0, le=10_000_000)
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=0.99)
+    catalog: str | None = None
+    calibration: str | None = None
+    owned: OwnedIn = OwnedIn()
+    sharing: Sharing = Sharing()
+    solver: Solver = Solver()
+    models: list[ModelSpec]
+
+
+@dataclass(frozen=True)
+class ModelReq:
+    """A validated model of the fleet: its architecture and workload."""
+
+    name: str
+    arch: ModelArch
+    precision: str
+    kv_cache_dtype: str
+    concurrency: int | None
+    context_tokens: int
+    request_rate_per_s: float | None
+    input_tokens: int
+    output_tokens: int
+    min_replicas: int
+    max_batched_tokens: int | None
+    tp: tuple[int, ...] | None
+    pp: tuple[int, ...] | None
+    min_tokens_per_s: float | None
+    max_ttft_ms: float | None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    pricing: str
+    catalog: Catalog
+    gpu_ids: tuple[str, ...]
+    providers: tuple[str, ...] | None
+    limits: dict[str, int]
+    max_usd_per_hour: float | None
+    gpu_memory_utilization: float
+    owned: Owned
+    sharing: Sharing
+    solver: Solver
+    models: tuple[ModelReq, ...]
+    calibration_path: str | None = None
+    source: str = ""
+
+    def with_(self, **changes: Any) -> "Scenario":
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+
+def default_scenario_path() -> Path:
+    return Path(__file__).parent / "data" / "default_scenario.yaml"
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read, validate and resolve a scenario file. Raises InputError with file, line, field and a fix."""
+    p = Path(path)
+    data, lines = load_yaml(p, "scenario file")
+    return scenario_from_dict(data, lines, str(p), base_dir=p.parent)
+
+
+def scenario_from_dict(data: Any, lines: dict | None = None, name: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
+    lines = lines or {}
+    base_dir = base_dir or Path(".")
+    if data is None:
+        raise InputError(f"{name}: empty scenario file; it needs at least name and models")
+    if not isinstance(data, dict):
+        raise InputError(f"{name}:{line_of(lines, ()) or 1}: expected a mapping with name, models, ..., got {type(data).__name__}")
+    s = validate(ScenarioIn, data, lines, name)
+
+    def where(*path: Any) -> str:
+        ln = line_of(lines, path)
+        return f"{name}:{ln}: {field_path(path)}" if ln else f"{name}: {field_path(path)}"
+
+    if not s.models:
+        raise InputError(f"{where('models')}: the fleet is empty; list at least one model")
+    cat_path = None
+    if s.catalog:
+        cat_path = (base_dir / s.catalog) if not Path(s.catalog).is_absolute() else Path(s.catalog)
+        if not cat_path.exists():
+            raise InputError(f"{where('catalog')}: no such catalog file or folder '{s.catalog}'")
+    catalog = load_catalog(cat_path)
+    ids = catalog.ids()
+    if s.gpus is not None:
+        if not s.gpus:
+            raise InputError(f"{where('gpus')}: empty list; omit 'gpus' to use the whole catalog")
+        for i, g in enumerate(s.gpus):
+            if g not in catalog.gpus:
+                raise InputError(f"{where('gpus', i)}: unknown GPU '{g}'{did_you_mean(g, ids)}; `planner catalog` lists the ids")
+        gpu_ids = tuple(dict.fromkeys(s.gpus))
+    else:
+        gpu_ids = tuple(ids)
+    offer_ids = {o.id for g in catalog.gpus.values() for o in g.offers}
+    limits = dict(s.limits or {})
+    for k, v in limits.items():
+        if k not in catalog.gpus and k not in offer_ids:
+            raise InputError(
+                f"{where('limits', k)}: unknown GPU or offer '{k}'{did_you_mean(k, ids + sorted(offer_ids))}; "
+                "keys are GPU ids or offer ids (provider:instance)"
+            )
+        if v < 0:
+            raise InputError(f"{where('limits', k)}: {v} is out of range; allowed: >= 0")
+    providers = None
+    if s.providers is not None:
+        known = sorted({o.provider for g in catalog.gpus.values() for o in g.offers})
+        for i, pv in enumerate(s.providers):
+            if pv not in known:
+                raise InputError(f"{where('providers', i)}: unknown provider '{pv}'{did_you_mean(pv, known)}; known: {', '.join(known)}")
+        providers = tuple(s.providers)
+    seen: dict[str, int] = {}
+    reqs = []
+    for i, m in enumerate(s.models):
+        if m.name in seen:
+            raise InputError(f"{where('models', i, 'name')}: duplicate model name '{m.name}' (also models[{seen[m.name]}])")
+        seen[m.name] = i
+        if m.model is not None:
+            if resolve_model_id(m.model) is None:
+                raise InputError(f"{where('models', i, 'model')}: {unknown_model_message(m.model)}")
+            arch = get_model(m.model)
+        else:
+            cp = Path(m.hf_config) if Path(m.hf_config).is_absolute() else base_dir / m.hf_config
+            try:
+                arch = load_hf_model(cp, model_id=m.name)
+            except InputError as exc:
+                raise InputError(f"{where('models', i, 'hf_config')}: {exc.message}") from None
+        ctx = int(m.context_tokens or 4096)
+        if ctx > arch.max_context:
+            raise InputError(
+                f"{where('models', i, 'context_tokens')}: {ctx} exceeds {arch.id}'s maximum context of {arch.max_context} tokens"
+            )
+        for key, vals in (("tp", m.tp), ("pp", m.pp)):
+            if key == "tp" and vals:
+                for v in vals:
+                    if arch.num_heads % v:
+                        raise InputError(
+                            f"{where('models', i, 'tp')}: TP={v} does not divide {arch.id}'s {arch.num_heads} attention heads"
+                        )
+        inp = m.input_tokens or max(1, ctx // 2)
+        out = m.output_tokens or max(1, ctx - inp)
+        reqs.append(ModelReq(
+            name=m.name, arch=arch, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype, concurrency=m.concurrency,
+            context_tokens=ctx, request_rate_per_s=m.request_rate_per_s, input_tokens=inp, output_tokens=out,
+            min_replicas=m.min_replicas, max_batched_tokens=m.max_batched_tokens,
+            tp=tuple(m.tp) if m.tp else None, pp=tuple(m.pp) if m.pp else None,
+            min_tokens_per_s=m.slo.min_tokens_per_s if m.slo else None,
+            max_ttft_ms=m.slo.max_ttft_ms if m.slo else None,
+        ))
+    cal = None
+    if s.calibration:
+        cp = Path(s.calibration) if Path(s.calibration).is_absolute() else base_dir / s.calibration
+        if not cp.is_file():
+            raise InputError(f"{where('calibration')}: no such calibration file '{s.calibration}'")
+        cal = str(cp)
+    return Scenario(
+        name=s.name, description=s.description or "", pricing=s.pricing, catalog=catalog, gpu_ids=gpu_ids,
+        providers=providers, limits=limits, max_usd_per_hour=s.max_usd_per_hour,
+        gpu_memory_utilization=s.gpu_memory_utilization, owned=Owned(**s.owned.model_dump()), sharing=s.sharing, solver=s.solver,
+        models=tuple(reqs), calibration_path=cal, source=name,
+    )

@@ -1,0 +1,128 @@
+"""Reading user YAML safely: size and alias limits, no arbitrary tags, and a line number for every field.
+
+``load_yaml(path)`` returns ``(data, lines)`` where ``lines`` maps a field path such as
+``("models", 0, "concurrency")`` to the 1-based line it was written on, so an error can point at it.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import InputError
+
+MAX_FILE_BYTES = 5 * 2**20  # a scenario or catalog file larger than 5 MiB is not a hand-written input
+MAX_NODES = 200_000  # nodes after alias expansion; an alias bomb ("billion laughs") blows far past this
+
+try:  # libyaml is much faster; PyYAML wheels ship it
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - pure-python fallback
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+_scalar = yaml.constructor.SafeConstructor()
+
+Path_ = tuple[Any, ...]
+
+
+def read_text(path: str | Path, what: str = "file") -> str:
+    """Read a user file as UTF-8 text, with one clear error for each way that can fail."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such {what}")
+    if p.is_dir():
+        raise InputError(f"{p}: is a directory, expected a {what}")
+    try:
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(f"{p}: file is {size / 2**20:.1f} MiB, larger than the 5 MiB limit for a {what}")
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    if b"\x00" in raw:
+        raise InputError(f"{p}: binary data, expected a text {what}")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{p}: not UTF-8 text (byte {exc.start})") from None
+
+
+def load_yaml(path: str | Path, what: str = "YAML file") -> tuple[Any, dict[Path_, int]]:
+    """Parse a YAML file into plain Python data plus a map from field path to line number."""
+    text = read_text(path, what)
+    return parse_yaml(text, str(path))
+
+
+def parse_yaml(text: str, name: str) -> tuple[Any, dict[Path_, int]]:
+    """Parse YAML text (see ``load_yaml``); ``name`` is used in messages."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise InputError(f"{name}{where}: invalid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{name}: invalid YAML: {exc}") from None
+    if node is None:
+        return None, {}
+    lines: dict[Path_, int] = {}
+    counter = [0]
+    data = _convert(node, (), lines, counter, name)
+    return data, lines
+
+
+def _convert(node: yaml.Node, path: Path_, lines: dict[Path_, int], counter: list[int], name: str) -> Any:
+    counter[0] += 1
+    if counter[0] > MAX_NODES:
+        raise InputError(f"{name}: more than {MAX_NODES} YAML nodes after expanding aliases (an alias bomb?)")
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise InputError(f"{name}:{key_node.start_mark.line + 1}: YAML merge keys ('<<') are not supported")
+            key = _convert(key_node, path, {}, counter, name)
+            if isinstance(key, (dict, list)):
+                raise InputError(f"{name}:{key_node.start_mark.line + 1}: a mapping key must be a plain value")
+            if key in out:
+                raise InputError(f"{name}:{key_node.start_mark.line + 1}: {_fmt(path + (key,))}: duplicate key")
+            lines[path + (key,)] = key_node.start_mark.line + 1
+            out[key] = _convert(value_node, path + (key,), lines, counter, name)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(v, path + (i,), lines, counter, name) for i, v in enumerate(node.value)]
+    try:
+        value = _scalar.construct_object(node, deep=True)
+    except yaml.YAMLError as exc:
+        raise InputError(f"{name}:{node.start_mark.line + 1}: {_fmt(path)}: {exc}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"{name}:{node.start_mark.line + 1}: {_fmt(path)}: {value} is not a finite number")
+    if not isinstance(value, (str, int, float, bool, type(None))):
+        # dates and binary scalars become strings: every field we read is a number, a string or a flag
+        value = str(value)
+    return value
+
+
+def _fmt(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def field_path(path: Path_) -> str:
+    """``("models", 0, "concurrency")`` -> ``models[0].concurrency``."""
+    return _fmt(path)
+
+
+def line_of(lines: dict[Path_, int], path: Path_) -> int | None:
+    """The line of ``path`` or of its closest parent that has one."""
+    path = tuple(path)
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return lines.get(())

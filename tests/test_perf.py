@@ -1,0 +1,85 @@
+"""The throughput model against measured decode and prefill times, and its shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from planner.calibrate import read_points, score
+from planner.catalog import load_catalog
+from planner.library import get_model
+from planner.perf import constants_for, decode_step_ms, load_calibration, serving_point
+
+CAL_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "throughput_calibration.yaml"
+CAT = load_catalog()
+CAL = load_calibration()
+
+
+@pytest.mark.skipif(not CAL_FILE.exists(), reason="shared/data is beside the checkout in CI and on developer machines")
+def test_all_calibration_points(capsys):
+    """Over the 131 TensorRT-LLM 0.9.0 static-batch points (shared/data/throughput_calibration.yaml): median decode
+    time error at most 10 %."""
+    pts = read_points(CAL_FILE)
+    assert len(pts) == 131
+    s = score(pts, CAL)
+    with capsys.disabled():
+        print(f"\n{s['points']} points: decode median {s['decode_median_rel_err']:.1%} worst {s['decode_worst_rel_err']:.1%}; "
+              f"TTFT median {s['ttft_median_rel_err']:.1%} worst {s['ttft_worst_rel_err']:.1%}")
+    assert s["decode_median_rel_err"] <= 0.10
+    assert s["ttft_median_rel_err"] <= 0.15
+
+
+def test_batching_shape_matches_the_notes():
+    """throughput_notes.md point 3: on A100, Llama-2-7B FP16 from batch 1 to 256 gives ~78x the tokens/s while the
+    step time grows ~3.3x (128 prompt + 128 output tokens)."""
+    g = CAT.get("a100-80gb-sxm")
+    c = constants_for(g, CAL)
+    a = get_model("llama-2-7b")
+    t1 = decode_step_ms(a, g, c, precision="fp16", batch=1, context=192)
+    t256 = decode_step_ms(a, g, c, precision="fp16", batch=256, context=192)
+    assert 2.6 <= t256 / t1 <= 4.0
+    assert 64 <= 256 * t1 / t256 <= 98
+
+
+def test_int4_decodes_faster_but_not_by_its_byte_ratio():
+    """throughput_notes.md point 4: weight-only INT4 is 1.5-2x faster than FP16 at batch 1, not 3-4x."""
+    g = CAT.get("a10")
+    c = constants_for(g, CAL)
+    a = get_model("llama-3-8b")
+    ratio = decode_step_ms(a, g, c, precision="fp16", batch=1, context=512) / decode_step_ms(a, g, c, precision="int4", batch=1, context=512)
+    assert 1.4 <= ratio <= 2.0
+
+
+def test_tensor_parallel_is_not_free_for_small_models():
+    g = CAT.get("h100-sxm")
+    c = constants_for(g, CAL)
+    a = get_model("llama-3.2-1b")
+    assert decode_step_ms(a, g, c, precision="bf16", tp=8, batch=1) > decode_step_ms(a, g, c, precision="bf16", tp=1, batch=1) * 0.8
+
+
+models = st.sampled_from(["llama-3-8b", "qwen2.5-7b", "mixtral-8x7b-v0.1", "deepseek-v2-lite", "gemma-2-9b", "chatglm3-6b"])
+gpus = st.sampled_from(["a10", "rtx-4090", "a100-80gb-sxm", "h100-sxm", "l40s"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(models, gpus, st.integers(1, 255), st.integers(16, 16000))
+def test_decode_time_grows_with_batch_and_context(model, gpu, batch, context):
+    g = CAT.get(gpu)
+    c = constants_for(g, CAL)
+    a = get_model(model)
+    base = decode_step_ms(a, g, c, precision="bf16", batch=batch, context=context)
+    assert decode_step_ms(a, g, c, precision="bf16", batch=batch + 1, context=context) >= base
+    assert decode_step_ms(a, g, c, precision="bf16", batch=batch, context=context + 256) >= base
+
+
+@settings(max_examples=40, deadline=None)
+@given(models, gpus, st.integers(1, 200))
+def test_replica_throughput_grows_with_batch(model, gpu, batch):
+    g = CAT.get(gpu)
+    c = constants_for(g, CAL)
+    a = get_model(model)
+    kw = dict(precision="bf16", kv_cache_dtype="auto", tp=1, pp=1, input_tokens=512, output_tokens=256)
+    assert serving_point(a, g, c, batch=batch + 1, **kw).tokens_per_s >= serving_point(a, g, c, batch=batch, **kw).tokens_per_s
