@@ -16,7 +16,7 @@ one device and whose SLOs still hold when they time-share it (each step waits fo
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .catalog import GPU
@@ -30,6 +30,7 @@ TP_CHOICES = (1, 2, 4, 8, 16, 32, 64)
 MAX_PP = 16
 MAX_PATTERNS_PER_GPU = 4000  # sharing patterns enumerated per GPU type before the search stops (reported)
 MAX_PATTERN_VISITS = 200_000  # partial sets explored per GPU type before the search stops (reported)
+SHARING_TYPES_PER_MODEL = 3  # a model may share devices on its 3 GPU types of lowest memory-proportional device cost
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ def build_candidates(scenario: Scenario) -> CandidateSet:
     demand: dict[str, int] = {}
     unit: dict[str, str] = {}
     shared: dict[tuple[str, str], SharedEngine] = {}
+    cache: dict[tuple, tuple[list[Candidate], list[Rejection]]] = {}
     for m in scenario.models:
         demand[m.name], unit[m.name] = demand_units(m)
         for gid in scenario.gpu_ids:
@@ -175,29 +177,60 @@ def build_candidates(scenario: Scenario) -> CandidateSet:
                 rejected.append(Rejection(m.name, gid, 0, 0, _no_price_reason(g, scenario)))
                 continue
             c_ = constants_for(g, cal)
+            shape = (m.arch, m.precision, m.kv_cache_dtype, m.context_tokens, m.input_tokens, m.output_tokens,
+                     m.max_batched_tokens, m.min_tokens_per_s, m.max_ttft_ms, m.request_rate_per_s is not None, m.tp, m.pp)
+            memo = cache.get((shape, gid))
+            if memo is not None:  # an identical deployment of another model: same candidates, other name
+                kept_, rej_ = memo
+                cands += [replace(c, model=m.name, key=f"{m.name}|{c.key.split('|', 1)[1]}") for c in kept_]
+                rejected += [replace(r, model=m.name) for r in rej_]
+                if scenario.sharing.enabled:
+                    eng = _shared_engine(m, g, scenario, c_)
+                    if eng is not None:
+                        shared[(m.name, gid)] = eng
+                continue
+            n_rej = len(rejected)
             found: list[Candidate] = []
-            for tp, pp in _splits(m, g):
+            splits = _splits(m, g)
+            for tp, pp in [sp for sp in splits if sp[1] == 1]:
                 why = parallel_problem(m.arch, g, tp, pp, m.precision, m.kv_cache_dtype)
                 if why:
-                    if pp == 1:
-                        rejected.append(Rejection(m.name, gid, tp, pp, why))
+                    rejected.append(Rejection(m.name, gid, tp, pp, why))
                     continue
-                if found and min(f.gpus for f in found) * 4 < tp * pp and pp > 1:
-                    continue  # far larger than a split that already fits: never cheaper per unit of capacity
                 cand, rej = _candidate(m, g, tp, pp, scenario, c_)
                 if cand:
                     found.append(cand)
-                elif rej and (pp == 1 or not found):
+                elif rej:
                     rejected.append(rej)
+            if not found:
+                # pipeline stages across machines, only for a model that no single machine holds (smallest PP that
+                # fits for each TP, and twice that: more stages buy KV room at the price of GPUs)
+                for tp in sorted({sp[0] for sp in splits}):
+                    for pp in sorted({sp[1] for sp in splits if sp[0] == tp and sp[1] > 1}):
+                        if parallel_problem(m.arch, g, tp, pp, m.precision, m.kv_cache_dtype):
+                            continue
+                        cand, rej = _candidate(m, g, tp, pp, scenario, c_)
+                        if cand:
+                            found.append(cand)
+                            if any(f.tp == tp and f.pp * 2 <= pp for f in found):
+                                break
+                    if not found or found[-1].tp != tp:
+                        continue
+                if not found and rej:
+                    rejected.append(Rejection(m.name, gid, tp, pp, f"no split up to TP={tp} x PP={pp} fits: {rej.reason}",
+                                              rej.shortfall_bytes))
             kept, dominated = _prune(found)
             cands += kept
             rejected += [Rejection(d.model, d.gpu, d.tp, d.pp, f"dominated by TP={b.tp} PP={b.pp} on {b.gpu} "
                                    f"({b.gpus} GPUs, {b.max_concurrency} sequences)") for d, b in dominated]
+            if m.request_rate_per_s is None:  # rate workloads' capacity depends on nothing else, but keep it simple
+                cache[(shape, gid)] = (kept, rejected[n_rej:])
             if scenario.sharing.enabled:
                 eng = _shared_engine(m, g, scenario, c_)
                 if eng is not None:
                     shared[(m.name, gid)] = eng
-    patterns, truncated = _patterns(scenario, shared)
+    standalone = _standalone_costs(scenario, cands, shared, offers, demand)
+    patterns, truncated = _patterns(scenario, shared, standalone, offers)
     # offers of GPU types that no candidate or pattern uses are still listed (reports show them); order is stable
     return CandidateSet(scenario=scenario, demand=demand, unit=unit, candidates=tuple(cands), rejected=tuple(rejected),
                         offers=tuple(offers), shared=shared, patterns=tuple(patterns), patterns_truncated=tuple(truncated),
@@ -252,11 +285,14 @@ def _candidate(m: ModelReq, g: GPU, tp: int, pp: int, s: Scenario, c: PerfConsta
 
 
 def _prune(found: list[Candidate]) -> tuple[list[Candidate], list[tuple[Candidate, Candidate]]]:
-    """Drop a candidate when another has no more GPUs, no larger TP group and at least its capacity."""
+    """Drop candidate c when some kept k has no larger TP group and n = gpus_c // gpus_k copies of k hold at least
+    c's capacity: n replicas of k use no more GPUs, in groups that pack wherever c's groups would (sizes are powers
+    of two), and count as more replicas. (n = 1 is the plain case: no more GPUs, no less capacity.)"""
     kept, dominated = [], []
     order = sorted(found, key=lambda c: (c.gpus, c.tp, -c.capacity_units, c.pp))
     for c in order:
-        better = next((k for k in kept if k.gpus <= c.gpus and k.tp <= c.tp and k.capacity_units >= c.capacity_units), None)
+        better = next((k for k in kept if k.tp <= c.tp and k.gpus <= c.gpus and c.gpus % k.gpus == 0
+                       and (c.gpus // k.gpus) * k.capacity_units >= c.capacity_units), None)
         if better is None:
             kept.append(c)
         else:
@@ -301,14 +337,57 @@ def pattern_ok(engines: list[SharedEngine], usable: int, slos: dict[str, tuple[f
     return True
 
 
-def _patterns(s: Scenario, shared: dict[tuple[str, str], SharedEngine]) -> tuple[list[Pattern], list[str]]:
-    """Maximal sharing patterns per GPU type (depth-first, engines in a stable order)."""
+def _standalone_costs(s: Scenario, cands: list[Candidate], shared: dict[tuple[str, str], SharedEngine],
+                      offers: list[PricedOffer], demand: dict[str, int]) -> dict[str, float]:
+    """Per model, the cheapest way to serve it alone: replicas on instances bought just for it (one instance per TP
+    group, the cheapest holding the group), or its engine alone on one cheapest device per replica."""
+    inst: dict[tuple[str, int], float] = {}
+    for o in offers:
+        for t in (1, 2, 4, 8, 16, 32, 64):
+            if o.gpus_per_instance >= t:
+                key = (o.gpu, t)
+                inst[key] = min(inst.get(key, float("inf")), o.usd_per_hour)
+    out: dict[str, float] = {}
+    reqs = {m.name: m for m in s.models}
+    for c in cands:
+        r = reqs[c.model].min_replicas
+        n = max(r, math.ceil(demand[c.model] / c.capacity_units))
+        cost = n * c.pp * inst.get((c.gpu, c.tp), float("inf"))
+        out[c.model] = min(out.get(c.model, float("inf")), cost)
+    for (name, gid), _e in shared.items():
+        out[name] = min(out.get(name, float("inf")), reqs[name].min_replicas * inst.get((gid, 1), float("inf")))
+    return out
+
+
+def _patterns(s: Scenario, shared: dict[tuple[str, str], SharedEngine], standalone: dict[str, float],
+              offers: list[PricedOffer]) -> tuple[list[Pattern], list[str]]:
+    """Maximal sharing patterns per GPU type (depth-first, engines in a stable order).
+
+    A model is offered sharing on its SHARING_TYPES_PER_MODEL GPU types where device cost x its engine's share of the
+    memory is lowest, and a pattern is kept only when one device of its GPU type (its cheapest instance) costs less
+    than serving its models separately (the sum of their standalone costs). Both are restrictions of the sharing model,
+    stated in every plan's notes; within them the plan is optimal.
+    """
+    device_cost: dict[str, float] = {}
+    for o in offers:
+        device_cost[o.gpu] = min(device_cost.get(o.gpu, float("inf")), o.usd_per_hour)
+    # each model shares only on the GPU types where its engine's share of a device is cheapest
+    by_model: dict[str, list[tuple[float, str]]] = {}
+    for (name, gid), e in shared.items():
+        usable = s.catalog.gpus[gid].memory_gib * GIB * s.gpu_memory_utilization
+        by_model.setdefault(name, []).append((device_cost.get(gid, float("inf")) * e.memory_bytes / usable, gid))
+    allowed = {(name, gid) for name, opts in by_model.items() for _, gid in sorted(opts)[:SHARING_TYPES_PER_MODEL]}
+    shared = {k: v for k, v in shared.items() if k in allowed}
     slos = {m.name: (m.min_tokens_per_s, m.max_ttft_ms) for m in s.models}
     out: list[Pattern] = []
     truncated: list[str] = []
     emax = s.sharing.max_engines_per_device
     for gid in sorted({g for _, g in shared}):
         engines = sorted((e for (mn, g), e in shared.items() if g == gid), key=lambda e: (-e.memory_bytes, e.model))
+        if len(engines) < 2:
+            continue
+        # an engine only joins patterns on this GPU type when this device costs less than emax such engines' share
+        engines = [e for e in engines if device_cost.get(gid, float("inf")) < emax * standalone.get(e.model, 0.0)]
         if len(engines) < 2:
             continue
         usable = int(s.catalog.gpus[gid].memory_gib * GIB * s.gpu_memory_utilization)
@@ -337,6 +416,7 @@ def _patterns(s: Scenario, shared: dict[tuple[str, str], SharedEngine]) -> tuple
         extend([], 0)
         if len(found) >= MAX_PATTERNS_PER_GPU or visits[0] > MAX_PATTERN_VISITS:
             truncated.append(gid)
+        found = [t for t in found if device_cost.get(gid, float("inf")) < sum(standalone.get(engines[i].model, 0.0) for i in t)]
         for t in found:
             names = tuple(sorted(engines[i].model for i in t))
             out.append(Pattern(key=f"{gid}|" + "+".join(names), gpu=gid, models=names))

@@ -41,6 +41,9 @@ def explain_model(m: ModelReq, cs: CandidateSet) -> dict[str, Any]:
         best = min(mem, key=lambda r: (r.shortfall_bytes, r.gpu, r.tp, r.pp))
         out["closest"] = {"gpu": best.gpu, "tp": best.tp, "pp": best.pp, "reason": best.reason,
                           "shortfall_gib_per_device": round((best.shortfall_bytes or 0) / GIB, 2)}
+    other = sorted({r.reason for r in rej if not r.shortfall_bytes and r.tp and not r.reason.startswith(("SLO", "dominated"))})
+    if other:
+        out["reasons"] = other[:5]
     slo = [r for r in rej if r.reason.startswith("SLO")]
     if slo:
         out["slo"] = sorted({r.reason for r in slo})[:3]
@@ -49,7 +52,7 @@ def explain_model(m: ModelReq, cs: CandidateSet) -> dict[str, Any]:
         out["unpriced_gpus"] = sorted(set(noprice))
     fixes = []
     priced = sorted({o.gpu for o in cs.offers})
-    for p in _LOWER.get(m.precision, []):
+    for p in _LOWER.get(m.precision, []) + [x for x in ("int8", "fp8", "bf16") if x not in _LOWER.get(m.precision, []) and x != m.precision]:
         hit = next(((g, f) for g in priced if (f := _fits(m, s, g, precision=p))), None)
         if hit:
             fixes.append(f"precision {p}: fits on {hit[0]} with TP={hit[1][0]} PP={hit[1][1]}")

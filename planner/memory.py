@@ -110,7 +110,7 @@ def parallel_problem(arch: ModelArch, gpu: GPU, tp: int, pp: int, precision: str
         return f"TP={tp} and the {arch.num_kv_heads} KV heads do not divide one another"
     if arch.is_moe and arch.moe_intermediate_size % tp:
         return f"TP={tp} does not divide the expert width {arch.moe_intermediate_size}"
-    if precision == "int4":
+    if precision == "int4" and tp > 1:  # row-parallel shards must hold whole quantization groups (vLLM GPTQ/AWQ)
         widths = [arch.intermediate_size] if arch.moe_layers < arch.num_layers else []
         widths += [arch.moe_intermediate_size] if arch.is_moe else []
         for w in widths:

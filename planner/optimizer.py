@@ -30,20 +30,27 @@ instance, and when (4) holds for every t, first-fit-decreasing places every grou
 instance's free space stays a multiple of the next group's size). ``place`` recovers that placement; PP stages of a
 replica are separate groups and may sit in different instances of the same GPU type. Sharing patterns are maximal,
 so the ">=" in (3) never costs anything: engines a device does not need are left off it.
+
+Solvers: the model is built once as rows over integer variables and handed to CP-SAT or to a MIP solver that
+OR-Tools bundles (CBC or SCIP via pywraplp; its HiGHS segfaulted on this model). ``solver="auto"`` uses CP-SAT for
+small fleets and CBC for large ones: on 1,000 models CBC proved the optimum in 17 s where CP-SAT stopped at a 1.5 % gap
+after 60 s (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .candidates import Candidate, CandidateSet, Pattern
-from .errors import InfeasibleError, SolveTimeoutError
+from .errors import InfeasibleError, InputError, SolveTimeoutError
 from .pricing import PricedOffer
 
 PRICE_SCALE = 10_000  # objective counts cost in 1e-4 USD per hour
+SOLVERS = ("auto", "cp-sat", "cbc", "scip")
+AUTO_MIP_ABOVE_VARIABLES = 3_000  # measured (benchmarks/RESULTS.md): CBC proves large fleets where CP-SAT stalls
 
 
 @dataclass(frozen=True)
@@ -61,16 +68,53 @@ class Solution:
     stats: dict[str, Any]
 
 
+@dataclass
+class Var:
+    name: str
+    ub: int
+    boolean: bool = False
+
+
+@dataclass
+class Row:
+    """lo <= sum coeff x var <= hi (None: unbounded side)."""
+
+    coeffs: dict[int, int]
+    lo: int | None
+    hi: int | None
+
+
+@dataclass
+class LinearModel:
+    """A solver-neutral integer program: variables with bounds, rows, a minimised objective, a hint."""
+
+    vars: list[Var] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    objective: dict[int, int] = field(default_factory=dict)
+    hint: dict[int, int] = field(default_factory=dict)
+
+    def var(self, name: str, ub: int, boolean: bool = False) -> int:
+        self.vars.append(Var(name, int(ub), boolean))
+        return len(self.vars) - 1
+
+    def add(self, terms: list[tuple[int, int]], lo: int | None = None, hi: int | None = None) -> None:
+        coeffs: dict[int, int] = {}
+        for c, v in terms:
+            if c:
+                coeffs[v] = coeffs.get(v, 0) + int(c)
+        if not coeffs:
+            if (lo is not None and lo > 0) or (hi is not None and hi < 0):
+                self.rows.append(Row({}, lo, hi))  # an empty row that cannot hold: the model is infeasible
+            return
+        self.rows.append(Row(coeffs, lo, hi))
+
+
 class FleetModel:
-    """Owns the CP-SAT model and its variables; offers queries in the problem's words."""
+    """Builds the integer program of the module doc; offers queries in the problem's words."""
 
     def __init__(self, cs: CandidateSet, *, budget_usd_per_hour: float | None | str = "scenario",
                  limits: dict[str, int] | None = None, gpu_types: set[str] | None = None) -> None:
-        from ortools.sat.python import cp_model
-
-        self.cp_model = cp_model
         self.cs = cs
-        self.m = cp_model.CpModel()
         s = cs.scenario
         self.limits = dict(s.limits if limits is None else limits)
         self.budget = s.max_usd_per_hour if budget_usd_per_hour == "scenario" else budget_usd_per_hour
@@ -80,7 +124,9 @@ class FleetModel:
         self.patterns: list[Pattern] = [p for p in cs.patterns if keep is None or p.gpu in keep]
         self.shared_keys = sorted(k for k in cs.shared if (keep is None or k[1] in keep)
                                   and any(k[0] in p.models and p.gpu == k[1] for p in self.patterns))
-        self.models = [m for m in s.models]
+        self.models = list(s.models)
+        self.req = {m.name: m for m in self.models}
+        self.lm = LinearModel()
         self._variables()
         self._add_demand()
         self._add_min_replicas()
@@ -92,61 +138,49 @@ class FleetModel:
 
     # ---- variables ----------------------------------------------------------------------------------------------
     def _variables(self) -> None:
-        cs = self.cs
-        # replicas of each candidate: never more than demand / capacity + min replicas
-        # (upper bounds are kept in Python: reading a variable's proto while adding variables is unsafe in OR-Tools)
-        self.x = {}
-        self.ub: dict[str, int] = {}
+        cs, lm = self.cs, self.lm
+        # x_k: replicas of candidate k; never more than demand / capacity + min replicas
+        self.x = {c.key: lm.var(f"x[{c.key}]", math.ceil(cs.demand[c.model] / c.capacity_units) + self.req[c.model].min_replicas)
+                  for c in self.cands}
+        # s_mg: model m runs as shared engines on GPU type g
+        self.s = {k: lm.var(f"s[{k[0]},{k[1]}]", 1, boolean=True) for k in self.shared_keys}
+        # u_p: devices running sharing pattern p; at most the largest min_replicas among its models
+        self.u = {p.key: lm.var(f"u[{p.key}]", max(self.req[n].min_replicas for n in p.models)) for p in self.patterns}
+        # y_o: instances of offer o; enough for every GPU the replicas could need
+        need: dict[str, int] = {}
         for c in self.cands:
-            m = self._req(c.model)
-            ub = math.ceil(cs.demand[c.model] / c.capacity_units) + m.min_replicas
-            self.ub[c.key] = ub
-            self.x[c.key] = self.m.NewIntVar(0, ub, f"x[{c.key}]")
-        # shared-engine mode per (model, GPU type)
-        self.s = {k: self.m.NewBoolVar(f"s[{k[0]},{k[1]}]") for k in self.shared_keys}
-        # devices per sharing pattern: at most the largest min_replicas among its models
-        self.u = {}
+            need[c.gpu] = need.get(c.gpu, 0) + c.gpus * lm.vars[self.x[c.key]].ub
         for p in self.patterns:
-            self.ub[p.key] = max(self._req(n).min_replicas for n in p.models)
-            self.u[p.key] = self.m.NewIntVar(0, self.ub[p.key], f"u[{p.key}]")
-        # instances per offer: enough for every GPU the replicas could need
-        gpu_need: dict[str, int] = {}
-        for c in self.cands:
-            gpu_need[c.gpu] = gpu_need.get(c.gpu, 0) + c.gpus * self.ub[c.key]
-        for p in self.patterns:
-            gpu_need[p.gpu] = gpu_need.get(p.gpu, 0) + self.ub[p.key]
+            need[p.gpu] = need.get(p.gpu, 0) + lm.vars[self.u[p.key]].ub
         self.y = {}
         for o in self.offers:
-            ub = math.ceil(gpu_need.get(o.gpu, 0) / o.gpus_per_instance)
+            ub = math.ceil(need.get(o.gpu, 0) / o.gpus_per_instance)
             if o.max_instances is not None:
                 ub = min(ub, o.max_instances)
-            self.ub[o.id] = ub
-            self.y[o.id] = self.m.NewIntVar(0, ub, f"y[{o.id}]")
-
-    def _req(self, name: str):  # type: ignore[no-untyped-def]
-        return next(m for m in self.models if m.name == name)
+            self.y[o.id] = lm.var(f"y[{o.id}]", ub)
 
     # ---- constraints ----------------------------------------------------------------------------------------------
     def _add_demand(self) -> None:
         """(1) Every model's replicas together hold its demand."""
         for m in self.models:
-            terms = [c.capacity_units * self.x[c.key] for c in self.cands if c.model == m.name]
-            terms += [self.cs.demand[m.name] * self.s[k] for k in self.shared_keys if k[0] == m.name]
-            self.m.Add(sum(terms) >= self.cs.demand[m.name])
+            d = self.cs.demand[m.name]
+            terms = [(c.capacity_units, self.x[c.key]) for c in self.cands if c.model == m.name]
+            terms += [(d, self.s[k]) for k in self.shared_keys if k[0] == m.name]
+            self.lm.add(terms, lo=d)
 
     def _add_min_replicas(self) -> None:
         """(2) Every model runs at least its minimum number of replicas."""
         for m in self.models:
-            terms = [self.x[c.key] for c in self.cands if c.model == m.name]
-            terms += [m.min_replicas * self.s[k] for k in self.shared_keys if k[0] == m.name]
-            self.m.Add(sum(terms) >= m.min_replicas)
+            terms = [(1, self.x[c.key]) for c in self.cands if c.model == m.name]
+            terms += [(m.min_replicas, self.s[k]) for k in self.shared_keys if k[0] == m.name]
+            self.lm.add(terms, lo=m.min_replicas)
 
     def _add_sharing(self) -> None:
         """(3) A model in shared mode on a GPU type gets r_m devices whose pattern includes it."""
         for k in self.shared_keys:
             name, gid = k
-            devs = [self.u[p.key] for p in self.patterns if p.gpu == gid and name in p.models]
-            self.m.Add(sum(devs) >= self._req(name).min_replicas * self.s[k])
+            devs = [(1, self.u[p.key]) for p in self.patterns if p.gpu == gid and name in p.models]
+            self.lm.add(devs + [(-self.req[name].min_replicas, self.s[k])], lo=0)
 
     def _add_packing(self) -> None:
         """(4) TP groups of size >= t fit in the instances' GPUs usable by such groups, for every TP size t."""
@@ -154,92 +188,190 @@ class FleetModel:
             cands = [c for c in self.cands if c.gpu == gid]
             offers = [o for o in self.offers if o.gpu == gid]
             for t in sorted({1} | {c.tp for c in cands}):
-                need = [c.tp * c.pp * self.x[c.key] for c in cands if c.tp >= t]
+                need = [(c.tp * c.pp, self.x[c.key]) for c in cands if c.tp >= t]
                 if t == 1:
-                    need += [self.u[p.key] for p in self.patterns if p.gpu == gid]
-                have = [(o.gpus_per_instance // t) * t * self.y[o.id] for o in offers]
-                self.m.Add(sum(need) <= sum(have))
+                    need += [(1, self.u[p.key]) for p in self.patterns if p.gpu == gid]
+                have = [(-(o.gpus_per_instance // t) * t, self.y[o.id]) for o in offers]
+                self.lm.add(need + have, hi=0)
 
     def _add_limits(self) -> None:
         """(5) At most L_g GPUs of a type and L_o instances of an offer."""
         for key, lim in sorted(self.limits.items()):
             offers = [o for o in self.offers if o.gpu == key]
             if offers:
-                self.m.Add(sum(o.gpus_per_instance * self.y[o.id] for o in offers) <= lim)
+                self.lm.add([(o.gpus_per_instance, self.y[o.id]) for o in offers], hi=lim)
             elif key in self.y:
-                self.m.Add(self.y[key] <= lim)
+                self.lm.add([(1, self.y[key])], hi=lim)
 
     def _add_budget(self) -> None:
         """(6) The hourly cost stays within the budget."""
         if self.budget is not None:
-            self.m.Add(sum(self._price(o) * self.y[o.id] for o in self.offers) <= int(self.budget * PRICE_SCALE))
+            self.lm.add([(self._price(o), self.y[o.id]) for o in self.offers], hi=int(self.budget * PRICE_SCALE))
 
     @staticmethod
     def _price(o: PricedOffer) -> int:
         return int(round(o.usd_per_hour * PRICE_SCALE))
 
     def _set_objective(self) -> None:
-        """Minimum cost, then fewer GPUs."""
-        self.W = 1 + sum(o.gpus_per_instance * self.ub[o.id] for o in self.offers)
-        self.m.Minimize(sum(self.W * self._price(o) * self.y[o.id] + o.gpus_per_instance * self.y[o.id]
-                            for o in self.offers))
+        """Minimum cost, then fewer GPUs (W exceeds any GPU count, so cost always comes first)."""
+        self.W = 1 + sum(o.gpus_per_instance * self.lm.vars[self.y[o.id]].ub for o in self.offers)
+        self.lm.objective = {self.y[o.id]: self.W * self._price(o) + o.gpus_per_instance for o in self.offers}
 
-    # ---- hints and queries ------------------------------------------------------------------------------------------
+    def canonical_objective(self) -> dict[int, int]:
+        """A stable secondary objective: among equally cheap plans, prefer earlier candidates, offers and patterns."""
+        keys = [self.x[c.key] for c in sorted(self.cands, key=lambda c: c.key)]
+        keys += [self.y[o.id] for o in sorted(self.offers, key=lambda o: o.id)]
+        keys += [self.u[p.key] for p in sorted(self.patterns, key=lambda p: p.key)]
+        return {v: i + 1 for i, v in enumerate(keys)}
+
+    # ---- hints and answers ------------------------------------------------------------------------------------------
     def add_hint(self, replicas: dict[str, int], instances: dict[str, int]) -> None:
         for k, v in self.x.items():
-            self.m.AddHint(v, replicas.get(k, 0))
+            self.lm.hint[v] = replicas.get(k, 0)
         for k, v in self.y.items():
-            self.m.AddHint(v, instances.get(k, 0))
+            self.lm.hint[v] = instances.get(k, 0)
 
     def cost_of(self, instances: dict[str, int]) -> float:
         return sum(o.usd_per_hour * instances.get(o.id, 0) for o in self.offers)
 
-    def solve(self, time_limit_s: float, threads: int = 1, log: bool = False) -> Solution:
-        cp = self.cp_model
-        solver = cp.CpSolver()
-        p = solver.parameters
-        p.max_time_in_seconds = float(time_limit_s)
-        p.num_workers = int(threads)
-        p.random_seed = 0
-        if threads == 1:
-            p.linearization_level = 2  # an LP bound in the single worker (solver_notes.md: proves 100 models in ~1 s)
-        elif threads == 2:
-            p.subsolvers.extend(["max_lp", "core"])  # the default 2-worker portfolio has no LP bound (solver_notes.md)
-        p.log_search_progress = log
-        t0 = time.perf_counter()
-        st = solver.Solve(self.m)
-        secs = time.perf_counter() - t0
-        stats = {"solver": "cp-sat", "status": solver.StatusName(st), "workers": threads,
-                 "wall_seconds": round(secs, 3), "variables": len(self.m.Proto().variables),
-                 "constraints": len(self.m.Proto().constraints), "branches": solver.NumBranches()}
-        if st == cp.INFEASIBLE:
-            raise InfeasibleError("no fleet satisfies the scenario (see the explanation)")
-        if st == cp.MODEL_INVALID:  # pragma: no cover - a bug in the formulation, not user input
-            raise RuntimeError(f"invalid CP-SAT model: {self.m.Validate()}")
-        if st not in (cp.OPTIMAL, cp.FEASIBLE):
-            raise SolveTimeoutError(
-                f"the solver found no plan within {time_limit_s:g} s ({len(self.cands)} candidates, {len(self.offers)} offers, "
-                f"{len(self.patterns)} sharing patterns); raise --time-limit"
-            )
-        y = {k: int(solver.Value(v)) for k, v in self.y.items()}
+    def solution(self, values: list[int], status: str, bound_obj: float | None, secs: float, stats: dict) -> Solution:
+        y = {k: values[v] for k, v in self.y.items() if values[v]}
         cost = self.cost_of(y)
-        bound_obj = solver.BestObjectiveBound()
-        bound = min(cost, math.floor(bound_obj / self.W) / PRICE_SCALE) if st == cp.FEASIBLE else cost
+        bound = cost if bound_obj is None else min(cost, math.floor(bound_obj / self.W + 1e-9) / PRICE_SCALE)
         return Solution(
-            status="optimal" if st == cp.OPTIMAL else "feasible",
-            replicas={k: int(solver.Value(v)) for k, v in self.x.items() if solver.Value(v)},
-            instances={k: v for k, v in y.items() if v},
-            shared={k: int(solver.Value(v)) for k, v in self.s.items() if solver.Value(v)},
-            patterns={k: int(solver.Value(v)) for k, v in self.u.items() if solver.Value(v)},
+            status=status, replicas={k: values[v] for k, v in self.x.items() if values[v]}, instances=y,
+            shared={k: values[v] for k, v in self.s.items() if values[v]},
+            patterns={k: values[v] for k, v in self.u.items() if values[v]},
             cost_usd_per_hour=cost, bound_usd_per_hour=max(0.0, bound), solve_seconds=secs, stats=stats,
         )
+
+    def solve(self, time_limit_s: float, threads: int = 1, solver: str = "auto", log: bool = False) -> Solution:
+        if solver not in SOLVERS:
+            from .errors import did_you_mean
+
+            raise InputError(f"--solver: '{solver}' is not one of {', '.join(SOLVERS)}{did_you_mean(solver, SOLVERS)}")
+        if solver == "auto":
+            solver = "cbc" if len(self.lm.vars) > AUTO_MIP_ABOVE_VARIABLES else "cp-sat"
+        t0 = time.perf_counter()
+        if solver == "cp-sat":
+            values, status, bound, stats = _solve_cpsat(self.lm, time_limit_s, threads, log,
+                                                        canonical=self.canonical_objective() if threads > 1 else None)
+        else:
+            values, status, bound, stats = _solve_mip(self.lm, solver, time_limit_s, threads, log)
+        secs = time.perf_counter() - t0
+        stats = {"solver": solver, **stats, "wall_seconds": round(secs, 3), "variables": len(self.lm.vars),
+                 "constraints": len(self.lm.rows)}
+        if status == "infeasible":
+            raise InfeasibleError("no fleet satisfies the scenario (see the explanation)")
+        if status == "unknown":
+            raise SolveTimeoutError(
+                f"the solver found no plan within {time_limit_s:g} s ({len(self.cands)} candidates, {len(self.offers)} "
+                f"offers, {len(self.patterns)} sharing patterns); raise --time-limit"
+            )
+        return self.solution(values, status, bound, secs, stats)
+
+
+def _solve_cpsat(lm: LinearModel, time_limit_s: float, threads: int, log: bool,
+                 canonical: dict[int, int] | None) -> tuple[list[int], str, float | None, dict]:
+    """CP-SAT. With several workers the optimum found may depend on the run, so a second single-worker solve fixes
+    the objective at the optimum and minimises a stable secondary order (same plan whatever the thread count)."""
+    from ortools.sat.python import cp_model as cp
+
+    m = cp.CpModel()
+    xs = [m.NewBoolVar(v.name) if v.boolean else m.NewIntVar(0, v.ub, v.name) for v in lm.vars]
+    for r in lm.rows:
+        expr = sum(c * xs[i] for i, c in r.coeffs.items())
+        if not r.coeffs:
+            expr = 0
+        if r.lo is not None and r.hi is not None:
+            m.AddLinearConstraint(expr, r.lo, r.hi)
+        elif r.lo is not None:
+            m.Add(expr >= r.lo)
+        elif r.hi is not None:
+            m.Add(expr <= r.hi)
+    obj = sum(c * xs[i] for i, c in lm.objective.items())
+    m.Minimize(obj)
+    for i, v in sorted(lm.hint.items()):
+        m.AddHint(xs[i], v)
+    sol = cp.CpSolver()
+    p = sol.parameters
+    p.max_time_in_seconds = float(time_limit_s)
+    p.num_workers = int(threads)
+    p.random_seed = 0
+    if threads == 1:
+        p.linearization_level = 2  # an LP bound in the single worker (solver_notes.md: proves 100 models in ~1 s)
+    elif threads == 2:
+        p.subsolvers.extend(["max_lp", "core"])  # the default 2-worker portfolio has no LP bound (solver_notes.md)
+    p.log_search_progress = log
+    st = sol.Solve(m)
+    stats: dict[str, Any] = {"status": sol.StatusName(st), "workers": threads, "branches": sol.NumBranches()}
+    if st == cp.INFEASIBLE:
+        return [], "infeasible", None, stats
+    if st == cp.MODEL_INVALID:  # pragma: no cover - a bug in the formulation, not user input
+        raise RuntimeError(f"invalid CP-SAT model: {m.Validate()}")
+    if st not in (cp.OPTIMAL, cp.FEASIBLE):
+        return [], "unknown", None, stats
+    if st == cp.OPTIMAL and canonical is not None:
+        m.Add(obj == int(round(sol.ObjectiveValue())))
+        m.Minimize(sum(c * xs[i] for i, c in canonical.items()))
+        second = cp.CpSolver()
+        second.parameters.num_workers = 1
+        second.parameters.random_seed = 0
+        second.parameters.linearization_level = 2
+        second.parameters.max_time_in_seconds = float(time_limit_s)
+        st2 = second.Solve(m)
+        stats["canonical"] = second.StatusName(st2)
+        if st2 == cp.OPTIMAL:
+            return [int(second.Value(x)) for x in xs], "optimal", None, stats
+    values = [int(sol.Value(x)) for x in xs]
+    if st == cp.OPTIMAL:
+        return values, "optimal", None, stats
+    return values, "feasible", sol.BestObjectiveBound(), stats
+
+
+def _solve_mip(lm: LinearModel, backend: str, time_limit_s: float, threads: int, log: bool) -> tuple[list[int], str, float | None, dict]:
+    """CBC or SCIP through OR-Tools' pywraplp (single-threaded: deterministic for a given model)."""
+    from ortools.linear_solver import pywraplp
+
+    s = pywraplp.Solver.CreateSolver({"scip": "SCIP", "cbc": "CBC"}[backend])
+    if s is None:  # pragma: no cover - OR-Tools built without that solver
+        raise InputError(f"--solver {backend}: this OR-Tools build has no {backend.upper()}")
+    inf = s.infinity()
+    xs = [s.IntVar(0, v.ub, v.name) for v in lm.vars]
+    for r in lm.rows:
+        ct = s.Constraint(-inf if r.lo is None else r.lo, inf if r.hi is None else r.hi)
+        for i, c in r.coeffs.items():
+            ct.SetCoefficient(xs[i], c)
+    o = s.Objective()
+    for i, c in lm.objective.items():
+        o.SetCoefficient(xs[i], c)
+    o.SetMinimization()
+    if lm.hint:
+        s.SetHint([xs[i] for i in sorted(lm.hint)], [float(lm.hint[i]) for i in sorted(lm.hint)])
+    s.SetTimeLimit(int(time_limit_s * 1000))
+    s.SetNumThreads(1)
+    if log:
+        s.EnableOutput()
+    else:
+        s.SuppressOutput()
+    st = s.Solve()
+    stats: dict[str, Any] = {"status": {s.OPTIMAL: "OPTIMAL", s.FEASIBLE: "FEASIBLE", s.INFEASIBLE: "INFEASIBLE"}.get(st, str(st)),
+                             "nodes": s.nodes()}
+    if st == s.INFEASIBLE:
+        return [], "infeasible", None, stats
+    if st not in (s.OPTIMAL, s.FEASIBLE):
+        return [], "unknown", None, stats
+    values = [int(round(x.solution_value())) for x in xs]
+    if st == s.OPTIMAL:
+        return values, "optimal", None, stats
+    return values, "feasible", o.BestBound(), stats
 
 
 def solve_fleet(cs: CandidateSet, *, time_limit_s: float, threads: int = 1, hint: tuple[dict, dict] | None = None,
                 gpu_types: set[str] | None = None, limits: dict[str, int] | None = None,
-                budget_usd_per_hour: float | None | str = "scenario") -> Solution:
+                budget_usd_per_hour: float | None | str = "scenario", solver: str = "auto") -> Solution:
     """Build and solve the integer program (module doc). Raises InfeasibleError or SolveTimeoutError."""
     fm = FleetModel(cs, budget_usd_per_hour=budget_usd_per_hour, limits=limits, gpu_types=gpu_types)
     if hint is not None:
         fm.add_hint(*hint)
-    return fm.solve(time_limit_s, threads)
+    return fm.solve(time_limit_s, threads, solver)

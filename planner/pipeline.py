@@ -39,6 +39,12 @@ def plan(scenario: Scenario, *, time_limit_s: float | None = None, threads: int 
         raise InfeasibleError("every model fits some GPU type, but the limits or budget leave no fleet",
                               explain_fleet(cs, min(tl, 30.0), th)) from None
     notes = []
+    if cs.patterns:
+        from .candidates import SHARING_TYPES_PER_MODEL
+
+        notes.append(f"device sharing: each model may share GPUs on its {SHARING_TYPES_PER_MODEL} GPU types of lowest "
+                     f"memory-proportional cost, with at most {scenario.sharing.max_engines_per_device} engines per device "
+                     f"({len(cs.patterns)} sharing patterns considered)")
     if cs.patterns_truncated:
         notes.append("sharing patterns were truncated on " + ", ".join(cs.patterns_truncated)
                      + ": the plan is optimal over the enumerated patterns")

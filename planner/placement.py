@@ -86,9 +86,9 @@ def build_plan(cs: CandidateSet, replicas: dict[str, int], instances: dict[str, 
             dev_of_group[(rid, stage)] = dev_ids[bi][start:start + size]
         # shards of dedicated replicas
         for r in reps:
-            c = r["cand"]
-            if c.gpu != gid:
+            if r["shared"] or r["cand"].gpu != gid:
                 continue
+            c = r["cand"]
             m = reqs[c.model]
             stages = stage_devices(m.arch, g, tp=c.tp, pp=c.pp, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype,
                                    gpu_memory_utilization=s.gpu_memory_utilization, max_batched_tokens=m.max_batched_tokens)

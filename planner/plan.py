@@ -8,6 +8,10 @@ from typing import Any
 from .units import HOURS_PER_MONTH
 
 
+# solver statistics that do not change between runs or thread counts (kept in --reproducible output)
+DETERMINISTIC_SOLVER_KEYS = ("solver", "status", "variables", "constraints")
+
+
 @dataclass(frozen=True)
 class Shard:
     """A replica's piece on one device (one pipeline stage of one TP rank), or a whole shared engine."""
@@ -151,7 +155,7 @@ class Plan:
                  ]}
                 for i in self.instances
             ],
-            "solver": {k: (0.0 if reproducible and "seconds" in k else v) for k, v in self.solver.items()},
+            "solver": {k: v for k, v in self.solver.items() if not reproducible or k in DETERMINISTIC_SOLVER_KEYS},
             "baselines": self.baselines,
             "notes": list(self.notes),
         }
