@@ -54,7 +54,11 @@ def greedy(cs: CandidateSet) -> tuple[dict[str, int], dict[str, int], float] | N
 
 
 def single_type(cs: CandidateSet, time_limit_s: float, threads: int) -> dict[str, Any]:
-    """The cheapest fleet of each single GPU type (scenario limits kept, budget ignored); the best of them."""
+    """The cheapest fleet of each single GPU type (scenario limits kept, budget ignored), each planned on its own
+    (candidates and sharing patterns rebuilt for that GPU type alone)."""
+    from dataclasses import replace
+
+    from .candidates import build_candidates
     from .optimizer import solve_fleet
 
     out: dict[str, Any] = {}
@@ -66,10 +70,11 @@ def single_type(cs: CandidateSet, time_limit_s: float, threads: int) -> dict[str
         if not models_ok:
             out[gid] = {"feasible": False, "reason": "some model has no deployment on this GPU type"}
             continue
+        one = build_candidates(replace(cs.scenario, gpu_ids=(gid,)))
         try:
-            sol = solve_fleet(cs, time_limit_s=per, threads=threads, gpu_types={gid}, budget_usd_per_hour=None)
+            sol = solve_fleet(one, time_limit_s=per, threads=threads, budget_usd_per_hour=None)
             out[gid] = {"feasible": True, "cost_usd_per_hour": round(sol.cost_usd_per_hour, 4), "status": sol.status,
-                        "gpus": sum(o.gpus_per_instance * n for o in cs.offers for k, n in sol.instances.items() if o.id == k)}
+                        "gpus": sum(o.gpus_per_instance * n for o in one.offers for k, n in sol.instances.items() if o.id == k)}
         except InfeasibleError:
             out[gid] = {"feasible": False, "reason": "infeasible within the scenario's limits"}
         except SolveTimeoutError:

@@ -177,6 +177,7 @@ def build_candidates(scenario: Scenario) -> CandidateSet:
                 rejected.append(Rejection(m.name, gid, 0, 0, _no_price_reason(g, scenario)))
                 continue
             c_ = constants_for(g, cal)
+            largest = max(o.gpus_per_instance for o in offers if o.gpu == gid)
             shape = (m.arch, m.precision, m.kv_cache_dtype, m.context_tokens, m.input_tokens, m.output_tokens,
                      m.max_batched_tokens, m.min_tokens_per_s, m.max_ttft_ms, m.request_rate_per_s is not None, m.tp, m.pp)
             memo = cache.get((shape, gid))
@@ -191,7 +192,10 @@ def build_candidates(scenario: Scenario) -> CandidateSet:
                 continue
             n_rej = len(rejected)
             found: list[Candidate] = []
-            splits = _splits(m, g)
+            splits = [sp for sp in _splits(m, g) if sp[0] <= largest]
+            for tp in sorted({sp[0] for sp in _splits(m, g)} - {sp[0] for sp in splits}):
+                rejected.append(Rejection(m.name, gid, tp, 1, f"no priced {gid} offer holds a TP group of {tp} "
+                                          f"(largest instance: {largest} GPU{'s' if largest > 1 else ''})"))
             for tp, pp in [sp for sp in splits if sp[1] == 1]:
                 why = parallel_problem(m.arch, g, tp, pp, m.precision, m.kv_cache_dtype)
                 if why:
@@ -203,22 +207,29 @@ def build_candidates(scenario: Scenario) -> CandidateSet:
                 elif rej:
                     rejected.append(rej)
             if not found:
-                # pipeline stages across machines, only for a model that no single machine holds (smallest PP that
-                # fits for each TP, and twice that: more stages buy KV room at the price of GPUs)
-                for tp in sorted({sp[0] for sp in splits}):
+                # pipeline stages across machines, only for a model that no single machine holds: each stage is a
+                # whole machine (the largest TP group the GPU type's priced instances and the model's heads allow),
+                # with the smallest PP that fits and twice that (more stages buy KV room at the price of GPUs)
+                tps = [t for t in sorted({sp[0] for sp in splits}, reverse=True)
+                       if not parallel_problem(m.arch, g, t, 1, m.precision, m.kv_cache_dtype)]
+                rej = None
+                if tps:
+                    tp = tps[0]
+                    first_fit = None
                     for pp in sorted({sp[1] for sp in splits if sp[0] == tp and sp[1] > 1}):
                         if parallel_problem(m.arch, g, tp, pp, m.precision, m.kv_cache_dtype):
                             continue
                         cand, rej = _candidate(m, g, tp, pp, scenario, c_)
                         if cand:
                             found.append(cand)
-                            if any(f.tp == tp and f.pp * 2 <= pp for f in found):
+                            first_fit = first_fit or pp
+                            if pp >= 2 * first_fit:
                                 break
-                    if not found or found[-1].tp != tp:
-                        continue
-                if not found and rej:
-                    rejected.append(Rejection(m.name, gid, tp, pp, f"no split up to TP={tp} x PP={pp} fits: {rej.reason}",
-                                              rej.shortfall_bytes))
+                    if not found:
+                        last = max((sp[1] for sp in splits if sp[0] == tp), default=1)
+                        reason = rej.reason if rej else "no pipeline split passes the parallelism rules"
+                        rejected.append(Rejection(m.name, gid, tp, last, f"no split up to TP={tp} x PP={last} fits: {reason}",
+                                                  rej.shortfall_bytes if rej else None))
             kept, dominated = _prune(found)
             cands += kept
             rejected += [Rejection(d.model, d.gpu, d.tp, d.pp, f"dominated by TP={b.tp} PP={b.pp} on {b.gpu} "

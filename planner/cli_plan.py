@@ -157,3 +157,181 @@ def print_plan(p) -> None:  # type: ignore[no-untyped-def]
         con.print(f"Greedy plan: ${b['greedy']['cost_usd_per_hour']:,.2f}/h; this plan saves {b['greedy']['savings']:.1%}.")
     for n in p.notes:
         con.print(f"Note: {n}")
+
+
+class _Progress:
+    """A progress bar on stderr (rich), silent with --quiet or when stderr is not a terminal and quiet is asked."""
+
+    def __init__(self, total: int, label: str, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar = None
+        if not quiet:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                console=Console(stderr=True), transient=False)
+            self.task = self.bar.add_task(label, total=total)
+            self.bar.start()
+
+    def step(self, what: str) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, description=what, advance=0)
+
+    def advance(self) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@app.command()
+def report(
+    scenario: Optional[Path] = ScenarioArg,
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Report folder (default: reports/<scenario name>/)."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0.1, max=86400, help="Solver time limit, seconds."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, max=64, help="Solver threads."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
+) -> None:
+    """Write a planning report: report.html, report.md, plan.json, deployments.csv, devices.csv, report.xlsx.
+
+    Example: planner report scenarios/chat-fleet.yaml --out reports/chat-fleet/
+    """
+    from .candidates import build_candidates
+    from .pipeline import plan as run_plan
+    from .report import write_report
+
+    check_out_path(out, "dir")
+    s = _scenario(scenario)
+    target = out or Path("reports") / s.name
+    check_out_path(target, "dir")
+    if not quiet:
+        sys.stderr.write(f"planning {s.name}: {len(s.models)} model(s)\n")
+    cs = build_candidates(s)
+    p = run_plan(s, time_limit_s=time_limit, threads=threads, candidates=cs)
+    files = write_report(p, s, cs, target)
+    sys.stdout.write(f"{target}: {', '.join(files)}\n")
+
+
+@app.command()
+def compare(
+    scenario: Optional[Path] = ScenarioArg,
+    fleets: str = typer.Option("a10,rtx-4090,a100-80gb-sxm,mixed", "--fleets", help="Comma-separated fleets: a GPU id, 'a+b' for a mix, or 'mixed' (all)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write a comparison report (HTML with a chart, Markdown, CSV, JSON) to this folder."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0.1, max=86400, help="Solver time limit per fleet, seconds."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, max=64, help="Solver threads."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
+) -> None:
+    """The same scenario on different fleets, side by side: cost, GPUs, utilization, cost per million tokens.
+
+    Example: planner compare scenarios/a10-vs-4090-vs-a100.yaml --fleets a10,rtx-4090,a100-80gb-sxm,mixed
+    """
+    from .output import emit, to_csv, to_json, to_markdown
+    from .studies import compare as run_compare
+    from .studies import parse_fleets, percent_view, rows_for_output
+
+    _check_format(fmt)
+    check_out_path(out, "dir")
+    s = _scenario(scenario)
+    fl = parse_fleets(fleets, s)
+    pr = _Progress(len(fl), "comparing", quiet)
+    try:
+        rows = run_compare(s, fl, time_limit, threads, progress=lambda n: (pr.step(f"fleet {n}"), None)[1])
+    finally:
+        pr.close()
+    table = rows_for_output(rows, "name")
+    cols = ["name", "feasible", "cost_usd_per_month", "gpus", "fleet", "utilization", "usd_per_million_tokens",
+            "savings_vs_best_single", "why"]
+    heads = ["fleet", "feasible", "USD/month", "GPUs", "GPUs chosen", "load / capacity", "USD per M tokens",
+             "savings vs best single type", "why not"]
+    data = {"scenario": s.name, "best_single": rows[0]["best_single"] if rows else None, "fleets": table}
+    view = percent_view(table)
+    emit(view, cols, fmt, heads, title=f"{s.name}: fleets compared ({s.pricing.replace('_', '-')} pricing)", json_data=data)
+    if out is not None:
+        from .charts import bar_chart
+        from .report import swap_in
+
+        import tempfile
+
+        chart = bar_chart([(r["name"], r["cost_usd_per_month"]) for r in table if r["feasible"]],
+                          f"{s.name}: monthly cost by fleet", "USD", "chart-compare")
+        md = f"# Fleet comparison: {s.name}\n\n" + to_markdown(view, cols, heads)
+        html = _simple_html(f"Fleet comparison: {s.name}", chart, "", view, cols, heads)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        (tmp / "compare.md").write_text(md)
+        (tmp / "compare.csv").write_text(to_csv(table, cols))
+        (tmp / "compare.json").write_text(to_json(data))
+        (tmp / "compare.html").write_text(html)
+        swap_in(tmp, out)
+        sys.stderr.write(f"wrote {out}\n")
+
+
+@app.command()
+def sweep(
+    scenario: Optional[Path] = ScenarioArg,
+    vary: str = typer.Option(..., "--vary", help="FIELD=v1,v2,...: concurrency, context_tokens, precision, min_replicas (MODEL.FIELD for one model), pricing, or price:GPU (USD per GPU-hour)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write sweep.html (with a chart), sweep.csv and sweep.json to this folder."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0.1, max=86400, help="Solver time limit per value, seconds."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, max=64, help="Solver threads."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar on stderr."),
+) -> None:
+    """What-if: the cost and the chosen fleet at each value of one input.
+
+    Example: planner sweep scenarios/chat-fleet.yaml --vary concurrency=16,32,64,128
+    """
+    from .output import emit, to_csv, to_json, to_markdown
+    from .studies import parse_vary, rows_for_output
+    from .studies import sweep as run_sweep
+
+    _check_format(fmt)
+    check_out_path(out, "dir")
+    s = _scenario(scenario)
+    field, target, values = parse_vary(vary, s)
+    label = f"{target}.{field}" if target and field != "price" else (f"price:{target}" if field == "price" else field)
+    pr = _Progress(len(values), "sweeping", quiet)
+    try:
+        def tick(v: str) -> None:
+            pr.step(f"{label}={v}")
+        rows = []
+        for v in values:
+            rows += run_sweep(s, field, target, [v], time_limit, threads, progress=tick)
+            pr.advance()
+    finally:
+        pr.close()
+    table = rows_for_output(rows, "value")
+    cols = ["value", "feasible", "cost_usd_per_month", "cost_usd_per_hour", "gpus", "fleet", "usd_per_million_tokens", "why"]
+    heads = [label, "feasible", "USD/month", "USD/hour", "GPUs", "fleet chosen", "USD per M tokens", "why not"]
+    data = {"scenario": s.name, "vary": label, "points": table}
+    emit(table, cols, fmt, heads, title=f"{s.name}: sweep of {label}", json_data=data)
+    if out is not None:
+        import tempfile
+
+        from .charts import line_chart
+        from .report import swap_in
+
+        chart = line_chart([r["value"] for r in table], {"monthly cost": [r.get("cost_usd_per_month") for r in table]},
+                           f"{s.name}: monthly cost as {label} varies", "USD", "chart-sweep")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        (tmp / "sweep.csv").write_text(to_csv(table, cols))
+        (tmp / "sweep.json").write_text(to_json(data))
+        (tmp / "sweep.md").write_text(f"# Sweep of {label}: {s.name}\n\n" + to_markdown(table, cols, heads))
+        (tmp / "sweep.html").write_text(_simple_html(f"Sweep of {label}: {s.name}", chart, "", table, cols, heads))
+        swap_in(tmp, out)
+        sys.stderr.write(f"wrote {out}\n")
+
+
+def _simple_html(title: str, chart: str, _md: str, rows: list, cols: list, heads: list) -> str:
+    from html import escape
+
+    head = "".join(f"<th>{escape(h)}</th>" for h in heads)
+    body = "".join("<tr>" + "".join(f"<td>{escape('' if r.get(c) is None else str(r.get(c)))}</td>" for c in cols) + "</tr>" for r in rows)
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title><style>'
+            "body{font-family:-apple-system,'Segoe UI',Roboto,Arial,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem}"
+            "table{border-collapse:collapse;font-size:.85rem}th,td{border:1px solid #ddd;padding:3px 7px}th{background:#f4f4f4}"
+            f"</style></head><body><h1>{escape(title)}</h1>{chart}<table><tr>{head}</tr>{body}</table></body></html>\n")

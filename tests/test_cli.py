@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ["catalog", "models", "estimate", "calibrate", "candidates", "plan"]
+COMMANDS = ["catalog", "models", "estimate", "calibrate", "candidates", "plan", "compare", "sweep", "report"]
 
 
 def _modules_after(args: list[str]) -> set[str]:

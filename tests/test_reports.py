@@ -1,0 +1,141 @@
+"""Reports: the HTML renders in headless Chromium, Markdown and CSV match goldens, the xlsx holds the JSON's numbers,
+writes are atomic, and every example scenario plans and passes the checker."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+
+from planner.candidates import build_candidates
+from planner.check import check_plan
+from planner.pipeline import plan
+from planner.report import write_report
+from planner.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+GOLDEN = Path(__file__).parent / "golden"
+GOLDEN_SCENARIOS = ["service-7b-int8", "chinese-model-fleet"]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def _report(tmp_path: Path, name: str) -> Path:
+    s = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
+    cs = build_candidates(s)
+    p = plan(s, candidates=cs)
+    out = tmp_path / name
+    write_report(p, s, cs, out)
+    return out
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_every_example_scenario_plans_and_passes_the_checker(path):
+    s = load_scenario(path)
+    p = plan(s, baselines=False)
+    assert p.status == "optimal"
+    assert check_plan(p, s) == []
+
+
+@pytest.mark.parametrize("name", GOLDEN_SCENARIOS)
+def test_markdown_and_csv_match_goldens(tmp_path, name):
+    out = _report(tmp_path, name)
+    for f in ("report.md", "deployments.csv", "devices.csv"):
+        got = (out / f).read_text()
+        golden = GOLDEN / name / f
+        if os.environ.get("PLANNER_UPDATE_GOLDEN") == "1":
+            golden.parent.mkdir(parents=True, exist_ok=True)
+            golden.write_text(got)
+        assert got == golden.read_text(), f"{name}/{f} differs from its golden (PLANNER_UPDATE_GOLDEN=1 rewrites it)"
+
+
+def test_report_is_byte_identical_across_runs(tmp_path):
+    a = _report(tmp_path / "a", "service-7b-int8")
+    b = _report(tmp_path / "b", "service-7b-int8")
+    for f in ("report.md", "report.html", "deployments.csv", "devices.csv"):
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+
+
+def test_xlsx_holds_the_same_numbers_as_the_json(tmp_path):
+    import json
+
+    import pandas as pd
+
+    out = _report(tmp_path, "chinese-model-fleet")
+    plan_json = json.loads((out / "plan.json").read_text())
+    sheets = pd.read_excel(out / "report.xlsx", sheet_name=None)
+    assert {"summary", "deployments", "devices", "cost_by_gpu", "instances", "rejected", "sources"} <= set(sheets)
+    inst = sheets["instances"]
+    assert list(inst["id"]) == [i["id"] for i in plan_json["instances"]]
+    assert inst["usd_per_hour"].sum() == pytest.approx(plan_json["cost_usd_per_hour"], abs=1e-6)
+    summary = dict(zip(sheets["summary"]["field"], sheets["summary"]["value"]))
+    assert float(summary["cost_usd_per_hour"]) == pytest.approx(plan_json["cost_usd_per_hour"])
+    assert int(summary["gpus"]) == plan_json["gpus"]
+    dep = sheets["deployments"]
+    assert dep["replicas"].sum() == len(plan_json["replicas"])
+    devices = sheets["devices"]
+    assert len(devices) == sum(len(i["devices"]) for i in plan_json["instances"])
+    used = {d["id"]: round(d["memory_used_bytes"] / 2**30, 2) for i in plan_json["instances"] for d in i["devices"]}
+    for _, row in devices.iterrows():
+        assert row["used_gib"] == pytest.approx(used[row["device"]], abs=0.01)
+
+
+def test_failed_write_keeps_the_earlier_report(tmp_path, monkeypatch):
+    out = _report(tmp_path, "service-7b-int8")
+    before = {f.name: f.read_bytes() for f in out.iterdir()}
+    import planner.report as rep
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(rep, "write_xlsx", boom)
+    s = load_scenario(ROOT / "scenarios" / "service-7b-int8.yaml")
+    cs = build_candidates(s)
+    with pytest.raises(OSError):
+        write_report(plan(s, candidates=cs), s, cs, out)
+    assert {f.name: f.read_bytes() for f in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def _png_is_not_blank(path: Path) -> bool:
+    """Decode a PNG's pixel rows (zlib) and require more than a handful of distinct byte values."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat = 8, b""
+    while pos < len(data):
+        n = struct.unpack(">I", data[pos:pos + 4])[0]
+        kind = data[pos + 4:pos + 8]
+        if kind == b"IDAT":
+            idat += data[pos + 8:pos + 8 + n]
+        pos += 12 + n
+    raw = zlib.decompress(idat)
+    return len(set(raw[: 4_000_000])) > 20
+
+
+@pytest.mark.skipif(CHROMIUM is None and os.environ.get("CI") != "true",
+                    reason="Chromium is installed by .ci/run; on a developer machine without it this test cannot run")
+def test_report_html_renders_in_headless_chromium(tmp_path):
+    assert CHROMIUM is not None, ".ci/run installs Debian's chromium"
+    out = _report(tmp_path, "chinese-model-fleet")
+    html = out / "report.html"
+    text = html.read_text()
+    assert "http://" not in text.replace("http://www.w3.org/2000/svg", "") and "https://" not in text
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0"]
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", html.as_uri()], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    for chart in ("chart-memory", "chart-cost", "chart-baselines"):
+        assert f'id="{chart}"' in dom.stdout, chart
+    console = [l for l in dom.stderr.splitlines() if "CONSOLE" in l or "Uncaught" in l]
+    assert console == [], console
+    shot = tmp_path / "report.png"
+    proc = subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1280,2400", html.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and shot.exists(), proc.stderr[-2000:]
+    assert _png_is_not_blank(shot)
