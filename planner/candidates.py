@@ -30,7 +30,8 @@ TP_CHOICES = (1, 2, 4, 8, 16, 32, 64)
 MAX_PP = 16
 MAX_PATTERNS_PER_GPU = 4000  # sharing patterns enumerated per GPU type before the search stops (reported)
 MAX_PATTERN_VISITS = 200_000  # partial sets explored per GPU type before the search stops (reported)
-SHARING_TYPES_PER_MODEL = 3  # a model may share devices on its 3 GPU types of lowest memory-proportional device cost
+SHARING_TYPES_PER_MODEL = 3  # when patterns exceed PATTERN_BUDGET: share only on a model's 3 cheapest-to-share GPU types
+PATTERN_BUDGET = 2_000  # all maximal patterns are used up to this many; beyond it the restriction above applies
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class CandidateSet:
     shared: dict[tuple[str, str], SharedEngine]  # (model, gpu) -> engine
     patterns: tuple[Pattern, ...]
     patterns_truncated: tuple[str, ...]  # GPU types whose pattern enumeration hit the cap
+    sharing_restricted: bool = False  # patterns exceeded PATTERN_BUDGET: sharing limited to 3 GPU types per model
     calibration: dict[str, PerfConstants] = field(repr=False, compare=False, default_factory=dict)
 
     def for_model(self, model: str) -> list[Candidate]:
@@ -241,11 +243,11 @@ def build_candidates(scenario: Scenario) -> CandidateSet:
                 if eng is not None:
                     shared[(m.name, gid)] = eng
     standalone = _standalone_costs(scenario, cands, shared, offers, demand)
-    patterns, truncated = _patterns(scenario, shared, standalone, offers)
+    patterns, truncated, restricted = _patterns(scenario, shared, standalone, offers)
     # offers of GPU types that no candidate or pattern uses are still listed (reports show them); order is stable
     return CandidateSet(scenario=scenario, demand=demand, unit=unit, candidates=tuple(cands), rejected=tuple(rejected),
                         offers=tuple(offers), shared=shared, patterns=tuple(patterns), patterns_truncated=tuple(truncated),
-                        calibration=cal)
+                        sharing_restricted=restricted, calibration=cal)
 
 
 def _no_price_reason(g: GPU, s: Scenario) -> str:
@@ -371,24 +373,32 @@ def _standalone_costs(s: Scenario, cands: list[Candidate], shared: dict[tuple[st
 
 
 def _patterns(s: Scenario, shared: dict[tuple[str, str], SharedEngine], standalone: dict[str, float],
-              offers: list[PricedOffer]) -> tuple[list[Pattern], list[str]]:
+              offers: list[PricedOffer]) -> tuple[list[Pattern], list[str], bool]:
     """Maximal sharing patterns per GPU type (depth-first, engines in a stable order).
 
-    A model is offered sharing on its SHARING_TYPES_PER_MODEL GPU types where device cost x its engine's share of the
-    memory is lowest, and a pattern is kept only when one device of its GPU type (its cheapest instance) costs less
-    than serving its models separately (the sum of their standalone costs). Both are restrictions of the sharing model,
-    stated in every plan's notes; within them the plan is optimal.
+    A pattern is kept only when one GPU of its type (at its lowest price per GPU-hour) costs less than serving its models
+    separately (the sum of their standalone costs). When more than PATTERN_BUDGET patterns remain, each model is
+    offered sharing only on its SHARING_TYPES_PER_MODEL GPU types where device cost x its engine's share of the memory
+    is lowest; the plan's notes say so, and the plan is optimal within that restriction.
     """
-    device_cost: dict[str, float] = {}
+    device_cost: dict[str, float] = {}  # the least one GPU of the type can cost: its lowest price per GPU-hour
     for o in offers:
-        device_cost[o.gpu] = min(device_cost.get(o.gpu, float("inf")), o.usd_per_hour)
-    # each model shares only on the GPU types where its engine's share of a device is cheapest
+        device_cost[o.gpu] = min(device_cost.get(o.gpu, float("inf")), o.usd_per_gpu_hour)
+    out, truncated = _enumerate(s, shared, standalone, device_cost)
+    if len(out) <= PATTERN_BUDGET:
+        return out, truncated, False
+    # too many: each model shares only on the GPU types where its engine's share of a device is cheapest
     by_model: dict[str, list[tuple[float, str]]] = {}
     for (name, gid), e in shared.items():
         usable = s.catalog.gpus[gid].memory_gib * GIB * s.gpu_memory_utilization
         by_model.setdefault(name, []).append((device_cost.get(gid, float("inf")) * e.memory_bytes / usable, gid))
     allowed = {(name, gid) for name, opts in by_model.items() for _, gid in sorted(opts)[:SHARING_TYPES_PER_MODEL]}
-    shared = {k: v for k, v in shared.items() if k in allowed}
+    out, truncated = _enumerate(s, {k: v for k, v in shared.items() if k in allowed}, standalone, device_cost)
+    return out, truncated, True
+
+
+def _enumerate(s: Scenario, shared: dict[tuple[str, str], SharedEngine], standalone: dict[str, float],
+               device_cost: dict[str, float]) -> tuple[list[Pattern], list[str]]:
     slos = {m.name: (m.min_tokens_per_s, m.max_ttft_ms) for m in s.models}
     out: list[Pattern] = []
     truncated: list[str] = []

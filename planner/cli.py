@@ -196,6 +196,11 @@ def _register_later_commands() -> None:
 _register_later_commands()
 
 
+def one_line(text: str) -> str:
+    """An error message as exactly one printable line: control characters from user input are escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turn every error into one line on stderr, return the exit code."""
     cmd = typer.main.get_command(app)
@@ -204,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         rv = cmd.main(args=args, prog_name="planner", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
     except PlannerError as exc:
-        sys.stderr.write(f"Error: {exc.message}\n")
+        sys.stderr.write(f"Error: {one_line(exc.message)}\n")
         if getattr(exc, "explanation", None):
             from .output import to_json
 
@@ -217,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as exc:  # click/typer usage errors and Exit/Abort, whichever click the installed typer uses
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
-            msg = " ".join(str(exc.format_message()).split())
+            msg = one_line(" ".join(str(exc.format_message()).split()))
             sys.stderr.write(f"Error: {msg} (see `planner --help`)\n")
             return int(getattr(exc, "exit_code", 2) or 2)
         name = type(exc).__name__

@@ -85,6 +85,7 @@ def plan(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the plan to this file instead of stdout."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0.1, max=86400, help="Solver time limit, seconds (default: the scenario's, 60)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, max=64, help="Solver threads (default: the scenario's, 1)."),
+    solver: str = typer.Option("auto", "--solver", help="auto, cp-sat, cbc or scip (auto: CP-SAT for small fleets, CBC for large)."),
     no_baselines: bool = typer.Option(False, "--no-baselines", help="Skip the greedy and single-GPU-type baselines."),
     reproducible: bool = typer.Option(False, "--reproducible", help="Zero the timing fields so runs compare byte for byte."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
@@ -97,11 +98,17 @@ def plan(
     from .pipeline import plan as run_plan
 
     _check_format(fmt, ("table", "json", "markdown"))
+    from .optimizer import SOLVERS
+
+    if solver not in SOLVERS:
+        from .errors import did_you_mean
+
+        raise InputError(f"--solver: '{solver}' is not one of {', '.join(SOLVERS)}{did_you_mean(solver, SOLVERS)}")
     check_out_path(out)
     s = _scenario(scenario)
     if not quiet:
         sys.stderr.write(f"planning {s.name}: {len(s.models)} model(s), {len(s.gpu_ids)} GPU type(s)\n")
-    p = run_plan(s, time_limit_s=time_limit, threads=threads, baselines=not no_baselines)
+    p = run_plan(s, time_limit_s=time_limit, threads=threads, baselines=not no_baselines, solver=solver)
     if fmt == "json":
         _write_or_print(to_json(p.to_dict(reproducible=reproducible)), out)
     elif fmt == "markdown":

@@ -20,7 +20,7 @@ class PlanCheckError(RuntimeError):
 
 
 def plan(scenario: Scenario, *, time_limit_s: float | None = None, threads: int | None = None,
-         baselines: bool = True, candidates: CandidateSet | None = None) -> Plan:
+         baselines: bool = True, candidates: CandidateSet | None = None, solver: str = "auto") -> Plan:
     """The cheapest fleet for ``scenario``, checked. Raises InfeasibleError (with an explanation) or SolveTimeoutError."""
     tl = time_limit_s if time_limit_s is not None else scenario.solver.time_limit_s
     th = threads if threads is not None else scenario.solver.threads
@@ -34,17 +34,17 @@ def plan(scenario: Scenario, *, time_limit_s: float | None = None, threads: int 
     g = greedy(cs)
     hint = (g[0], g[1]) if g else None
     try:
-        sol = solve_fleet(cs, time_limit_s=tl, threads=th, hint=hint)
+        sol = solve_fleet(cs, time_limit_s=tl, threads=th, hint=hint, solver=solver)
     except InfeasibleError:
         raise InfeasibleError("every model fits some GPU type, but the limits or budget leave no fleet",
                               explain_fleet(cs, min(tl, 30.0), th)) from None
     notes = []
-    if cs.patterns:
-        from .candidates import SHARING_TYPES_PER_MODEL
+    if cs.sharing_restricted:
+        from .candidates import PATTERN_BUDGET, SHARING_TYPES_PER_MODEL
 
-        notes.append(f"device sharing: each model may share GPUs on its {SHARING_TYPES_PER_MODEL} GPU types of lowest "
-                     f"memory-proportional cost, with at most {scenario.sharing.max_engines_per_device} engines per device "
-                     f"({len(cs.patterns)} sharing patterns considered)")
+        notes.append(f"device sharing: more than {PATTERN_BUDGET} sharing patterns, so each model may share GPUs only on its "
+                     f"{SHARING_TYPES_PER_MODEL} GPU types of lowest memory-proportional cost ({len(cs.patterns)} patterns "
+                     "considered); the plan is optimal within that restriction")
     if cs.patterns_truncated:
         notes.append("sharing patterns were truncated on " + ", ".join(cs.patterns_truncated)
                      + ": the plan is optimal over the enumerated patterns")
