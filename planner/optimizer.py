@@ -50,6 +50,7 @@ from .pricing import PricedOffer
 
 PRICE_SCALE = 10_000  # objective counts cost in 1e-4 USD per hour
 SOLVERS = ("auto", "cp-sat", "cbc", "scip")
+CANONICAL_MAX_VARIABLES = 3_000  # the stable tie-break solve is cheap below this size
 AUTO_MIP_ABOVE_VARIABLES = 3_000  # measured (benchmarks/RESULTS.md): CBC proves large fleets where CP-SAT stalls
 
 
@@ -254,8 +255,11 @@ class FleetModel:
             solver = "cbc" if len(self.lm.vars) > AUTO_MIP_ABOVE_VARIABLES else "cp-sat"
         t0 = time.perf_counter()
         if solver == "cp-sat":
+            # ties (same cost, same GPU count) go to a stable order: always for modest models, and whenever
+            # several workers could otherwise return different optima
+            canon = threads > 1 or len(self.lm.vars) <= CANONICAL_MAX_VARIABLES
             values, status, bound, stats = _solve_cpsat(self.lm, time_limit_s, threads, log,
-                                                        canonical=self.canonical_objective() if threads > 1 else None)
+                                                        canonical=self.canonical_objective() if canon else None)
         else:
             values, status, bound, stats = _solve_mip(self.lm, solver, time_limit_s, threads, log)
         secs = time.perf_counter() - t0
@@ -318,7 +322,7 @@ def _solve_cpsat(lm: LinearModel, time_limit_s: float, threads: int, log: bool,
         second.parameters.num_workers = 1
         second.parameters.random_seed = 0
         second.parameters.linearization_level = 2
-        second.parameters.max_time_in_seconds = float(time_limit_s)
+        second.parameters.max_time_in_seconds = float(min(time_limit_s, 10.0))
         st2 = second.Solve(m)
         stats["canonical"] = second.StatusName(st2)
         if st2 == cp.OPTIMAL:
