@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from planner.candidates import build_candidates  # noqa: E402
+from planner.errors import SolveTimeoutError  # noqa: E402
 from planner.library import get_model, library  # noqa: E402
 from planner.pipeline import plan  # noqa: E402
 from planner.scenario import scenario_from_dict  # noqa: E402
@@ -52,7 +53,13 @@ def run(n: int, seed: int, time_limit: float, threads: int, baselines: bool) -> 
     s = scenario_from_dict(fleet(n, seed))
     cs = build_candidates(s)
     t1 = time.perf_counter()
-    p = plan(s, candidates=cs, time_limit_s=time_limit, threads=threads, baselines=baselines)
+    try:
+        p = plan(s, candidates=cs, time_limit_s=time_limit, threads=threads, baselines=baselines)
+    except SolveTimeoutError as exc:
+        return {"models": n, "seed": seed, "candidates": len(cs.candidates), "patterns": len(cs.patterns),
+                "build_seconds": round(t1 - t0, 2), "solve_seconds": round(time.perf_counter() - t1, 2),
+                "status": "no plan within the time limit", "gap": None, "message": exc.message,
+                "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
     t2 = time.perf_counter()
     out = {"models": n, "seed": seed, "candidates": len(cs.candidates), "patterns": len(cs.patterns),
            "build_seconds": round(t1 - t0, 2), "plan_seconds": round(t2 - t1, 2),

@@ -20,10 +20,16 @@ def greedy(cs: CandidateSet) -> tuple[dict[str, int], dict[str, int], float] | N
     into a new instance of the cheapest per-GPU offer that holds it. Ignores limits, budget and sharing."""
     replicas: dict[str, int] = {}
     groups: dict[str, list[int]] = {}
+    by_model: dict[str, list[Candidate]] = {}
+    for c in cs.candidates:
+        by_model.setdefault(c.model, []).append(c)
+    price: dict[tuple[str, int], float | None] = {}
     for m in cs.scenario.models:
         best: tuple[float, Candidate] | None = None
-        for c in cs.for_model(m.name):
-            p = _per_gpu_price(cs, c.gpu, c.tp)
+        for c in by_model.get(m.name, []):
+            if (c.gpu, c.tp) not in price:
+                price[(c.gpu, c.tp)] = _per_gpu_price(cs, c.gpu, c.tp)
+            p = price[(c.gpu, c.tp)]
             if p is None:
                 continue
             n = max(m.min_replicas, math.ceil(cs.demand[m.name] / c.capacity_units))
@@ -63,7 +69,7 @@ def single_type(cs: CandidateSet, time_limit_s: float, threads: int) -> dict[str
 
     out: dict[str, Any] = {}
     gpu_types = sorted({c.gpu for c in cs.candidates} | {p.gpu for p in cs.patterns})
-    per = max(0.5, time_limit_s / max(1, len(gpu_types)))
+    per = max(2.0, time_limit_s / max(1, len(gpu_types)))  # each single-type plan gets at least 2 s
     for gid in gpu_types:
         models_ok = all(any(c.gpu == gid for c in cs.for_model(m.name)) or (m.name, gid) in cs.shared
                         for m in cs.scenario.models)

@@ -392,8 +392,11 @@ def _patterns(s: Scenario, shared: dict[tuple[str, str], SharedEngine], standalo
     for (name, gid), e in shared.items():
         usable = s.catalog.gpus[gid].memory_gib * GIB * s.gpu_memory_utilization
         by_model.setdefault(name, []).append((device_cost.get(gid, float("inf")) * e.memory_bytes / usable, gid))
-    allowed = {(name, gid) for name, opts in by_model.items() for _, gid in sorted(opts)[:SHARING_TYPES_PER_MODEL]}
-    out, truncated = _enumerate(s, {k: v for k, v in shared.items() if k in allowed}, standalone, device_cost)
+    for k in range(SHARING_TYPES_PER_MODEL, 0, -1):  # fewer GPU types per model until the patterns are few enough
+        allowed = {(name, gid) for name, opts in by_model.items() for _, gid in sorted(opts)[:k]}
+        out, truncated = _enumerate(s, {key: v for key, v in shared.items() if key in allowed}, standalone, device_cost)
+        if len(out) <= PATTERN_BUDGET * 5:
+            break
     return out, truncated, True
 
 

@@ -211,9 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     except PlannerError as exc:
         sys.stderr.write(f"Error: {one_line(exc.message)}\n")
         if getattr(exc, "explanation", None):
-            from .output import to_json
+            from .explain import explanation_lines
 
-            sys.stderr.write(to_json(exc.explanation))
+            for line in explanation_lines(exc.explanation):  # type: ignore[attr-defined]
+                sys.stderr.write(f"  {one_line(line)}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted\n")

@@ -108,7 +108,15 @@ def plan(
     s = _scenario(scenario)
     if not quiet:
         sys.stderr.write(f"planning {s.name}: {len(s.models)} model(s), {len(s.gpu_ids)} GPU type(s)\n")
-    p = run_plan(s, time_limit_s=time_limit, threads=threads, baselines=not no_baselines, solver=solver)
+    from .errors import InfeasibleError
+
+    try:
+        p = run_plan(s, time_limit_s=time_limit, threads=threads, baselines=not no_baselines, solver=solver)
+    except InfeasibleError as exc:
+        if fmt == "json":  # scripts get the explanation as data too; the exit code stays 1
+            _write_or_print(to_json({"scenario": s.name, "status": "infeasible", "message": exc.message,
+                                     "explanation": exc.explanation}), out)
+        raise
     if fmt == "json":
         _write_or_print(to_json(p.to_dict(reproducible=reproducible)), out)
     elif fmt == "markdown":

@@ -95,9 +95,11 @@ def explain_fleet(cs: CandidateSet, time_limit_s: float, threads: int) -> dict[s
         need[o.gpu] = need.get(o.gpu, 0) + n * o.gpus_per_instance
     out["unconstrained_plan"] = {"cost_usd_per_hour": round(free.cost_usd_per_hour, 4), "gpus_by_type": dict(sorted(need.items()))}
     binding = []
+    fixes = []
     for key, lim in sorted(s.limits.items()):
         if key in need and need[key] > lim:
             binding.append(f"limit {key}: the cheapest fleet uses {need[key]}, the limit is {lim}")
+            fixes.append(f"raise limits.{key} to {need[key]} (the cheapest fleet's use)")
     if s.max_usd_per_hour is not None:
         try:
             with_limits = solve_fleet(cs, time_limit_s=time_limit_s, threads=threads, budget_usd_per_hour=None)
@@ -107,10 +109,42 @@ def explain_fleet(cs: CandidateSet, time_limit_s: float, threads: int) -> dict[s
         except (InfeasibleError, SolveTimeoutError):
             binding.append(f"budget {s.max_usd_per_hour:g} $/h and the limits together")
     out["binding"] = binding
-    out["what_would_fit"] = ([f"raise the binding limit(s) to at least the unconstrained use: {b}" for b in binding if b.startswith("limit")]
-                             + ([f"a budget of {free.cost_usd_per_hour:.2f} $/h without limits"] if s.max_usd_per_hour else []))
+    if s.max_usd_per_hour:
+        fixes.append(f"raise max_usd_per_hour to {free.cost_usd_per_hour:.2f} with the limits raised as above")
+    out["what_would_fit"] = fixes
     return out
 
 
 def precision_choices() -> tuple[str, ...]:
     return PRECISIONS
+
+
+def explanation_lines(e: dict[str, Any]) -> list[str]:
+    """The explanation as short lines for a terminal."""
+    out = []
+    for m in e.get("models", []):
+        head = f"{m['model']}: {m['problem']}"
+        c = m.get("closest")
+        if c:
+            head += f"; closest: {c['gpu']} TP={c['tp']} PP={c['pp']}, short by {c['shortfall_gib_per_device']} GiB per device"
+        out.append(head)
+        for r in m.get("reasons", [])[:2]:
+            out.append(f"  because: {r}")
+        for r in m.get("slo", [])[:2]:
+            out.append(f"  SLO: {r}")
+        if m.get("unpriced_gpus"):
+            out.append(f"  no price under this pricing for: {', '.join(m['unpriced_gpus'])}")
+        for f in m.get("what_would_fit", []):
+            out.append(f"  would fit: {f}")
+    if "binding" in e:
+        for b in e["binding"]:
+            out.append(f"binding: {b}")
+        u = e.get("unconstrained_plan")
+        if u:
+            gpus = ", ".join(f"{n} x {g}" for g, n in u["gpus_by_type"].items())
+            out.append(f"without limits and budget: {u['cost_usd_per_hour']} USD/hour on {gpus}")
+        for f in e.get("what_would_fit", []):
+            out.append(f"would fit: {f}")
+        if e.get("detail"):
+            out.append(e["detail"])
+    return out

@@ -127,6 +127,14 @@ class FleetModel:
                                   and any(k[0] in p.models and p.gpu == k[1] for p in self.patterns))
         self.models = list(s.models)
         self.req = {m.name: m for m in self.models}
+        self.by_model: dict[str, list[Candidate]] = {m.name: [] for m in self.models}
+        self.by_gpu: dict[str, list[Candidate]] = {}
+        for c in self.cands:
+            self.by_model[c.model].append(c)
+            self.by_gpu.setdefault(c.gpu, []).append(c)
+        self.shared_by_model: dict[str, list[tuple[str, str]]] = {}
+        for k in self.shared_keys:
+            self.shared_by_model.setdefault(k[0], []).append(k)
         self.lm = LinearModel()
         self._variables()
         self._add_demand()
@@ -165,33 +173,39 @@ class FleetModel:
         """(1) Every model's replicas together hold its demand."""
         for m in self.models:
             d = self.cs.demand[m.name]
-            terms = [(c.capacity_units, self.x[c.key]) for c in self.cands if c.model == m.name]
-            terms += [(d, self.s[k]) for k in self.shared_keys if k[0] == m.name]
+            terms = [(c.capacity_units, self.x[c.key]) for c in self.by_model[m.name]]
+            terms += [(d, self.s[k]) for k in self.shared_by_model.get(m.name, [])]
             self.lm.add(terms, lo=d)
 
     def _add_min_replicas(self) -> None:
         """(2) Every model runs at least its minimum number of replicas."""
         for m in self.models:
-            terms = [(1, self.x[c.key]) for c in self.cands if c.model == m.name]
-            terms += [(m.min_replicas, self.s[k]) for k in self.shared_keys if k[0] == m.name]
+            terms = [(1, self.x[c.key]) for c in self.by_model[m.name]]
+            terms += [(m.min_replicas, self.s[k]) for k in self.shared_by_model.get(m.name, [])]
             self.lm.add(terms, lo=m.min_replicas)
 
     def _add_sharing(self) -> None:
         """(3) A model in shared mode on a GPU type gets r_m devices whose pattern includes it."""
+        holding: dict[tuple[str, str], list[int]] = {}
+        for p in self.patterns:
+            for name in p.models:
+                holding.setdefault((name, p.gpu), []).append(self.u[p.key])
         for k in self.shared_keys:
-            name, gid = k
-            devs = [(1, self.u[p.key]) for p in self.patterns if p.gpu == gid and name in p.models]
-            self.lm.add(devs + [(-self.req[name].min_replicas, self.s[k])], lo=0)
+            devs = [(1, v) for v in holding.get(k, [])]
+            self.lm.add(devs + [(-self.req[k[0]].min_replicas, self.s[k])], lo=0)
 
     def _add_packing(self) -> None:
         """(4) TP groups of size >= t fit in the instances' GPUs usable by such groups, for every TP size t."""
-        for gid in sorted({o.gpu for o in self.offers} | {c.gpu for c in self.cands}):
-            cands = [c for c in self.cands if c.gpu == gid]
+        pats: dict[str, list[Pattern]] = {}
+        for p in self.patterns:
+            pats.setdefault(p.gpu, []).append(p)
+        for gid in sorted({o.gpu for o in self.offers} | set(self.by_gpu)):
+            cands = self.by_gpu.get(gid, [])
             offers = [o for o in self.offers if o.gpu == gid]
             for t in sorted({1} | {c.tp for c in cands}):
                 need = [(c.tp * c.pp, self.x[c.key]) for c in cands if c.tp >= t]
                 if t == 1:
-                    need += [(1, self.u[p.key]) for p in self.patterns if p.gpu == gid]
+                    need += [(1, self.u[p.key]) for p in pats.get(gid, [])]
                 have = [(-(o.gpus_per_instance // t) * t, self.y[o.id]) for o in offers]
                 self.lm.add(need + have, hi=0)
 
@@ -246,22 +260,24 @@ class FleetModel:
             cost_usd_per_hour=cost, bound_usd_per_hour=max(0.0, bound), solve_seconds=secs, stats=stats,
         )
 
-    def solve(self, time_limit_s: float, threads: int = 1, solver: str = "auto", log: bool = False) -> Solution:
+    def solve(self, time_limit_s: float, threads: int = 1, solver: str = "auto", log: bool = False,
+              started: float | None = None) -> Solution:
         if solver not in SOLVERS:
             from .errors import did_you_mean
 
             raise InputError(f"--solver: '{solver}' is not one of {', '.join(SOLVERS)}{did_you_mean(solver, SOLVERS)}")
         if solver == "auto":
             solver = "cbc" if len(self.lm.vars) > AUTO_MIP_ABOVE_VARIABLES else "cp-sat"
-        t0 = time.perf_counter()
+        t0 = started if started is not None else time.perf_counter()
+        deadline = t0 + float(time_limit_s)  # the limit covers building the model too
         if solver == "cp-sat":
             # ties (same cost, same GPU count) go to a stable order: always for modest models, and whenever
             # several workers could otherwise return different optima
             canon = threads > 1 or len(self.lm.vars) <= CANONICAL_MAX_VARIABLES
-            values, status, bound, stats = _solve_cpsat(self.lm, time_limit_s, threads, log,
+            values, status, bound, stats = _solve_cpsat(self.lm, deadline, threads, log,
                                                         canonical=self.canonical_objective() if canon else None)
         else:
-            values, status, bound, stats = _solve_mip(self.lm, solver, time_limit_s, threads, log)
+            values, status, bound, stats = _solve_mip(self.lm, solver, deadline, threads, log)
         secs = time.perf_counter() - t0
         stats = {"solver": solver, **stats, "wall_seconds": round(secs, 3), "variables": len(self.lm.vars),
                  "constraints": len(self.lm.rows)}
@@ -275,7 +291,7 @@ class FleetModel:
         return self.solution(values, status, bound, secs, stats)
 
 
-def _solve_cpsat(lm: LinearModel, time_limit_s: float, threads: int, log: bool,
+def _solve_cpsat(lm: LinearModel, deadline: float, threads: int, log: bool,
                  canonical: dict[int, int] | None) -> tuple[list[int], str, float | None, dict]:
     """CP-SAT. With several workers the optimum found may depend on the run, so a second single-worker solve fixes
     the objective at the optimum and minimises a stable secondary order (same plan whatever the thread count)."""
@@ -299,7 +315,7 @@ def _solve_cpsat(lm: LinearModel, time_limit_s: float, threads: int, log: bool,
         m.AddHint(xs[i], v)
     sol = cp.CpSolver()
     p = sol.parameters
-    p.max_time_in_seconds = float(time_limit_s)
+    p.max_time_in_seconds = max(0.01, deadline - time.perf_counter())
     p.num_workers = int(threads)
     p.random_seed = 0
     if threads == 1:
@@ -322,7 +338,7 @@ def _solve_cpsat(lm: LinearModel, time_limit_s: float, threads: int, log: bool,
         second.parameters.num_workers = 1
         second.parameters.random_seed = 0
         second.parameters.linearization_level = 2
-        second.parameters.max_time_in_seconds = float(min(time_limit_s, 10.0))
+        second.parameters.max_time_in_seconds = max(0.01, min(deadline - time.perf_counter(), 10.0))
         st2 = second.Solve(m)
         stats["canonical"] = second.StatusName(st2)
         if st2 == cp.OPTIMAL:
@@ -333,7 +349,7 @@ def _solve_cpsat(lm: LinearModel, time_limit_s: float, threads: int, log: bool,
     return values, "feasible", sol.BestObjectiveBound(), stats
 
 
-def _solve_mip(lm: LinearModel, backend: str, time_limit_s: float, threads: int, log: bool) -> tuple[list[int], str, float | None, dict]:
+def _solve_mip(lm: LinearModel, backend: str, deadline: float, threads: int, log: bool) -> tuple[list[int], str, float | None, dict]:
     """CBC or SCIP through OR-Tools' pywraplp (single-threaded: deterministic for a given model)."""
     from ortools.linear_solver import pywraplp
 
@@ -352,7 +368,10 @@ def _solve_mip(lm: LinearModel, backend: str, time_limit_s: float, threads: int,
     o.SetMinimization()
     if lm.hint:
         s.SetHint([xs[i] for i in sorted(lm.hint)], [float(lm.hint[i]) for i in sorted(lm.hint)])
-    s.SetTimeLimit(int(time_limit_s * 1000))
+    left = deadline - time.perf_counter()
+    if left <= 0:
+        return [], "unknown", None, {"status": "NOT_STARTED", "nodes": 0}
+    s.SetTimeLimit(max(10, int(left * 1000)))
     s.SetNumThreads(1)
     if log:
         s.EnableOutput()
@@ -375,7 +394,8 @@ def solve_fleet(cs: CandidateSet, *, time_limit_s: float, threads: int = 1, hint
                 gpu_types: set[str] | None = None, limits: dict[str, int] | None = None,
                 budget_usd_per_hour: float | None | str = "scenario", solver: str = "auto") -> Solution:
     """Build and solve the integer program (module doc). Raises InfeasibleError or SolveTimeoutError."""
+    started = time.perf_counter()
     fm = FleetModel(cs, budget_usd_per_hour=budget_usd_per_hour, limits=limits, gpu_types=gpu_types)
     if hint is not None:
         fm.add_hint(*hint)
-    return fm.solve(time_limit_s, threads, solver)
+    return fm.solve(time_limit_s, threads, solver, started=started)

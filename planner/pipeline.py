@@ -25,8 +25,8 @@ def plan(scenario: Scenario, *, time_limit_s: float | None = None, threads: int 
     tl = time_limit_s if time_limit_s is not None else scenario.solver.time_limit_s
     th = threads if threads is not None else scenario.solver.threads
     cs = candidates or build_candidates(scenario)
-    missing = [m for m in scenario.models
-               if not cs.for_model(m.name) and not any(k[0] == m.name for k in cs.shared)]
+    covered = {c.model for c in cs.candidates} | {k[0] for k in cs.shared}
+    missing = [m for m in scenario.models if m.name not in covered]
     if missing:
         expl = {"models": [explain_model(m, cs) for m in missing]}
         names = ", ".join(m.name for m in missing)
@@ -43,8 +43,8 @@ def plan(scenario: Scenario, *, time_limit_s: float | None = None, threads: int 
         from .candidates import PATTERN_BUDGET, SHARING_TYPES_PER_MODEL
 
         notes.append(f"device sharing: more than {PATTERN_BUDGET} sharing patterns, so each model may share GPUs only on its "
-                     f"{SHARING_TYPES_PER_MODEL} GPU types of lowest memory-proportional cost ({len(cs.patterns)} patterns "
-                     "considered); the plan is optimal within that restriction")
+                     f"{SHARING_TYPES_PER_MODEL} (or, for very large fleets, fewer) GPU types of lowest memory-proportional "
+                     f"cost ({len(cs.patterns)} patterns considered); the plan is optimal within that restriction")
     if cs.patterns_truncated:
         notes.append("sharing patterns were truncated on " + ", ".join(cs.patterns_truncated)
                      + ": the plan is optimal over the enumerated patterns")
@@ -65,7 +65,7 @@ def compute_baselines(cs: CandidateSet, p: Plan, time_limit_s: float, threads: i
     if g is not None:
         out["greedy"] = {"cost_usd_per_hour": round(g[2], 4),
                          "savings": round(1 - p.cost_usd_per_hour / g[2], 4) if g[2] > 0 else 0.0}
-    st = single_type(cs, min(time_limit_s, 20.0), threads)
+    st = single_type(cs, min(time_limit_s, 60.0), threads)
     feas = {k: v for k, v in st.items() if v.get("feasible")}
     out["single_type"] = st
     if feas:

@@ -93,3 +93,24 @@ def test_estimate_without_gpu_covers_the_catalog(run_cli):
     d = json.loads(out)
     assert len(d["per_gpu"]) >= 26
     assert {"seed-1.2", "seed-2x"} == set(d["seed_estimates_bytes"])
+
+
+def test_infeasible_scenario_exits_1_with_an_explanation(run_cli, tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text("name: too-big\ngpus: [rtx-4090]\nproviders: [runpod]\nmodels:\n"
+                 "  - {name: big, model: llama-3.1-405b, precision: bf16, concurrency: 4, context_tokens: 4096}\n")
+    code, out, err = run_cli("plan", f, "--format", "json", "-q")
+    assert code == 1
+    assert err.startswith("Error: 1 model(s) fit no GPU type of this scenario: big")
+    assert "would fit:" in err or "closest:" in err
+    d = json.loads(out)
+    assert d["status"] == "infeasible" and d["explanation"]["models"][0]["model"] == "big"
+
+
+def test_time_limit_without_a_plan_exits_3(run_cli, monkeypatch):
+    import planner.optimizer as opt
+
+    monkeypatch.setattr(opt, "_solve_cpsat", lambda *a, **k: ([], "unknown", None, {"status": "UNKNOWN"}))
+    code, out, err = run_cli("plan", "--time-limit", "0.5", "-q", "--solver", "cp-sat")
+    assert code == 3
+    assert err.startswith("Error: the solver found no plan within 0.5 s (") and "raise --time-limit" in err
