@@ -16,7 +16,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__", "load_scenario", "load_catalog", "get_model", "load_hf_model", "estimate_memory",
-    "estimate_deployment", "plan", "check_plan", "candidates", "default_scenario_path",
+    "estimate_deployment", "plan", "check_plan", "candidates", "default_scenario_path", "compare", "sweep",
+    "write_report",
 ]
 
 
@@ -49,6 +50,14 @@ def __getattr__(name: str) -> Any:
         from .check import check_plan
 
         return check_plan
+    if name in ("compare", "sweep"):
+        from . import studies
+
+        return getattr(studies, name)
+    if name == "write_report":
+        from .report import write_report
+
+        return write_report
     if name == "candidates":
         from .candidates import build_candidates
 

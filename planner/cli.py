@@ -137,7 +137,7 @@ def estimate(
     gpu: Optional[str] = typer.Option(None, "--gpu", help="GPU id; without it, every GPU type in the catalog."),
     tp: int = typer.Option(1, "--tp", min=1, max=64, help="Tensor-parallel size."),
     pp: int = typer.Option(1, "--pp", min=1, max=64, help="Pipeline-parallel size."),
-    precision: str = typer.Option("bf16", "--precision", help="fp32, fp16, bf16, fp8, int8 or int4 (weights)."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="fp32, fp16, bf16, fp8, int8 or int4 (weights; default: a checkpoint's quantization, else bf16)."),
     kv_cache_dtype: str = typer.Option("auto", "--kv-cache-dtype", help="auto, fp16, bf16 or fp8."),
     context: int = typer.Option(4096, "--context", min=1, max=10_000_000, help="Tokens per sequence (prompt + output)."),
     concurrency: int = typer.Option(1, "--concurrency", min=1, max=10_000_000, help="Simultaneous sequences."),

@@ -24,7 +24,7 @@ def _arch(model: str | None, hf_config: Path | None):  # type: ignore[no-untyped
     return get_model(model)
 
 
-def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precision: str, kv_cache_dtype: str,
+def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precision: str | None, kv_cache_dtype: str,
                  context: int, concurrency: int, util: float, max_batched_tokens: int | None, hf_config: Path | None,
                  method: str, batch: int, input_tokens: int | None, output_tokens: int | None,
                  min_tokens_per_s: float | None, max_ttft_ms: float | None, pricing: str, calibration: Path | None,
@@ -39,9 +39,14 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
         raise InputError(f"--method: '{method}' is not one of {', '.join(METHODS)}{did_you_mean(method, METHODS)}")
     if pricing not in ("on_demand", "spot", "owned"):
         raise InputError(f"--pricing: '{pricing}' is not one of on_demand, spot, owned{did_you_mean(pricing, ('on_demand', 'spot', 'owned'))}")
-    precision = check_precision(precision)
     kv_cache_dtype = check_kv_dtype(kv_cache_dtype)
+    if precision is not None:
+        precision = check_precision(precision)
     arch = _arch(model, hf_config)
+    if precision is None:
+        from .memory import default_precision
+
+        precision = default_precision(arch)
     if context > arch.max_context:
         raise InputError(f"--context: {context} exceeds {arch.id}'s maximum context of {arch.max_context} tokens")
     if input_tokens and output_tokens and input_tokens + output_tokens > context:

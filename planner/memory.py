@@ -79,6 +79,48 @@ def check_kv_dtype(kv: str) -> str:
     return k
 
 
+def checkpoint_precision(arch: ModelArch) -> str | None:
+    """The weight format a local checkpoint's quantization_config declares (AWQ/GPTQ bits, FP8, bitsandbytes)."""
+    q = arch.quantization or {}
+    method = str(q.get("quant_method", "")).lower()
+    bits = q.get("bits") or q.get("w_bit")
+    if method in ("awq", "gptq", "awq_marlin", "gptq_marlin", "marlin") and bits in (4, 8):
+        return "int4" if bits == 4 else "int8"
+    if method in ("fp8", "fbgemm_fp8") or "fp8" in str(q.get("fmt", "")).lower():
+        return "fp8"
+    if method == "bitsandbytes":
+        return "int4" if q.get("load_in_4bit") else "int8" if q.get("load_in_8bit") else None
+    return None
+
+
+def int4_group_size(arch: ModelArch) -> int:
+    """INT4 group size: the checkpoint's group_size when it declares one (-1 = per channel), else 128."""
+    g = (arch.quantization or {}).get("group_size")
+    if isinstance(g, int) and not isinstance(g, bool) and (g == -1 or g > 0):
+        return g
+    return INT4_GROUP_SIZE
+
+
+def exact_weight_ratio(arch: ModelArch, precision: str) -> float:
+    """stored bytes / computed bytes when a local checkpoint states its exact size (model.safetensors.index.json) in
+    the format being estimated; 1 otherwise. The computed split over devices is kept; the total becomes exact."""
+    q = arch.quantization or {}
+    total = q.get("safetensors_total_size")
+    if not total or (checkpoint_precision(arch) or _dtype_precision(arch)) != precision:
+        return 1.0
+    computed = weight_bytes_per_device(arch, precision, 1, arch.num_layers, True, True)
+    return total / computed if computed else 1.0
+
+
+def _dtype_precision(arch: ModelArch) -> str:
+    return {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}.get(arch.torch_dtype, "bf16")
+
+
+def default_precision(arch: ModelArch) -> str:
+    """What to assume when the user names no precision: the checkpoint's quantization, else bf16."""
+    return checkpoint_precision(arch) or "bf16"
+
+
 def activation_bits(precision: str) -> int:
     """Activations run in fp32 for an fp32 model, else in 16 bits (weight-only and W8A8 schemes compute in 16 bits)."""
     return 32 if precision == "fp32" else 16
@@ -110,12 +152,13 @@ def parallel_problem(arch: ModelArch, gpu: GPU, tp: int, pp: int, precision: str
         return f"TP={tp} and the {arch.num_kv_heads} KV heads do not divide one another"
     if arch.is_moe and arch.moe_intermediate_size % tp:
         return f"TP={tp} does not divide the expert width {arch.moe_intermediate_size}"
-    if precision == "int4" and tp > 1:  # row-parallel shards must hold whole quantization groups (vLLM GPTQ/AWQ)
+    if precision == "int4" and tp > 1 and int4_group_size(arch) > 0:  # row-parallel shards hold whole groups
+        group = int4_group_size(arch)
         widths = [arch.intermediate_size] if arch.moe_layers < arch.num_layers else []
         widths += [arch.moe_intermediate_size] if arch.is_moe else []
         for w in widths:
-            if w and (w // tp) % INT4_GROUP_SIZE:
-                return f"INT4 groups of {INT4_GROUP_SIZE} do not align with width {w}/TP={tp} = {w // tp} per rank"
+            if w and (w // tp) % group:
+                return f"INT4 groups of {group} do not align with width {w}/TP={tp} = {w // tp} per rank"
     if pp > arch.num_layers:
         return f"PP={pp} exceeds the {arch.num_layers} layers"
     return None
@@ -197,6 +240,7 @@ def weight_bytes_per_device(arch: ModelArch, precision: str, tp: int, layers: in
     """
     qbits = WEIGHT_BITS[precision]
     plain_bits = 32 if precision == "fp32" else 16
+    group = int4_group_size(arch)
     total_bits = 0
     for g in arch.groups:
         if g.per_layer:
@@ -224,8 +268,9 @@ def weight_bytes_per_device(arch: ModelArch, precision: str, tp: int, layers: in
         n = each * g.count * n_layers
         if g.quantizable and precision != "fp32":
             total_bits += n * qbits
-            if precision == "int4":
-                total_bits += math.ceil(n / INT4_GROUP_SIZE) * INT4_GROUP_OVERHEAD_BITS
+            if precision == "int4":  # one scale and zero point per group (per output channel when group = -1)
+                groups = math.ceil(n / group) if group > 0 else math.ceil(n / arch.hidden_size)
+                total_bits += groups * INT4_GROUP_OVERHEAD_BITS
         else:
             total_bits += n * plain_bits
     # tied embeddings: on PP > 1 the last stage holds its own copy of the LM head (vLLM allocates it there)
@@ -312,11 +357,12 @@ def estimate_memory(
         reason = f"context {context_tokens} exceeds {arch.id}'s maximum of {arch.max_context} tokens"
 
     parts = stage_layers(arch.num_layers, pp)
+    exact = exact_weight_ratio(arch, precision)
     binding = None
     kv_tokens = None
     max_conc = None
     for i, layers in enumerate(parts):
-        w = weight_bytes_per_device(arch, precision, tp, layers, first=i == 0, last=i == pp - 1)
+        w = math.ceil(weight_bytes_per_device(arch, precision, tp, layers, first=i == 0, last=i == pp - 1) * exact)
         kv_budget = usable - w - act - overhead
         seq = seq_kv_bytes(arch, layers, per_tok_layer, context_tokens)
         block_bytes = BLOCK_TOKENS * per_tok_layer * layers
@@ -331,7 +377,7 @@ def estimate_memory(
         max_conc = conc if max_conc is None else min(max_conc, conc)
     assert binding is not None
     _, w, kv_budget, kv_alloc, seq, layers = binding
-    weights_total = weight_bytes_per_device(arch, precision, 1, arch.num_layers, True, True)
+    weights_total = math.ceil(weight_bytes_per_device(arch, precision, 1, arch.num_layers, True, True) * exact)
     if reason is None:
         if kv_budget <= 0:
             reason = (
@@ -390,8 +436,9 @@ def stage_devices(arch: ModelArch, gpu: GPU, *, tp: int, pp: int, precision: str
     overhead = non_torch_bytes(gpu, tp, pp)
     per_tok_layer = kv_bytes_per_token_layer(arch, tp, kv_bits(precision, kv_cache_dtype))
     out = []
+    exact = exact_weight_ratio(arch, precision)
     for i, layers in enumerate(stage_layers(arch.num_layers, pp)):
-        w = weight_bytes_per_device(arch, precision, tp, layers, first=i == 0, last=i == pp - 1)
+        w = math.ceil(weight_bytes_per_device(arch, precision, tp, layers, first=i == 0, last=i == pp - 1) * exact)
         block = BLOCK_TOKENS * per_tok_layer * layers
         kv = (max(0, usable - w - act - overhead) // block) * block if block else 0
         out.append(DeviceMemory(total, usable, w, kv, act, overhead))

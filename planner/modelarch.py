@@ -162,7 +162,9 @@ def arch_from_config(cfg: dict[str, Any], model_id: str = "custom", name: str | 
 
 
 def _int(x: Any, field_name: str) -> int:
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or int(x) != x:
+    import math
+
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or (isinstance(x, float) and not math.isfinite(x)) or int(x) != x:
         raise InputError(f"config.json: {field_name} must be an integer, got {x!r}")
     return int(x)
 

@@ -39,7 +39,7 @@ class ModelSpec(BaseModel):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
     model: str | None = Field(default=None, min_length=1)
     hf_config: str | None = Field(default=None, min_length=1)
-    precision: Precision = "bf16"
+    precision: Precision | None = None  # default: a checkpoint's quantization_config, else bf16
     kv_cache_dtype: KVDtype = "auto"
     concurrency: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
     context_tokens: int | None = Field(default=None, ge=1, le=MAX_CONTEXT)
@@ -256,8 +256,10 @@ def scenario_from_dict(data: Any, lines: dict | None = None, name: str = "<scena
                         )
         inp = m.input_tokens or max(1, ctx // 2)
         out = m.output_tokens or max(1, ctx - inp)
+        from .memory import default_precision
+
         reqs.append(ModelReq(
-            name=m.name, arch=arch, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype, concurrency=m.concurrency,
+            name=m.name, arch=arch, precision=m.precision or default_precision(arch), kv_cache_dtype=m.kv_cache_dtype, concurrency=m.concurrency,
             context_tokens=ctx, request_rate_per_s=m.request_rate_per_s, input_tokens=inp, output_tokens=out,
             min_replicas=m.min_replicas, max_batched_tokens=m.max_batched_tokens,
             tp=tuple(m.tp) if m.tp else None, pp=tuple(m.pp) if m.pp else None,

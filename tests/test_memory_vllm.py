@@ -51,11 +51,14 @@ def test_against_vllm_logs_table(capsys):
         seed12 = seed_estimate_bytes(arch.params, "bf16", "seed-1.2") / case[5] / GIB
         rows.append((case[0], case[9], w, case[10], kv, case[11], e.kv_cache_tokens, seed12))
     with capsys.disabled():
-        print("\ncase                          weights GiB (log / ours)   KV GiB (log / ours)     KV tokens (log / ours)    seed-1.2 per GPU")
+        print("\ncase                          weights GiB (log / ours)   KV GiB (log / ours)     KV tokens (log / ours)    "
+              "seed-1.2 per GPU (vs logged weights)")
         for cid, wl, w, kl, k, tl, t, s in rows:
             kvs = f"{kl:7.2f} / {k:7.2f}" if kl else "      - / " + f"{k:7.2f}"
             tks = f"{tl:>9,} / {t:>9,}" if tl else "        - / " + f"{t:>9,}"
-            print(f"{cid:30s} {wl:8.2f} / {w:8.2f} ({(w - wl) / wl:+.1%})   {kvs}   {tks}   {s:6.2f} GiB")
+            print(f"{cid:30s} {wl:8.2f} / {w:8.2f} ({(w - wl) / wl:+.1%})   {kvs}   {tks}   {s:6.2f} GiB ({(s - wl) / wl:+.0%})")
+        print("The rules of thumb size the weights (+20 %) but say nothing of the KV cache, which is most of the memory above:"
+              " the x1.2 rule leaves no room for concurrency, the x2 rule leaves an arbitrary amount.")
     for cid, wl, w, kl, k, tl, t, _ in rows:
         assert abs(w - wl) / wl <= 0.02, f"{cid}: weights {w:.2f} vs {wl}"
         if kl:

@@ -86,3 +86,51 @@ def test_unsupported_architecture_is_one_clear_error(tmp_path):
     p.write_text(json.dumps({"model_type": "mamba", "hidden_size": 768}))
     with pytest.raises(InputError, match="model_type 'mamba' is not supported"):
         load_hf_model(p)
+
+
+def test_checkpoint_quantization_sets_precision_and_exact_bytes(tmp_path):
+    """A local AWQ checkpoint: its quantization_config makes INT4 the default precision, its group size is used, and
+    the stored total_size (a synthetic figure here) replaces the computed weight bytes; TP keeps the computed split."""
+    from planner.catalog import load_catalog
+    from planner.memory import default_precision, estimate_memory
+
+    cfg = dict(library()["llama-3-8b"].config)
+    cfg["quantization_config"] = {"quant_method": "awq", "bits": 4, "group_size": 64}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    g = load_catalog().get("rtx-4090")
+    a = load_hf_model(tmp_path)
+    assert default_precision(a) == "int4"
+    computed = estimate_memory(a, g, precision="int4").weights_total_bytes
+    g128 = estimate_memory(get_model("llama-3-8b"), g, precision="int4").weights_total_bytes
+    assert computed > g128  # group 64 stores twice the scales of group 128
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"metadata": {"total_size": computed + 10_000_000}}))
+    b = load_hf_model(tmp_path)
+    e1 = estimate_memory(b, g, precision="int4")
+    assert e1.weights_total_bytes == computed + 10_000_000
+    e2 = estimate_memory(b, load_catalog().get("a100-80gb-sxm"), precision="int4", tp=2)
+    assert abs(2 * e2.per_device.weights_bytes - e1.weights_total_bytes) < 0.02 * e1.weights_total_bytes
+    assert estimate_memory(b, g, precision="bf16").weights_total_bytes == estimate_memory(get_model("llama-3-8b"), g, precision="bf16").weights_total_bytes
+
+
+def test_qwen2_moe_gemma_and_falcon_40b_style_configs(tmp_path):
+    """Architectures outside the library: Qwen1.5-MoE-A2.7B (qwen2_moe with a shared expert) counts to its published
+    14.3B; Gemma-7B (gemma, head_dim 256, tied) to 8.54B; Falcon-40B (new decoder architecture, 8 KV groups)."""
+    from planner.modelarch import arch_from_config
+
+    qmoe = arch_from_config({"model_type": "qwen2_moe", "hidden_size": 2048, "intermediate_size": 5632,
+                             "moe_intermediate_size": 1408, "shared_expert_intermediate_size": 5632, "num_experts": 60,
+                             "num_experts_per_tok": 4, "num_hidden_layers": 24, "num_attention_heads": 16,
+                             "num_key_value_heads": 16, "vocab_size": 151936, "tie_word_embeddings": False,
+                             "max_position_embeddings": 8192, "decoder_sparse_step": 1, "mlp_only_layers": []})
+    assert round(qmoe.params / 1e9, 1) == 14.3  # Qwen/Qwen1.5-MoE-A2.7B model card: 14.3B total
+    assert round(qmoe.active_params / 1e9, 1) == 2.7  # ... 2.7B activated
+    gemma = arch_from_config({"model_type": "gemma", "hidden_size": 3072, "intermediate_size": 24576,
+                              "num_hidden_layers": 28, "num_attention_heads": 16, "num_key_value_heads": 16,
+                              "head_dim": 256, "vocab_size": 256000, "max_position_embeddings": 8192})
+    assert round(gemma.params / 1e9, 2) == 8.54  # google/gemma-7b: 8.54B parameters
+    f = arch_from_config({"model_type": "falcon", "hidden_size": 8192, "num_hidden_layers": 60, "num_attention_heads": 128,
+                          "num_kv_heads": 8, "new_decoder_architecture": True, "vocab_size": 65024, "parallel_attn": True})
+    # tiiuae/falcon-40b's page shows 41.8B: it counts the tied LM head (65024 x 8192 = 0.53B) a second time, as
+    # model_configs.yaml notes for Falcon-7B; unique parameters are 41.30B
+    assert round(f.params / 1e9, 2) == 41.30
+    assert round((f.params + 65024 * 8192) / 1e9, 1) == 41.8

@@ -139,3 +139,16 @@ def test_report_html_renders_in_headless_chromium(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and shot.exists(), proc.stderr[-2000:]
     assert _png_is_not_blank(shot)
+
+
+def test_report_markdown_and_csv_identical_across_thread_counts(tmp_path):
+    s = load_scenario(ROOT / "scenarios" / "chinese-model-fleet.yaml")
+    outs = []
+    for threads in (1, 2):
+        cs = build_candidates(s)
+        p = plan(s, candidates=cs, threads=threads)
+        out = tmp_path / f"t{threads}"
+        write_report(p, s, cs, out)
+        outs.append(out)
+    for f in ("report.md", "deployments.csv", "devices.csv"):
+        assert (outs[0] / f).read_bytes() == (outs[1] / f).read_bytes(), f
