@@ -23,7 +23,7 @@ from .catalog import GPU, Catalog, load_catalog
 from .errors import InputError
 from .library import get_model, resolve_model_id
 from .memory import check_kv_dtype, check_precision
-from .perf import PerfConstants, _link, decode_step_ms, decode_work, prefill_ms, streamed_weight_bytes
+from .perf import PerfConstants, decode_step_ms, decode_work, prefill_ms
 from .yamlio import load_yaml, read_text
 
 # names used in shared/data/throughput_calibration.yaml -> catalog ids (L40 is not in the catalog: its specs come

@@ -16,7 +16,7 @@ one device and whose SLOs still hold when they time-share it (each step waits fo
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .catalog import GPU
@@ -376,15 +376,14 @@ def _patterns(s: Scenario, shared: dict[tuple[str, str], SharedEngine], standalo
               offers: list[PricedOffer]) -> tuple[list[Pattern], list[str], bool]:
     """Maximal sharing patterns per GPU type (depth-first, engines in a stable order).
 
-    A pattern is kept only when one GPU of its type (at its lowest price per GPU-hour) costs less than serving its models
-    separately (the sum of their standalone costs). When more than PATTERN_BUDGET patterns remain, each model is
-    offered sharing only on its SHARING_TYPES_PER_MODEL GPU types where device cost x its engine's share of the memory
-    is lowest; the plan's notes say so, and the plan is optimal within that restriction.
+    Up to PATTERN_BUDGET maximal patterns, all are used: the plan is optimal. Beyond it, each model is offered sharing
+    only on its SHARING_TYPES_PER_MODEL (or fewer) GPU types where device cost x its engine's share of the memory is
+    lowest, and the cost-based prunings of ``_enumerate`` apply; the plan's notes say so.
     """
     device_cost: dict[str, float] = {}  # the least one GPU of the type can cost: its lowest price per GPU-hour
     for o in offers:
         device_cost[o.gpu] = min(device_cost.get(o.gpu, float("inf")), o.usd_per_gpu_hour)
-    out, truncated = _enumerate(s, shared, standalone, device_cost)
+    out, truncated = _enumerate(s, shared, standalone, device_cost, prune=False)
     if len(out) <= PATTERN_BUDGET:
         return out, truncated, False
     # too many: each model shares only on the GPU types where its engine's share of a device is cheapest
@@ -394,14 +393,20 @@ def _patterns(s: Scenario, shared: dict[tuple[str, str], SharedEngine], standalo
         by_model.setdefault(name, []).append((device_cost.get(gid, float("inf")) * e.memory_bytes / usable, gid))
     for k in range(SHARING_TYPES_PER_MODEL, 0, -1):  # fewer GPU types per model until the patterns are few enough
         allowed = {(name, gid) for name, opts in by_model.items() for _, gid in sorted(opts)[:k]}
-        out, truncated = _enumerate(s, {key: v for key, v in shared.items() if key in allowed}, standalone, device_cost)
+        out, truncated = _enumerate(s, {key: v for key, v in shared.items() if key in allowed}, standalone, device_cost,
+                                    prune=True)
         if len(out) <= PATTERN_BUDGET * 5:
             break
     return out, truncated, True
 
 
 def _enumerate(s: Scenario, shared: dict[tuple[str, str], SharedEngine], standalone: dict[str, float],
-               device_cost: dict[str, float]) -> tuple[list[Pattern], list[str]]:
+               device_cost: dict[str, float], prune: bool) -> tuple[list[Pattern], list[str]]:
+    """Maximal patterns per GPU type. With ``prune`` (large fleets only), an engine joins patterns on a type only when
+    a GPU there costs less than ``emax`` times its standalone cost, and a pattern is kept only when a GPU costs less
+    than its models' standalone costs together. Both prunings assume the device is bought for the pattern alone, so
+    they are not exact (a device bought for a large model carries small ones for free) and are used only beyond the
+    pattern budget."""
     slos = {m.name: (m.min_tokens_per_s, m.max_ttft_ms) for m in s.models}
     out: list[Pattern] = []
     truncated: list[str] = []
@@ -410,42 +415,47 @@ def _enumerate(s: Scenario, shared: dict[tuple[str, str], SharedEngine], standal
         engines = sorted((e for (mn, g), e in shared.items() if g == gid), key=lambda e: (-e.memory_bytes, e.model))
         if len(engines) < 2:
             continue
-        # an engine only joins patterns on this GPU type when this device costs less than emax such engines' share
-        engines = [e for e in engines if device_cost.get(gid, float("inf")) < emax * standalone.get(e.model, 0.0)]
-        if len(engines) < 2:
-            continue
+        if prune:
+            engines = [e for e in engines if device_cost.get(gid, float("inf")) < emax * standalone.get(e.model, 0.0)]
+            if len(engines) < 2:
+                continue
         usable = int(s.catalog.gpus[gid].memory_gib * GIB * s.gpu_memory_utilization)
-        found: list[tuple[int, ...]] = []
-        visits = [0]
-
-        def extend(chosen: list[int], start: int) -> None:
-            visits[0] += 1
-            if len(found) >= MAX_PATTERNS_PER_GPU or visits[0] > MAX_PATTERN_VISITS:
-                return
-            grew = False
-            if len(chosen) < emax:
-                for j in range(start, len(engines)):
-                    trial = [engines[i] for i in chosen] + [engines[j]]
-                    if pattern_ok(trial, usable, slos):
-                        grew = True
-                        extend(chosen + [j], j + 1)
-            if not grew and len(chosen) >= 2:
-                # maximal: no engine at all (not only later ones) can join
-                cur = [engines[i] for i in chosen]
-                if len(chosen) >= emax or not any(
-                    j not in chosen and pattern_ok(cur + [engines[j]], usable, slos) for j in range(len(engines))
-                ):
-                    found.append(tuple(chosen))
-
-        extend([], 0)
-        if len(found) >= MAX_PATTERNS_PER_GPU or visits[0] > MAX_PATTERN_VISITS:
+        found, hit_cap = _maximal_sets(engines, usable, slos, emax)
+        if hit_cap:
             truncated.append(gid)
-        found = [t for t in found if device_cost.get(gid, float("inf")) < sum(standalone.get(engines[i].model, 0.0) for i in t)]
+        if prune:
+            found = [t for t in found if device_cost.get(gid, float("inf")) < sum(standalone.get(engines[i].model, 0.0) for i in t)]
         for t in found:
             names = tuple(sorted(engines[i].model for i in t))
             out.append(Pattern(key=f"{gid}|" + "+".join(names), gpu=gid, models=names))
     return out, truncated
 
 
-def candidate_dict(c: Candidate) -> dict[str, Any]:
-    return asdict(c)
+def _maximal_sets(engines: list[SharedEngine], usable: int, slos: dict[str, tuple[float | None, float | None]],
+                  emax: int) -> tuple[list[tuple[int, ...]], bool]:
+    """Depth-first: every set of at most ``emax`` engines that fits one device (``pattern_ok``) and to which no other
+    engine can be added. Returns the sets (as indices) and whether the enumeration stopped at its caps."""
+    found: list[tuple[int, ...]] = []
+    visits = 0
+
+    def extend(chosen: list[int], start: int) -> None:
+        nonlocal visits
+        visits += 1
+        if len(found) >= MAX_PATTERNS_PER_GPU or visits > MAX_PATTERN_VISITS:
+            return
+        grew = False
+        if len(chosen) < emax:
+            for j in range(start, len(engines)):
+                if pattern_ok([engines[i] for i in chosen] + [engines[j]], usable, slos):
+                    grew = True
+                    extend(chosen + [j], j + 1)
+        if not grew and len(chosen) >= 2:
+            cur = [engines[i] for i in chosen]
+            # maximal: no engine at all (not only later ones) can join
+            if len(chosen) >= emax or not any(
+                j not in chosen and pattern_ok(cur + [engines[j]], usable, slos) for j in range(len(engines))
+            ):
+                found.append(tuple(chosen))
+
+    extend([], 0)
+    return found, len(found) >= MAX_PATTERNS_PER_GPU or visits > MAX_PATTERN_VISITS

@@ -62,7 +62,6 @@ def check_plan(plan: Plan, s: Scenario) -> list[str]:
     if abs(cost - plan.cost_usd_per_hour) > 1e-4:
         problems.append(f"cost {plan.cost_usd_per_hour:.4f} $/h differs from the instances' sum {cost:.4f} $/h")
     # 3-4. devices
-    expected_shards: dict[tuple[str, int], object] = {}
     for inst in plan.instances:
         g = s.catalog.gpus[inst.gpu]
         total = int(g.memory_gib * 2**30)

@@ -68,7 +68,7 @@ def catalog(
     gpus = [cat.get(gpu)] if gpu else list(cat.gpus.values())
     data = [_gpu_json(g, cat) for g in gpus]
     rows = []
-    for g, d in zip(gpus, data):
+    for g in gpus:
         od = [o for o in g.offers if o.usd_per_hour is not None]
         cheapest = min((o.usd_per_hour / o.gpus_per_instance for o in od), default=None)
         rows.append({"id": g.id, "name": g.name, "memory_gib": g.memory_gib, "bandwidth_gb_s": g.bandwidth_gb_s,

@@ -267,22 +267,13 @@ def compare(
     emit(view, cols, fmt, heads, title=f"{s.name}: fleets compared ({s.pricing.replace('_', '-')} pricing)", json_data=data)
     if out is not None:
         from .charts import bar_chart
-        from .report import swap_in
-
-        import tempfile
 
         chart = bar_chart([(r["name"], r["cost_usd_per_month"]) for r in table if r["feasible"]],
                           f"{s.name}: monthly cost by fleet", "USD", "chart-compare")
         md = f"# Fleet comparison: {s.name}\n\n" + to_markdown(view, cols, heads)
-        html = _simple_html(f"Fleet comparison: {s.name}", chart, "", view, cols, heads)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-        (tmp / "compare.md").write_text(md)
-        (tmp / "compare.csv").write_text(to_csv(table, cols))
-        (tmp / "compare.json").write_text(to_json(data))
-        (tmp / "compare.html").write_text(html)
-        swap_in(tmp, out)
-        sys.stderr.write(f"wrote {out}\n")
+        html = _simple_html(f"Fleet comparison: {s.name}", chart, view, cols, heads)
+        _write_folder(out, {"compare.md": md, "compare.csv": to_csv(table, cols), "compare.json": to_json(data),
+                            "compare.html": html})
 
 
 @app.command()
@@ -324,24 +315,35 @@ def sweep(
     data = {"scenario": s.name, "vary": label, "points": table}
     emit(table, cols, fmt, heads, title=f"{s.name}: sweep of {label}", json_data=data)
     if out is not None:
-        import tempfile
-
         from .charts import line_chart
-        from .report import swap_in
 
         chart = line_chart([r["value"] for r in table], {"monthly cost": [r.get("cost_usd_per_month") for r in table]},
                            f"{s.name}: monthly cost as {label} varies", "USD", "chart-sweep")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-        (tmp / "sweep.csv").write_text(to_csv(table, cols))
-        (tmp / "sweep.json").write_text(to_json(data))
-        (tmp / "sweep.md").write_text(f"# Sweep of {label}: {s.name}\n\n" + to_markdown(table, cols, heads))
-        (tmp / "sweep.html").write_text(_simple_html(f"Sweep of {label}: {s.name}", chart, "", table, cols, heads))
+        _write_folder(out, {"sweep.csv": to_csv(table, cols), "sweep.json": to_json(data),
+                            "sweep.md": f"# Sweep of {label}: {s.name}\n\n" + to_markdown(table, cols, heads),
+                            "sweep.html": _simple_html(f"Sweep of {label}: {s.name}", chart, table, cols, heads)})
+
+
+def _write_folder(out: Path, files: dict[str, str]) -> None:
+    """Write ``files`` into folder ``out`` atomically (a temporary folder beside it, swapped in when complete)."""
+    import shutil
+    import tempfile
+
+    from .report import swap_in
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        for name, text in files.items():
+            (tmp / name).write_text(text, encoding="utf-8")
         swap_in(tmp, out)
-        sys.stderr.write(f"wrote {out}\n")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    sys.stderr.write(f"wrote {out}\n")
 
 
-def _simple_html(title: str, chart: str, _md: str, rows: list, cols: list, heads: list) -> str:
+def _simple_html(title: str, chart: str, rows: list, cols: list, heads: list) -> str:
     from html import escape
 
     head = "".join(f"<th>{escape(h)}</th>" for h in heads)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .candidates import CandidateSet
-from .memory import PRECISIONS, estimate_memory, parallel_problem
+from .memory import estimate_memory, parallel_problem
 from .scenario import ModelReq, Scenario
 from .units import GIB
 
@@ -113,10 +113,6 @@ def explain_fleet(cs: CandidateSet, time_limit_s: float, threads: int) -> dict[s
         fixes.append(f"raise max_usd_per_hour to {free.cost_usd_per_hour:.2f} with the limits raised as above")
     out["what_would_fit"] = fixes
     return out
-
-
-def precision_choices() -> tuple[str, ...]:
-    return PRECISIONS
 
 
 def explanation_lines(e: dict[str, Any]) -> list[str]:

@@ -346,23 +346,16 @@ def estimate_memory(
     precision = check_precision(precision)
     kv_cache_dtype = check_kv_dtype(kv_cache_dtype)
     T = max_batched_tokens or default_max_batched_tokens(gpu)
-    S = max_num_seqs or default_max_num_seqs(gpu)
-    total = int(gpu.memory_gib * GIB)
-    usable = int(total * gpu_memory_utilization)
-    act = activation_bytes(arch, tp, precision, T, S)
-    overhead = non_torch_bytes(gpu, tp, pp)
-    per_tok_layer = kv_bytes_per_token_layer(arch, tp, kv_bits(precision, kv_cache_dtype))
+    b = _budget(arch, gpu, tp, pp, precision, kv_cache_dtype, gpu_memory_utilization, max_batched_tokens, max_num_seqs)
+    total, usable, act, overhead, per_tok_layer = b.total, b.usable, b.activation, b.overhead, b.kv_per_token_layer
     reason = parallel_problem(arch, gpu, tp, pp, precision, kv_cache_dtype)
     if reason is None and context_tokens > arch.max_context:
         reason = f"context {context_tokens} exceeds {arch.id}'s maximum of {arch.max_context} tokens"
 
-    parts = stage_layers(arch.num_layers, pp)
-    exact = exact_weight_ratio(arch, precision)
     binding = None
     kv_tokens = None
     max_conc = None
-    for i, layers in enumerate(parts):
-        w = math.ceil(weight_bytes_per_device(arch, precision, tp, layers, first=i == 0, last=i == pp - 1) * exact)
+    for layers, w in b.stages:
         kv_budget = usable - w - act - overhead
         seq = seq_kv_bytes(arch, layers, per_tok_layer, context_tokens)
         block_bytes = BLOCK_TOKENS * per_tok_layer * layers
@@ -377,7 +370,7 @@ def estimate_memory(
         max_conc = conc if max_conc is None else min(max_conc, conc)
     assert binding is not None
     _, w, kv_budget, kv_alloc, seq, layers = binding
-    weights_total = math.ceil(weight_bytes_per_device(arch, precision, 1, arch.num_layers, True, True) * exact)
+    weights_total = math.ceil(weight_bytes_per_device(arch, precision, 1, arch.num_layers, True, True) * b.exact)
     if reason is None:
         if kv_budget <= 0:
             reason = (
@@ -428,18 +421,39 @@ def stage_devices(arch: ModelArch, gpu: GPU, *, tp: int, pp: int, precision: str
                   gpu_memory_utilization: float, max_batched_tokens: int | None = None,
                   max_num_seqs: int | None = None) -> list[DeviceMemory]:
     """The budget of one device of each pipeline stage (every TP rank of a stage holds the same)."""
+    b = _budget(arch, gpu, tp, pp, precision, kv_cache_dtype, gpu_memory_utilization, max_batched_tokens, max_num_seqs)
+    out = []
+    for layers, w in b.stages:
+        block = BLOCK_TOKENS * b.kv_per_token_layer * layers
+        kv = (max(0, b.usable - w - b.activation - b.overhead) // block) * block if block else 0
+        out.append(DeviceMemory(b.total, b.usable, w, kv, b.activation, b.overhead))
+    return out
+
+
+@dataclass(frozen=True)
+class _Budget:
+    total: int
+    usable: int
+    activation: int
+    overhead: int
+    kv_per_token_layer: int
+    exact: float
+    stages: tuple[tuple[int, int], ...]  # (layers, weight bytes per device) for each pipeline stage
+
+
+def _budget(arch: ModelArch, gpu: GPU, tp: int, pp: int, precision: str, kv_cache_dtype: str,
+            gpu_memory_utilization: float, max_batched_tokens: int | None, max_num_seqs: int | None) -> _Budget:
+    """What every device of a deployment starts from: total and usable memory, activation peak, runtime, KV bytes
+    per token and layer, and each pipeline stage's weights (exact when the checkpoint states its size)."""
     T = max_batched_tokens or default_max_batched_tokens(gpu)
     S = max_num_seqs or default_max_num_seqs(gpu)
     total = int(gpu.memory_gib * GIB)
-    usable = int(total * gpu_memory_utilization)
-    act = activation_bytes(arch, tp, precision, T, S)
-    overhead = non_torch_bytes(gpu, tp, pp)
-    per_tok_layer = kv_bytes_per_token_layer(arch, tp, kv_bits(precision, kv_cache_dtype))
-    out = []
     exact = exact_weight_ratio(arch, precision)
-    for i, layers in enumerate(stage_layers(arch.num_layers, pp)):
-        w = math.ceil(weight_bytes_per_device(arch, precision, tp, layers, first=i == 0, last=i == pp - 1) * exact)
-        block = BLOCK_TOKENS * per_tok_layer * layers
-        kv = (max(0, usable - w - act - overhead) // block) * block if block else 0
-        out.append(DeviceMemory(total, usable, w, kv, act, overhead))
-    return out
+    stages = tuple(
+        (layers, math.ceil(weight_bytes_per_device(arch, precision, tp, layers, first=i == 0, last=i == pp - 1) * exact))
+        for i, layers in enumerate(stage_layers(arch.num_layers, pp))
+    )
+    return _Budget(total=total, usable=int(total * gpu_memory_utilization),
+                   activation=activation_bytes(arch, tp, precision, T, S), overhead=non_torch_bytes(gpu, tp, pp),
+                   kv_per_token_layer=kv_bytes_per_token_layer(arch, tp, kv_bits(precision, kv_cache_dtype)),
+                   exact=exact, stages=stages)

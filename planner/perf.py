@@ -30,7 +30,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import InputError
 from .memory import WEIGHT_BITS, activation_bits, kv_bits, kv_bytes_per_token_layer, weight_bytes_per_device
@@ -92,7 +92,7 @@ def load_calibration(path: str | None = None) -> dict[str, PerfConstants]:
     return out
 
 
-def constants_for(gpu: GPU, calibration: dict[str, PerfConstants], gpu_id_first: bool = True) -> PerfConstants:
+def constants_for(gpu: GPU, calibration: dict[str, PerfConstants]) -> PerfConstants:
     """Constants for a GPU: its own id if calibrated, else its family, else the pooled default."""
     return calibration.get(gpu.id) or calibration.get(gpu.family) or calibration["default"]
 
@@ -242,8 +242,3 @@ def max_batch_for_slo(arch: ModelArch, gpu: GPU, cal: PerfConstants, *, precisio
         else:
             hi = mid - 1
     return lo
-
-
-def describe_constants(c: PerfConstants) -> dict[str, Any]:
-    return {"family": c.family, "t0_ms": c.t0_ms, "eta_bw": c.eta_bw, "eta_flops": c.eta_flops,
-            "eta_prefill": c.eta_prefill, "source": c.source}

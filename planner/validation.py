@@ -72,7 +72,6 @@ def _show(value: Any) -> str:
 
 def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
     """Field names of the (nested) model at ``loc``."""
-    import typing
 
     cur: Any = model
     for part in loc:
