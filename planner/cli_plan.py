@@ -146,7 +146,10 @@ def print_plan(p) -> None:  # type: ignore[no-untyped-def]
             k = (r.gpu, r.tp, r.pp, r.concurrency, "shared" if r.shared else r.bound)
             deps[k] = deps.get(k, 0) + 1
         for (gpu, tp, pp, conc, bound), n in deps.items():
-            rows.append({"model": m.name, "target": m.target_units, "served": m.served_units, "gpu": gpu,
+            def show(u: int) -> str | int:
+                return f"{u / 1000:g} req/s" if m.unit == "milli_requests_per_s" else u
+
+            rows.append({"model": m.name, "target": show(m.target_units), "served": show(m.served_units), "gpu": gpu,
                          "split": f"TP{tp}" + (f" x PP{pp}" if pp > 1 else ""), "replicas": n, "per_replica": conc,
                          "binds": bound})
     print_table(rows, ["model", "target", "served", "gpu", "split", "replicas", "per_replica", "binds"],
