@@ -51,6 +51,10 @@ def _write_or_print(text: str, out: Optional[Path]) -> None:
 
 
 ScenarioArg = typer.Argument(None, help="A scenario YAML file (default: the built-in default scenario).")
+TimeLimitOpt = typer.Option(None, "--time-limit", min=0.1, max=86400,
+                            help="Solver time limit in seconds, for each solve (default: the scenario's, 60).")
+ThreadsOpt = typer.Option(None, "--threads", min=1, max=64, help="Solver threads (default: the scenario's, 1).")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress on stderr.")
 
 
 @app.command()
@@ -83,12 +87,12 @@ def plan(
     scenario: Optional[Path] = ScenarioArg,
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or markdown."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the plan to this file instead of stdout."),
-    time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0.1, max=86400, help="Solver time limit, seconds (default: the scenario's, 60)."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, max=64, help="Solver threads (default: the scenario's, 1)."),
+    time_limit: Optional[float] = TimeLimitOpt,
+    threads: Optional[int] = ThreadsOpt,
     solver: str = typer.Option("auto", "--solver", help="auto, cp-sat, cbc or scip (auto: CP-SAT for small fleets, CBC for large)."),
     no_baselines: bool = typer.Option(False, "--no-baselines", help="Skip the greedy and single-GPU-type baselines."),
     reproducible: bool = typer.Option(False, "--reproducible", help="Zero the timing fields so runs compare byte for byte."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
+    quiet: bool = QuietOpt,
 ) -> None:
     """The cheapest fleet for a scenario: GPU types, splits, replicas, placement on devices; proven optimal.
 
@@ -209,9 +213,9 @@ class _Progress:
 def report(
     scenario: Optional[Path] = ScenarioArg,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Report folder (default: reports/<scenario name>/)."),
-    time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0.1, max=86400, help="Solver time limit, seconds."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, max=64, help="Solver threads."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
+    time_limit: Optional[float] = TimeLimitOpt,
+    threads: Optional[int] = ThreadsOpt,
+    quiet: bool = QuietOpt,
 ) -> None:
     """Write a planning report: report.html, report.md, plan.json, deployments.csv, devices.csv, report.xlsx.
 
@@ -239,9 +243,9 @@ def compare(
     fleets: str = typer.Option("a10,rtx-4090,a100-80gb-sxm,mixed", "--fleets", help="Comma-separated fleets: a GPU id, 'a+b' for a mix, or 'mixed' (all)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write a comparison report (HTML with a chart, Markdown, CSV, JSON) to this folder."),
-    time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0.1, max=86400, help="Solver time limit per fleet, seconds."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, max=64, help="Solver threads."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
+    time_limit: Optional[float] = TimeLimitOpt,
+    threads: Optional[int] = ThreadsOpt,
+    quiet: bool = QuietOpt,
 ) -> None:
     """The same scenario on different fleets, side by side: cost, GPUs, utilization, cost per million tokens.
 
@@ -285,9 +289,9 @@ def sweep(
     vary: str = typer.Option(..., "--vary", help="FIELD=v1,v2,...: concurrency, context_tokens, precision, min_replicas (MODEL.FIELD for one model), pricing, or price:GPU (USD per GPU-hour)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write sweep.html (with a chart), sweep.csv and sweep.json to this folder."),
-    time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0.1, max=86400, help="Solver time limit per value, seconds."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, max=64, help="Solver threads."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar on stderr."),
+    time_limit: Optional[float] = TimeLimitOpt,
+    threads: Optional[int] = ThreadsOpt,
+    quiet: bool = QuietOpt,
 ) -> None:
     """What-if: the cost and the chosen fleet at each value of one input.
 
