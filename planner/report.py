@@ -156,6 +156,10 @@ def report_data(p: Plan, s: Scenario, cs: CandidateSet) -> dict[str, Any]:
     o: Owned = s.owned
     assumptions.append(f"owned hardware: purchase over {o.amortization_months} months, {o.usd_per_kwh} USD/kWh, PUE {o.pue}, "
                        f"{o.hosting_usd_per_gpu_month} USD hosting per GPU-month, draw {o.utilization_of_tdp:.0%} of TDP")
+    if any(len(d.shards) > 1 for i in p.instances for d in i.devices):
+        assumptions.append("shared devices: each engine gets its own --gpu-memory-utilization (the fraction in plan.json, "
+                           "vLLM's per-instance semantics); start co-resident engines one at a time, so that each "
+                           "profiles its memory after the others have loaded")
     if s.max_usd_per_hour:
         assumptions.append(f"budget: {s.max_usd_per_hour} USD/hour")
     if s.limits:
