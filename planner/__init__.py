@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__", "load_scenario", "load_catalog", "get_model", "load_hf_model", "estimate_memory",
-    "estimate_deployment", "plan", "check_plan", "candidates", "default_scenario_path", "compare", "sweep",
+    "estimate_deployment", "plan", "check_plan", "build_candidates", "default_scenario_path", "compare", "sweep",
     "write_report",
 ]
 
@@ -58,7 +58,7 @@ def __getattr__(name: str) -> Any:
         from .report import write_report
 
         return write_report
-    if name == "candidates":
+    if name == "build_candidates":
         from .candidates import build_candidates
 
         return build_candidates

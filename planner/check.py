@@ -21,7 +21,7 @@ from .perf import constants_for, load_calibration, max_batch_for_slo, serving_po
 from .pricing import priced_offers
 
 if TYPE_CHECKING:
-    from .plan import Plan
+    from .plan_records import Plan
     from .scenario import Scenario
 
 EPS_USD = 1e-6

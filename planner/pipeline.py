@@ -11,7 +11,7 @@ from .errors import InfeasibleError
 from .explain import explain_fleet, explain_model
 from .optimizer import solve_fleet
 from .placement import build_plan
-from .plan import Plan
+from .plan_records import Plan
 from .scenario import Scenario
 
 

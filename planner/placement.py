@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .candidates import CandidateSet
 from .memory import stage_devices
-from .plan import Device, Instance, ModelResult, Plan, Replica, Shard
+from .plan_records import Device, Instance, ModelResult, Plan, Replica, Shard
 from .units import GIB
 
 

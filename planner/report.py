@@ -15,7 +15,7 @@ from .candidates import CandidateSet
 from .errors import InputError
 from .memory import estimate_memory, seed_estimate_bytes
 from .output import to_csv, to_json, to_markdown
-from .plan import Plan
+from .plan_records import Plan
 from .pricing import Owned, owned_usd_per_gpu_hour, priced_offers
 from .scenario import Scenario
 from .units import GB, GIB, HOURS_PER_MONTH

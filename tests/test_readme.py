@@ -27,3 +27,17 @@ def test_scenario_example_is_valid():
     data.pop("catalog", None)  # the README names a folder of the reader's own
     s = scenario_from_dict(data, name="README.md")
     assert [m.name for m in s.models] == ["chat", "batch-api"]
+
+
+def test_api_names_are_functions_even_after_every_module_is_imported():
+    import importlib
+    import pkgutil
+
+    import planner
+
+    for mod in pkgutil.iter_modules(planner.__path__):
+        if mod.name != "__main__":  # the entry point runs the CLI
+            importlib.import_module(f"planner.{mod.name}")
+    for name in planner.__all__:
+        if name != "__version__":
+            assert callable(getattr(planner, name)) and not isinstance(getattr(planner, name), type(planner)), name
