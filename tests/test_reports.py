@@ -152,3 +152,15 @@ def test_report_markdown_and_csv_identical_across_thread_counts(tmp_path):
         outs.append(out)
     for f in ("report.md", "deployments.csv", "devices.csv"):
         assert (outs[0] / f).read_bytes() == (outs[1] / f).read_bytes(), f
+
+
+def test_committed_example_report_is_current(tmp_path):
+    """reports/default-chat-fleet/ is the example a reader opens without running anything: it must match the tool."""
+    from planner.scenario import default_scenario_path
+
+    s = load_scenario(default_scenario_path())
+    cs = build_candidates(s)
+    write_report(plan(s, candidates=cs), s, cs, tmp_path / "r")
+    for f in ("report.md", "deployments.csv", "devices.csv"):
+        assert (tmp_path / "r" / f).read_text() == (ROOT / "reports" / "default-chat-fleet" / f).read_text(), \
+            f"regenerate with: planner report --out reports/default-chat-fleet"
