@@ -149,11 +149,11 @@ def print_plan(p) -> None:  # type: ignore[no-untyped-def]
         for r in mine:
             k = (r.gpu, r.tp, r.pp, r.concurrency, "shared" if r.shared else r.bound)
             deps[k] = deps.get(k, 0) + 1
+        rate = m.unit == "milli_requests_per_s"
+        target = f"{m.target_units / 1000:g} req/s" if rate else m.target_units
+        served = f"{m.served_units / 1000:g} req/s" if rate else m.served_units
         for (gpu, tp, pp, conc, bound), n in deps.items():
-            def show(u: int) -> str | int:
-                return f"{u / 1000:g} req/s" if m.unit == "milli_requests_per_s" else u
-
-            rows.append({"model": m.name, "target": show(m.target_units), "served": show(m.served_units), "gpu": gpu,
+            rows.append({"model": m.name, "target": target, "served": served, "gpu": gpu,
                          "split": f"TP{tp}" + (f" x PP{pp}" if pp > 1 else ""), "replicas": n, "per_replica": conc,
                          "binds": bound})
     print_table(rows, ["model", "target", "served", "gpu", "split", "replicas", "per_replica", "binds"],

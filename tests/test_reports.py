@@ -163,4 +163,4 @@ def test_committed_example_report_is_current(tmp_path):
     write_report(plan(s, candidates=cs), s, cs, tmp_path / "r")
     for f in ("report.md", "deployments.csv", "devices.csv"):
         assert (tmp_path / "r" / f).read_text() == (ROOT / "reports" / "default-chat-fleet" / f).read_text(), \
-            f"regenerate with: planner report --out reports/default-chat-fleet"
+            "regenerate with: planner report --out reports/default-chat-fleet"
