@@ -32,7 +32,7 @@ POOL = ["llama-3.2-1b", "llama-3.2-3b", "llama-3-8b", "llama-3.1-8b", "qwen2.5-7
         "mixtral-8x7b-v0.1", "qwen3-30b-a3b"]
 
 
-def fleet(n: int, seed: int) -> dict:
+def fleet(n: int, seed: int, sharing: bool = True) -> dict:
     rng = random.Random(seed)
     models = []
     for i in range(n):
@@ -45,12 +45,13 @@ def fleet(n: int, seed: int) -> dict:
             m["slo"] = {"min_tokens_per_s": rng.choice([10, 20, 30])}
         models.append(m)
     assert all(m["model"] in library() for m in models)
-    return {"name": f"bench-{n}-{seed}", "models": models, "providers": ["aws", "gcp", "azure", "lambda", "runpod"]}
+    return {"name": f"bench-{n}-{seed}", "models": models, "providers": ["aws", "gcp", "azure", "lambda", "runpod"],
+            "sharing": {"enabled": sharing}}
 
 
-def run(n: int, seed: int, time_limit: float, threads: int, baselines: bool) -> dict:
+def run(n: int, seed: int, time_limit: float, threads: int, baselines: bool, sharing: bool = True) -> dict:
     t0 = time.perf_counter()
-    s = scenario_from_dict(fleet(n, seed))
+    s = scenario_from_dict(fleet(n, seed, sharing))
     cs = build_candidates(s)
     t1 = time.perf_counter()
     try:
@@ -80,10 +81,11 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--baselines", action="store_true", help="also solve the greedy and single-type baselines")
+    ap.add_argument("--no-sharing", action="store_true", help="one model per GPU (no device-sharing patterns)")
     a = ap.parse_args()
     t = time.perf_counter()
     for n in a.models:
-        print(json.dumps(run(n, a.seed, a.time_limit, a.threads, a.baselines)), flush=True)
+        print(json.dumps(run(n, a.seed, a.time_limit, a.threads, a.baselines, not a.no_sharing)), flush=True)
     print(f"wall time {time.perf_counter() - t:.1f} s", flush=True)
 
 

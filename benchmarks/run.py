@@ -73,12 +73,18 @@ def estimate_throughput(seconds: float = 3.0) -> tuple[float, int]:
     return n / dt, n
 
 
-def fleet(n: int, time_limit: float, baselines: bool) -> dict:
+def fleet(n: int, time_limit: float, baselines: bool, sharing: bool = True) -> dict:
     args = [sys.executable, str(HERE / "fleet_scale.py"), "--models", str(n), "--time-limit", str(time_limit)]
     if baselines:
         args.append("--baselines")
-    out = subprocess.run(args, capture_output=True, text=True, check=True)
-    return json.loads(next(l for l in out.stdout.splitlines() if l.startswith("{")))
+    if not sharing:
+        args.append("--no-sharing")
+    out = subprocess.run(args, capture_output=True, text=True)
+    line = next((l for l in out.stdout.splitlines() if l.startswith("{")), None)
+    if out.returncode != 0 or line is None:
+        tail = " | ".join(out.stderr.strip().splitlines()[-3:])
+        return {"status": f"benchmark process failed (exit {out.returncode}): {tail}", "gap": None, "solve_seconds": 0.0}
+    return json.loads(line)
 
 
 def main() -> None:
@@ -109,6 +115,11 @@ def main() -> None:
         if r.get("best_single_type"):
             b = r["best_single_type"]
             print(f"    vs best single GPU type ({b['gpu']}) ${b['cost_usd_per_hour']:,.2f}/h: saves {b['savings']:.1%}")
+    for n_models in sizes:
+        r = fleet(n_models, 60.0, baselines=False, sharing=False)
+        gap = "" if r.get("gap") is None else f", gap {r['gap']:.2%}"
+        print(f"fleet of {n_models:>4} models without device sharing: solve {r['solve_seconds']:.1f} s ({r['status']}{gap}); "
+              f"${r.get('cost_usd_per_hour', 0):,.2f}/h")
     if not a.quick:
         t = time.perf_counter()
         r = fleet(1000, 2.0, baselines=False)

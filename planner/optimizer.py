@@ -33,8 +33,9 @@ so the ">=" in (3) never costs anything: engines a device does not need are left
 
 Solvers: the model is built once as rows over integer variables and handed to CP-SAT or to a MIP solver that
 OR-Tools bundles (CBC or SCIP via pywraplp; its HiGHS segfaulted on this model). ``solver="auto"`` uses CP-SAT for
-small fleets and CBC for large ones: on 1,000 models CBC proved the optimum in 17 s where CP-SAT stopped at a 1.5 % gap
-after 60 s (benchmarks/RESULTS.md).
+small fleets and for fleets with many sharing patterns, and CBC for large fleets of mostly dedicated replicas: on 1,000
+models without sharing CBC proved the optimum in 17 s where CP-SAT stopped at a 1.5 % gap after 60 s, and on 100
+models with 4,600 sharing patterns CP-SAT proved it in 14 s where CBC stopped at 0.3 % (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -267,7 +268,10 @@ class FleetModel:
 
             raise InputError(f"--solver: '{solver}' is not one of {', '.join(SOLVERS)}{did_you_mean(solver, SOLVERS)}")
         if solver == "auto":
-            solver = "cbc" if len(self.lm.vars) > AUTO_MIP_ABOVE_VARIABLES else "cp-sat"
+            # measured (benchmarks/RESULTS.md): CBC proves large fleets of dedicated replicas where CP-SAT stalls,
+            # while CP-SAT handles many sharing patterns (bin packing) where CBC stalls
+            many_patterns = len(self.patterns) * 2 >= len(self.cands)
+            solver = "cbc" if len(self.lm.vars) > AUTO_MIP_ABOVE_VARIABLES and not many_patterns else "cp-sat"
         t0 = started if started is not None else time.perf_counter()
         deadline = t0 + float(time_limit_s)  # the limit covers building the model too
         if solver == "cp-sat":
