@@ -20,13 +20,10 @@ def greedy(cs: CandidateSet) -> tuple[dict[str, int], dict[str, int], float] | N
     into a new instance of the cheapest per-GPU offer that holds it. Ignores limits, budget and sharing."""
     replicas: dict[str, int] = {}
     groups: dict[str, list[int]] = {}
-    by_model: dict[str, list[Candidate]] = {}
-    for c in cs.candidates:
-        by_model.setdefault(c.model, []).append(c)
     price: dict[tuple[str, int], float | None] = {}
     for m in cs.scenario.models:
         best: tuple[float, Candidate] | None = None
-        for c in by_model.get(m.name, []):
+        for c in cs.for_model(m.name):
             if (c.gpu, c.tp) not in price:
                 price[(c.gpu, c.tp)] = _per_gpu_price(cs, c.gpu, c.tp)
             p = price[(c.gpu, c.tp)]

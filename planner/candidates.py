@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from .catalog import GPU
@@ -119,8 +120,16 @@ class CandidateSet:
     sharing_restricted: bool = False  # patterns exceeded PATTERN_BUDGET: sharing limited to 3 GPU types per model
     calibration: dict[str, PerfConstants] = field(repr=False, compare=False, default_factory=dict)
 
+    @cached_property
+    def _by_model(self) -> dict[str, list[Candidate]]:
+        out: dict[str, list[Candidate]] = {}
+        for c in self.candidates:
+            out.setdefault(c.model, []).append(c)
+        return out
+
     def for_model(self, model: str) -> list[Candidate]:
-        return [c for c in self.candidates if c.model == model]
+        """The candidates of one model (indexed once; callers ask for every model)."""
+        return self._by_model.get(model, [])
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -124,8 +124,12 @@ class FleetModel:
         self.cands: list[Candidate] = [c for c in cs.candidates if keep is None or c.gpu in keep]
         self.offers: list[PricedOffer] = [o for o in cs.offers if keep is None or o.gpu in keep]
         self.patterns: list[Pattern] = [p for p in cs.patterns if keep is None or p.gpu in keep]
-        self.shared_keys = sorted(k for k in cs.shared if (keep is None or k[1] in keep)
-                                  and any(k[0] in p.models and p.gpu == k[1] for p in self.patterns))
+        # (model, GPU type) pairs that can run shared: exactly those some kept pattern holds
+        self.holding: dict[tuple[str, str], list[Pattern]] = {}
+        for p in self.patterns:
+            for name in p.models:
+                self.holding.setdefault((name, p.gpu), []).append(p)
+        self.shared_keys = sorted(self.holding)
         self.models = list(s.models)
         self.req = {m.name: m for m in self.models}
         self.by_model: dict[str, list[Candidate]] = {m.name: [] for m in self.models}
@@ -187,12 +191,8 @@ class FleetModel:
 
     def _add_sharing(self) -> None:
         """(3) A model in shared mode on a GPU type gets r_m devices whose pattern includes it."""
-        holding: dict[tuple[str, str], list[int]] = {}
-        for p in self.patterns:
-            for name in p.models:
-                holding.setdefault((name, p.gpu), []).append(self.u[p.key])
         for k in self.shared_keys:
-            devs = [(1, v) for v in holding.get(k, [])]
+            devs = [(1, self.u[p.key]) for p in self.holding[k]]
             self.lm.add(devs + [(-self.req[k[0]].min_replicas, self.s[k])], lo=0)
 
     def _add_packing(self) -> None:

@@ -57,7 +57,6 @@ def build_plan(cs: CandidateSet, replicas: dict[str, int], instances: dict[str, 
     inst_records: list[Instance] = []
     gpus_sorted = sorted({o.gpu for o in cs.offers if instances.get(o.id)})
     shard_map: dict[str, list[Shard]] = {}
-    shared_rep_counter = counter
     for gid in gpus_sorted:
         g = s.catalog.gpus[gid]
         total = int(g.memory_gib * GIB)
@@ -68,20 +67,19 @@ def build_plan(cs: CandidateSet, replicas: dict[str, int], instances: dict[str, 
                 bins.append(_Bin(oid, i + 1, offers[oid].gpus_per_instance))
         items = sorted(groups.get(gid, []), key=lambda t: (-t[0], t[1], t[2]))
         items_shared = [(1, f"__shared{j}", 0) for j in range(len(shared_devices.get(gid, [])))]
-        assign: dict[tuple[str, int], tuple[int, int]] = {}
+        assign: dict[tuple[str, int], tuple[int, int, int]] = {}  # group -> (bin, first device, size)
         for size, rid, stage in items + items_shared:
             b = next((i for i, b in enumerate(bins) if b.size - b.used >= size), None)
             if b is None:
                 raise PlacementError(f"cannot place a TP group of {size} {gid} GPUs; instances {[(x.offer, x.size, x.used) for x in bins]}")
-            assign[(rid, stage)] = (b, bins[b].used)
+            assign[(rid, stage)] = (b, bins[b].used, size)
             bins[b].used += size
         # devices
         dev_ids: list[list[str]] = []
         for b in bins:
             iid = f"{b.offer}#{b.index}"
             dev_ids.append([f"{iid}/gpu{j}" for j in range(b.size)])
-        for (rid, stage), (bi, start) in assign.items():
-            size = next(t[0] for t in items + items_shared if t[1] == rid and t[2] == stage)
+        for (rid, stage), (bi, start, size) in assign.items():
             dev_of_group[(rid, stage)] = dev_ids[bi][start:start + size]
         # shards of dedicated replicas
         for r in reps:
@@ -104,8 +102,8 @@ def build_plan(cs: CandidateSet, replicas: dict[str, int], instances: dict[str, 
             d = dev_of_group[(f"__shared{j}", 0)][0]
             for n in models_on:
                 e = cs.shared[(n, gid)]
-                shared_rep_counter[n] = shared_rep_counter.get(n, 0) + 1
-                rid = f"{n}/r{shared_rep_counter[n]}"
+                counter[n] = counter.get(n, 0) + 1
+                rid = f"{n}/r{counter[n]}"
                 util = e.memory_bytes / total
                 kv = e.memory_bytes - e.memory.fixed_bytes_per_device
                 shard_map.setdefault(d, []).append(Shard(n, rid, 0, e.memory.per_device.weights_bytes, kv,

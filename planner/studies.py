@@ -11,7 +11,6 @@ from .memory import PRECISIONS
 from .pipeline import plan
 from .report import fleet_tokens_per_s
 from .scenario import Scenario
-from .units import HOURS_PER_MONTH
 
 SWEEP_FIELDS = ("concurrency", "context_tokens", "precision", "pricing", "price", "min_replicas")
 
@@ -45,7 +44,7 @@ def _outcome(s: Scenario, time_limit_s: float | None, threads: int | None) -> di
     tps = fleet_tokens_per_s(p, s)
     return {
         "feasible": True, "why": "", "plan": p, "status": p.status, "cost_usd_per_hour": round(p.cost_usd_per_hour, 4),
-        "cost_usd_per_month": round(p.cost_usd_per_hour * HOURS_PER_MONTH, 2), "gpus": p.gpus,
+        "cost_usd_per_month": round(p.cost_usd_per_month, 2), "gpus": p.gpus,
         "fleet": ", ".join(f"{n} x {g}" for g, n in p.gpus_by_type().items()),
         "utilization": round(target / served, 4) if served else 0.0,
         "usd_per_million_tokens": round(p.cost_usd_per_hour / (tps * 3600) * 1e6, 4) if tps > 0 else None,
