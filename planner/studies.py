@@ -166,7 +166,8 @@ def sweep_scenario(s: Scenario, field: str, target: str | None, value: str) -> S
             v = int(value)
             if v > m.arch.max_context:
                 raise InputError(f"--vary: context_tokens {v} exceeds {m.arch.id}'s maximum of {m.arch.max_context}")
-            inp = max(1, min(m.input_tokens, v - 1)) if v > 1 else 1
+            # keep the scenario's prompt/output split: a shorter context shortens both, never the output alone
+            inp = min(v - 1, max(1, round(v * m.input_tokens / (m.input_tokens + m.output_tokens)))) if v > 1 else 1
             models.append(replace(m, context_tokens=v, input_tokens=inp, output_tokens=max(1, v - inp)))
         elif field == "concurrency":
             if m.concurrency is None:

@@ -59,3 +59,13 @@ def test_owned_report_shows_rent_vs_own(tmp_path, run_cli):
     assert code == 0
     md = (tmp_path / "r" / "report.md").read_text()
     assert "## Rent or own the same GPUs" in md and "owned_usd_per_month" in md
+
+
+def test_sweep_context_keeps_the_prompt_output_split_and_never_gets_cheaper(run_cli):
+    """Regression: a shorter context once became a (context - 1)-token prompt with a 1-token output, which made the
+    2k point of this sweep 60x dearer than the 8k one."""
+    code, out, _ = run_cli("sweep", str(ROOT / "scenarios" / "service-7b-int8.yaml"), "--vary",
+                           "context_tokens=2048,8192,32768", "--format", "json", "-q")
+    assert code == 0
+    costs = [p["cost_usd_per_month"] for p in json.loads(out)["points"]]
+    assert costs == sorted(costs)
