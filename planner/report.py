@@ -31,7 +31,15 @@ def _g(x: float) -> float:
 
 
 def fleet_tokens_per_s(p: Plan, s: Scenario) -> float:
-    """Output tokens per second the fleet produces at its target load (replicas scaled by target / served)."""
+    """Output tokens per second the fleet produces at its target load.
+
+    Each model's target concurrency is spread over its replicas in proportion to their capacity, and every dedicated
+    replica's speed is evaluated at that load (a replica running below capacity serves each stream faster than at
+    its SLO-bound batch). Shared engines run at their planned concurrency; request-rate models produce rate x output.
+    """
+    from .perf import constants_for, load_calibration, serving_point
+
+    cal = load_calibration(s.calibration_path)
     total = 0.0
     reqs = {m.name: m for m in s.models}
     for m in p.models:
@@ -41,7 +49,16 @@ def fleet_tokens_per_s(p: Plan, s: Scenario) -> float:
             total += req.request_rate_per_s * req.output_tokens
             continue
         share = (m.target_concurrency or 0) / m.served_concurrency if m.served_concurrency else 0.0
-        total += share * sum(r.tokens_per_s for r in mine)
+        for r in mine:
+            load = max(1, round(r.concurrency * share))
+            if r.shared or load >= r.concurrency:
+                total += r.tokens_per_s * min(1.0, share)
+                continue
+            g = s.catalog.gpus[r.gpu]
+            sp = serving_point(req.arch, g, constants_for(g, cal), precision=req.precision,
+                               kv_cache_dtype=req.kv_cache_dtype, tp=r.tp, pp=r.pp, batch=load,
+                               input_tokens=req.input_tokens, output_tokens=req.output_tokens)
+            total += sp.tokens_per_s
     return total
 
 
