@@ -53,9 +53,9 @@ def cli_seconds(args: list[str], runs: int = 7) -> float:
 
 
 def estimate_throughput(seconds: float = 3.0) -> tuple[float, int]:
-    from planner.catalog import load_catalog
-    from planner.estimate import estimate_deployment
-    from planner.library import get_model
+    from planner.inputs.catalog import load_catalog
+    from planner.estimate.deployment import estimate_deployment
+    from planner.inputs.library import get_model
 
     cat = load_catalog()
     models = ["llama-3-8b", "qwen2.5-72b", "deepseek-v2-lite", "glm-4-9b", "mixtral-8x7b-v0.1", "qwen3-0.6b"]

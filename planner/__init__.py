@@ -23,43 +23,43 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in ("load_scenario", "default_scenario_path"):
-        from . import scenario
+        from planner.inputs import scenario
 
         return getattr(scenario, name)
     if name == "load_catalog":
-        from .catalog import load_catalog
+        from planner.inputs.catalog import load_catalog
 
         return load_catalog
     if name in ("get_model", "load_hf_model"):
-        from . import library
+        from planner.inputs import library
 
         return getattr(library, name)
     if name == "estimate_memory":
-        from .memory import estimate_memory
+        from planner.estimate.memory import estimate_memory
 
         return estimate_memory
     if name == "estimate_deployment":
-        from .estimate import estimate_deployment
+        from planner.estimate.deployment import estimate_deployment
 
         return estimate_deployment
     if name == "plan":
-        from .pipeline import plan
+        from planner.pipeline import plan
 
         return plan
     if name == "check_plan":
-        from .check import check_plan
+        from planner.plans.check import check_plan
 
         return check_plan
     if name in ("compare", "sweep"):
-        from . import studies
+        from planner import studies
 
         return getattr(studies, name)
     if name == "write_report":
-        from .report import write_report
+        from planner.report.writer import write_report
 
         return write_report
     if name == "build_candidates":
-        from .candidates import build_candidates
+        from planner.candidates.deployments import build_candidates
 
         return build_candidates
     raise AttributeError(f"module 'planner' has no attribute {name!r}")

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .baselines import greedy, single_type
-from .candidates import CandidateSet, build_candidates
-from .check import check_plan
-from .errors import InfeasibleError
-from .explain import explain_fleet, explain_model
-from .optimizer import solve_fleet
-from .placement import build_plan
-from .plan_records import Plan
-from .scenario import Scenario
+from planner.solve.baselines import greedy, single_type
+from planner.candidates.deployments import CandidateSet, build_candidates
+from planner.plans.check import check_plan
+from planner.errors import InfeasibleError
+from planner.solve.explain import explain_fleet, explain_model
+from planner.solve.formulation import solve_fleet
+from planner.plans.placement import build_plan
+from planner.plans.records import Plan
+from planner.inputs.scenario import Scenario
 
 
 class PlanCheckError(RuntimeError):
@@ -40,7 +40,7 @@ def plan(scenario: Scenario, *, time_limit_s: float | None = None, threads: int 
                               explain_fleet(cs, min(tl, 30.0), th)) from None
     notes = []
     if cs.sharing_restricted:
-        from .candidates import PATTERN_BUDGET, SHARING_TYPES_PER_MODEL
+        from planner.candidates.deployments import PATTERN_BUDGET, SHARING_TYPES_PER_MODEL
 
         notes.append(f"device sharing: more than {PATTERN_BUDGET} sharing patterns, so each model may share GPUs only on its "
                      f"{SHARING_TYPES_PER_MODEL} (or, for very large fleets, fewer) GPU types of lowest memory-proportional "

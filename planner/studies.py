@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable
 
-from .catalog import Catalog
-from .errors import InfeasibleError, InputError, SolveTimeoutError, did_you_mean
-from .memory import PRECISIONS
-from .pipeline import plan
-from .report import fleet_tokens_per_s
-from .scenario import Scenario
+from planner.inputs.catalog import Catalog
+from planner.errors import InfeasibleError, InputError, SolveTimeoutError, did_you_mean
+from planner.estimate.memory import PRECISIONS
+from planner.pipeline import plan
+from planner.report.writer import fleet_tokens_per_s
+from planner.inputs.scenario import Scenario
 
 SWEEP_FIELDS = ("concurrency", "context_tokens", "precision", "pricing", "price", "min_replicas")
 
@@ -141,7 +141,7 @@ def _with_price(cat: Catalog, gid: str, usd_per_gpu_hour: float) -> Catalog:
                                spot_usd_per_hour=None if o.spot_usd_per_hour is None else round(o.spot_usd_per_hour * k, 6))
                        for o in g.offers)
     else:
-        from .catalog import Offer
+        from planner.inputs.catalog import Offer
 
         offers = (Offer("what-if", f"1x {gid}", 1, usd_per_gpu_hour, None, None, "sweep", "what-if"),)
     return replace(cat, gpus={**cat.gpus, gid: replace(g, offers=offers)})

@@ -21,7 +21,7 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 @pytest.fixture
 def run_cli(capsys):
     """Call planner's CLI entry point in-process: returns (exit_code, stdout, stderr)."""
-    from planner.cli import main
+    from planner.cli.app import main
 
     def _run(*args: str) -> tuple[int, str, str]:
         code = main([str(a) for a in args])

@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from planner.catalog import builtin_catalog_dir, load_catalog
-from planner.catalog_schema import GPUIn
-from planner.validation import validate
-from planner.yamlio import load_yaml
+from planner.inputs.catalog import builtin_catalog_dir, load_catalog
+from planner.inputs.catalog_schema import GPUIn
+from planner.inputs.input_errors import validate
+from planner.inputs.yaml_source import load_yaml
 
 REQUIRED = ["t4", "a10", "a10g", "l4", "l40s", "rtx-3060", "rtx-4060", "rtx-4060-ti", "rtx-3090", "rtx-4090", "rtx-5090",
             "a100-40gb-sxm", "a100-40gb-pcie", "a100-80gb-sxm", "a100-80gb-pcie", "h100-sxm", "h100-pcie", "h100-nvl",

@@ -12,8 +12,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.cli import main
-from planner.modelarch import SUPPORTED_MODEL_TYPES
+from planner.cli.app import main
+from planner.inputs.architectures import SUPPORTED_MODEL_TYPES
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True, allow_infinity=True),
                     st.text(max_size=12))

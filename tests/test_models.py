@@ -7,7 +7,7 @@ import json
 import pytest
 
 from planner.errors import InputError
-from planner.library import get_model, library, load_hf_model
+from planner.inputs.library import get_model, library, load_hf_model
 
 # Exact parameter counts of the real checkpoints. Source: shared/data/model_configs.yaml (params_exact; 25 of them agree
 # with the transformers model classes counted on the meta device, several with a safetensors total_size), which names
@@ -91,8 +91,8 @@ def test_unsupported_architecture_is_one_clear_error(tmp_path):
 def test_checkpoint_quantization_sets_precision_and_exact_bytes(tmp_path):
     """A local AWQ checkpoint: its quantization_config makes INT4 the default precision, its group size is used, and
     the stored total_size (a synthetic figure here) replaces the computed weight bytes; TP keeps the computed split."""
-    from planner.catalog import load_catalog
-    from planner.memory import default_precision, estimate_memory
+    from planner.inputs.catalog import load_catalog
+    from planner.estimate.memory import default_precision, estimate_memory
 
     cfg = dict(library()["llama-3-8b"].config)
     cfg["quantization_config"] = {"quant_method": "awq", "bits": 4, "group_size": 64}
@@ -115,7 +115,7 @@ def test_checkpoint_quantization_sets_precision_and_exact_bytes(tmp_path):
 def test_qwen2_moe_gemma_and_falcon_40b_style_configs(tmp_path):
     """Architectures outside the library: Qwen1.5-MoE-A2.7B (qwen2_moe with a shared expert) counts to its published
     14.3B; Gemma-7B (gemma, head_dim 256, tied) to 8.54B; Falcon-40B (new decoder architecture, 8 KV groups)."""
-    from planner.modelarch import arch_from_config
+    from planner.inputs.architectures import arch_from_config
 
     qmoe = arch_from_config({"model_type": "qwen2_moe", "hidden_size": 2048, "intermediate_size": 5632,
                              "moe_intermediate_size": 1408, "shared_expert_intermediate_size": 5632, "num_experts": 60,

@@ -7,10 +7,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.calibrate import read_points, score
-from planner.catalog import load_catalog
-from planner.library import get_model
-from planner.perf import constants_for, decode_step_ms, load_calibration, serving_point
+from planner.estimate.calibrate import read_points, score
+from planner.inputs.catalog import load_catalog
+from planner.inputs.library import get_model
+from planner.estimate.speed import constants_for, decode_step_ms, load_calibration, serving_point
 
 CAL_FILE = Path(__file__).parent / "data" / "throughput_calibration.yaml"  # copy of shared/data's file
 CAT = load_catalog()
@@ -117,7 +117,7 @@ def test_calibrate_cli_round_trip(tmp_path, run_cli):
     slow = type(true)(**{**true.__dict__, "eta_bw": 0.5, "t0_ms": 4.0})
     a = get_model("llama-3-8b")
     rows = ["model,gpu,tp,pp,precision,batch,input_tokens,output_tokens,tpot_ms,ttft_ms"]
-    from planner.perf import prefill_ms
+    from planner.estimate.speed import prefill_ms
 
     for b in (1, 4, 16, 32):
         for inp in (128, 1024):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from planner.scenario import scenario_from_dict
+from planner.inputs.scenario import scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

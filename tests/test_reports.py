@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from planner.candidates import build_candidates
-from planner.check import check_plan
+from planner.candidates.deployments import build_candidates
+from planner.plans.check import check_plan
 from planner.pipeline import plan
-from planner.report import write_report
-from planner.scenario import load_scenario
+from planner.report.writer import write_report
+from planner.inputs.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -88,7 +88,7 @@ def test_xlsx_holds_the_same_numbers_as_the_json(tmp_path):
 def test_failed_write_keeps_the_earlier_report(tmp_path, monkeypatch):
     out = _report(tmp_path, "service-7b-int8")
     before = {f.name: f.read_bytes() for f in out.iterdir()}
-    import planner.report as rep
+    import planner.report.writer as rep
 
     def boom(*a, **k):
         raise OSError("disk full")
@@ -156,7 +156,7 @@ def test_report_markdown_and_csv_identical_across_thread_counts(tmp_path):
 
 def test_committed_example_report_is_current(tmp_path):
     """reports/default-chat-fleet/ is the example a reader opens without running anything: it must match the tool."""
-    from planner.scenario import default_scenario_path
+    from planner.inputs.scenario import default_scenario_path
 
     s = load_scenario(default_scenario_path())
     cs = build_candidates(s)

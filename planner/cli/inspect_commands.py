@@ -6,14 +6,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, did_you_mean
-from .units import GB, GIB
+from planner.errors import InputError, did_you_mean
+from planner.units import GB, GIB
 
 METHODS = ("detailed", "seed-1.2", "seed-2x")
 
 
 def _arch(model: str | None, hf_config: Path | None):  # type: ignore[no-untyped-def]
-    from .library import get_model, load_hf_model
+    from planner.inputs.library import get_model, load_hf_model
 
     if hf_config is not None and model is not None:
         raise InputError("give either MODEL or --hf-config, not both")
@@ -29,11 +29,11 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
                  method: str, batch: int, input_tokens: int | None, output_tokens: int | None,
                  min_tokens_per_s: float | None, max_ttft_ms: float | None, pricing: str, calibration: Path | None,
                  catalog_path: Path | None, fmt: str) -> None:
-    from .catalog import load_catalog
-    from .estimate import estimate_deployment, smallest_fit
-    from .memory import check_kv_dtype, check_precision, seed_estimate_bytes
-    from .output import to_json
-    from .perf import load_calibration
+    from planner.inputs.catalog import load_catalog
+    from planner.estimate.deployment import estimate_deployment, smallest_fit
+    from planner.estimate.memory import check_kv_dtype, check_precision, seed_estimate_bytes
+    from planner.report.tables import to_json
+    from planner.estimate.speed import load_calibration
 
     if method not in METHODS:
         raise InputError(f"--method: '{method}' is not one of {', '.join(METHODS)}{did_you_mean(method, METHODS)}")
@@ -44,7 +44,7 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
         precision = check_precision(precision)
     arch = _arch(model, hf_config)
     if precision is None:
-        from .memory import default_precision
+        from planner.estimate.memory import default_precision
 
         precision = default_precision(arch)
     if context > arch.max_context:
@@ -77,7 +77,7 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
 
     if gpu is not None:
         g = cat.get(gpu)
-        from .memory import parallel_problem
+        from planner.estimate.memory import parallel_problem
 
         why = parallel_problem(arch, g, tp, pp, precision, kv_cache_dtype)
         if why:
@@ -110,7 +110,7 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
         sys.stdout.write(to_json({"model": arch.id, "params": arch.params, "precision": precision, "context_tokens": context,
                                   "concurrency": concurrency, "seed_estimates_bytes": seeds, "per_gpu": records}))
         return
-    from .output import print_table
+    from planner.report.tables import print_table
 
     print(f"{arch.name}: {arch.params:,} parameters, {precision}, context {context}, {concurrency} concurrent sequence(s)")
     print(f"Rules of thumb: seed-1.2 {seeds['seed-1.2'] / GB:.1f} GB, seed-2x {seeds['seed-2x'] / GB:.1f} GB (params x bytes x factor)")
@@ -118,7 +118,7 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
 
 
 def _print_one(e, arch, seeds) -> None:  # type: ignore[no-untyped-def]
-    from .output import print_table
+    from planner.report.tables import print_table
 
     m = e.memory
     d = m.per_device
@@ -152,8 +152,8 @@ def _print_one(e, arch, seeds) -> None:  # type: ignore[no-untyped-def]
 
 
 def calibrate_cmd(points: Path, out: Path, fmt: str) -> None:
-    from .calibrate import calibrate, read_points, score, write_calibration
-    from .output import print_table, to_json
+    from planner.estimate.calibrate import calibrate, read_points, score, write_calibration
+    from planner.report.tables import print_table, to_json
 
     pts = read_points(points)
     cal = calibrate(pts, str(points))

@@ -12,8 +12,8 @@ from typing import Optional
 
 import typer
 
-from . import __version__
-from .errors import InputError, PlannerError
+from planner import __version__
+from planner.errors import InputError, PlannerError
 
 app = typer.Typer(
     name="planner",
@@ -29,7 +29,7 @@ FormatOpt = typer.Option("table", "--format", "-f", help="Output format: table, 
 
 
 def _check_format(fmt: str, allowed: tuple[str, ...] = ("table", "json", "csv", "markdown")) -> str:
-    from .errors import did_you_mean
+    from planner.errors import did_you_mean
 
     if fmt not in allowed:
         raise InputError(f"--format: '{fmt}' is not one of {', '.join(allowed)}{did_you_mean(fmt, allowed)}")
@@ -61,7 +61,7 @@ def catalog(
 
     Example: planner catalog --format json
     """
-    from .catalog import load_catalog
+    from planner.inputs.catalog import load_catalog
 
     _check_format(fmt)
     cat = load_catalog(catalog_path)
@@ -77,7 +77,7 @@ def catalog(
                      "usd_per_gpu_hour_min": None if cheapest is None else round(cheapest, 3),
                      "purchase_usd": g.purchase.usd if g.purchase else None})
     cols = list(rows[0].keys()) if rows else []
-    from .output import emit
+    from planner.report.tables import emit
 
     emit(rows, cols, fmt, json_data=data, title="GPU catalog (memory_gib = CUDA-visible GiB; prices USD)")
 
@@ -114,8 +114,8 @@ def models(fmt: str = FormatOpt) -> None:
 
     Example: planner models --format csv
     """
-    from .library import get_model, library
-    from .output import emit
+    from planner.inputs.library import get_model, library
+    from planner.report.tables import emit
 
     _check_format(fmt)
     rows = []
@@ -159,7 +159,7 @@ def estimate(
 
     Example: planner estimate llama-3-8b --gpu a10 --precision int8 --context 4096 --concurrency 16
     """
-    from . import commands
+    from planner.cli import inspect_commands as commands
 
     _check_format(fmt, ("table", "json"))
     commands.estimate_cmd(
@@ -182,7 +182,7 @@ def calibrate(
 
     Example: planner calibrate my_measurements.csv --out my_calibration.yaml
     """
-    from . import commands
+    from planner.cli import inspect_commands as commands
 
     _check_format(fmt, ("table", "json"))
     commands.calibrate_cmd(points, out, fmt)
@@ -190,7 +190,7 @@ def calibrate(
 
 def _register_later_commands() -> None:
     """Commands whose modules import the solver register here, still without importing it at start-up."""
-    from . import cli_plan  # noqa: F401
+    from planner.cli import solve_commands  # noqa: F401
 
 
 _register_later_commands()
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     except PlannerError as exc:
         sys.stderr.write(f"Error: {one_line(exc.message)}\n")
         if getattr(exc, "explanation", None):
-            from .explain import explanation_lines
+            from planner.solve.explain import explanation_lines
 
             for line in explanation_lines(exc.explanation):  # type: ignore[attr-defined]
                 sys.stderr.write(f"  {one_line(line)}\n")

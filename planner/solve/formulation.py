@@ -45,9 +45,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .candidates import Candidate, CandidateSet, Pattern
-from .errors import InfeasibleError, InputError, SolveTimeoutError
-from .pricing import PricedOffer
+from planner.candidates.deployments import Candidate, CandidateSet, Pattern
+from planner.errors import InfeasibleError, InputError, SolveTimeoutError
+from planner.inputs.pricing import PricedOffer
 
 PRICE_SCALE = 10_000  # objective counts cost in 1e-4 USD per hour
 SOLVERS = ("auto", "cp-sat", "cbc", "scip")
@@ -264,7 +264,7 @@ class FleetModel:
     def solve(self, time_limit_s: float, threads: int = 1, solver: str = "auto", log: bool = False,
               started: float | None = None) -> Solution:
         if solver not in SOLVERS:
-            from .errors import did_you_mean
+            from planner.errors import did_you_mean
 
             raise InputError(f"--solver: '{solver}' is not one of {', '.join(SOLVERS)}{did_you_mean(solver, SOLVERS)}")
         if solver == "auto":

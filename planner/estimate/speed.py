@@ -32,12 +32,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import InputError
-from .memory import WEIGHT_BITS, activation_bits, kv_bits, kv_bytes_per_token_layer, weight_bytes_per_device
-from .modelarch import ModelArch
+from planner.errors import InputError
+from planner.resources import DATA_DIR
+from planner.estimate.memory import WEIGHT_BITS, activation_bits, kv_bits, kv_bytes_per_token_layer, weight_bytes_per_device
+from planner.inputs.architectures import ModelArch
 
 if TYPE_CHECKING:
-    from .catalog import GPU
+    from planner.inputs.catalog import GPU
 
 # Weight-only INT4 (AWQ/GPTQ) decodes 1.5-2x faster than FP16 at batch 1, not the 3.85x its bytes suggest
 # (shared/data/throughput_notes.md, point 4): its streamed bytes are charged x 2.2 = 3.85 / 1.75.
@@ -62,13 +63,13 @@ class PerfConstants:
 
 
 def default_calibration_path() -> Path:
-    return Path(__file__).parent / "data" / "calibration.yaml"
+    return DATA_DIR / "calibration.yaml"
 
 
 @lru_cache(maxsize=8)
 def load_calibration(path: str | None = None) -> dict[str, PerfConstants]:
     """Family -> constants. ``path`` names a user calibration file (written by ``planner calibrate``)."""
-    from .yamlio import load_yaml
+    from planner.inputs.yaml_source import load_yaml
 
     p = Path(path) if path else default_calibration_path()
     data, _ = load_yaml(p, "calibration file")

@@ -8,13 +8,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .catalog import Catalog, load_catalog
-from .errors import InputError, did_you_mean
-from .library import load_hf_model, resolve_model_id, unknown_model_message, get_model
-from .modelarch import ModelArch
-from .pricing import Owned
-from .validation import validate
-from .yamlio import field_path, line_of, load_yaml
+from planner.inputs.catalog import Catalog, load_catalog
+from planner.errors import InputError, did_you_mean
+from planner.resources import DATA_DIR
+from planner.inputs.library import load_hf_model, resolve_model_id, unknown_model_message, get_model
+from planner.inputs.architectures import ModelArch
+from planner.inputs.pricing import Owned
+from planner.inputs.input_errors import validate
+from planner.inputs.yaml_source import field_path, line_of, load_yaml
 
 Precision = Literal["fp32", "fp16", "bf16", "fp8", "int8", "int4"]
 KVDtype = Literal["auto", "fp32", "fp16", "bf16", "fp8"]
@@ -168,7 +169,7 @@ class Scenario:
 
 
 def default_scenario_path() -> Path:
-    return Path(__file__).parent / "data" / "default_scenario.yaml"
+    return DATA_DIR / "default_scenario.yaml"
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -256,7 +257,7 @@ def scenario_from_dict(data: Any, lines: dict | None = None, name: str = "<scena
                         )
         inp = m.input_tokens or max(1, ctx // 2)
         out = m.output_tokens or max(1, ctx - inp)
-        from .memory import default_precision
+        from planner.estimate.memory import default_precision
 
         reqs.append(ModelReq(
             name=m.name, arch=arch, precision=m.precision or default_precision(arch), kv_cache_dtype=m.kv_cache_dtype, concurrency=m.concurrency,

@@ -6,8 +6,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import InputError, did_you_mean
-from .yamlio import field_path, line_of
+from planner.errors import InputError, did_you_mean
+from planner.inputs.yaml_source import field_path, line_of
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .units import HOURS_PER_MONTH
+from planner.units import HOURS_PER_MONTH
 
 if TYPE_CHECKING:
-    from .catalog import GPU
+    from planner.inputs.catalog import GPU
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from .memory import estimate_memory, stage_devices
-from .perf import constants_for, load_calibration, max_batch_for_slo, serving_point
-from .pricing import priced_offers
+from planner.estimate.memory import estimate_memory, stage_devices
+from planner.estimate.speed import constants_for, load_calibration, max_batch_for_slo, serving_point
+from planner.inputs.pricing import priced_offers
 
 if TYPE_CHECKING:
-    from .plan_records import Plan
-    from .scenario import Scenario
+    from planner.plans.records import Plan
+    from planner.inputs.scenario import Scenario
 
 EPS_USD = 1e-6
 

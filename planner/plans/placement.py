@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .candidates import CandidateSet
-from .memory import stage_devices
-from .plan_records import Device, Instance, ModelResult, Plan, Replica, Shard
-from .units import GIB
+from planner.candidates.deployments import CandidateSet
+from planner.estimate.memory import stage_devices
+from planner.plans.records import Device, Instance, ModelResult, Plan, Replica, Shard
+from planner.units import GIB
 
 
 @dataclass

@@ -11,14 +11,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .candidates import CandidateSet
-from .errors import InputError
-from .memory import estimate_memory, seed_estimate_bytes
-from .output import to_csv, to_json, to_markdown
-from .plan_records import Plan
-from .pricing import Owned, owned_usd_per_gpu_hour, priced_offers
-from .scenario import Scenario
-from .units import GB, GIB, HOURS_PER_MONTH
+from planner.candidates.deployments import CandidateSet
+from planner.errors import InputError
+from planner.resources import TEMPLATES_DIR
+from planner.estimate.memory import estimate_memory, seed_estimate_bytes
+from planner.report.tables import to_csv, to_json, to_markdown
+from planner.plans.records import Plan
+from planner.inputs.pricing import Owned, owned_usd_per_gpu_hour, priced_offers
+from planner.inputs.scenario import Scenario
+from planner.units import GB, GIB, HOURS_PER_MONTH
 
 DEPLOYMENT_COLUMNS = ["model", "model_id", "precision", "gpu", "tp", "pp", "replicas", "concurrency_per_replica",
                       "target", "served", "unit", "binds", "decode_ms_per_token", "ttft_ms", "tokens_per_s_per_stream"]
@@ -37,7 +38,7 @@ def fleet_tokens_per_s(p: Plan, s: Scenario) -> float:
     replica's speed is evaluated at that load (a replica running below capacity serves each stream faster than at
     its SLO-bound batch). Shared engines run at their planned concurrency; request-rate models produce rate x output.
     """
-    from .perf import constants_for, load_calibration, serving_point
+    from planner.estimate.speed import constants_for, load_calibration, serving_point
 
     cal = load_calibration(s.calibration_path)
     total = 0.0
@@ -252,9 +253,9 @@ def render_markdown(d: dict[str, Any]) -> str:
 def render_html(d: dict[str, Any]) -> str:
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    from .charts import bar_chart, stacked_bars
+    from planner.report.charts import bar_chart, stacked_bars
 
-    env = Environment(loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)),
                       autoescape=select_autoescape(["html", "j2"]), keep_trailing_newline=True)
     mem_rows = [(r["device"], [("weights", r["weights_gib"]), ("kv_cache", r["kv_cache_gib"]),
                                ("activation", r["activation_gib"]), ("overhead", r["overhead_gib"]),
@@ -345,7 +346,7 @@ def swap_in(tmp: Path, out: Path) -> None:
 
 def plan_markdown(p: Plan, s: Scenario) -> str:
     """The Markdown report of a plan (what `planner plan --format markdown` prints)."""
-    from .candidates import build_candidates
+    from planner.candidates.deployments import build_candidates
 
     return render_markdown(report_data(p, s, build_candidates(s)))
 

@@ -19,12 +19,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .catalog import GPU, Catalog, load_catalog
-from .errors import InputError
-from .library import get_model, resolve_model_id
-from .memory import check_kv_dtype, check_precision
-from .perf import PerfConstants, decode_step_ms, decode_work, prefill_ms
-from .yamlio import load_yaml, read_text
+from planner.inputs.catalog import GPU, Catalog, load_catalog
+from planner.errors import InputError
+from planner.inputs.library import get_model, resolve_model_id
+from planner.estimate.memory import check_kv_dtype, check_precision
+from planner.estimate.speed import PerfConstants, decode_step_ms, decode_work, prefill_ms
+from planner.inputs.yaml_source import load_yaml, read_text
 
 # names used in shared/data/throughput_calibration.yaml -> catalog ids (L40 is not in the catalog: its specs come
 # from that file's gpu_specs_used block)
@@ -206,7 +206,7 @@ def fit(points: list[Point], name: str, base: PerfConstants, source: str) -> Per
 
 def predict(p: Point, cal: dict[str, PerfConstants]) -> tuple[float, float | None]:
     """(decode ms, TTFT ms) the model predicts for a measured point."""
-    from .perf import constants_for
+    from planner.estimate.speed import constants_for
 
     arch = get_model(p.model)
     c = constants_for(p.gpu, cal)
@@ -275,6 +275,6 @@ def write_calibration(cal: dict[str, PerfConstants], path: str | Path, header: s
                             "allreduce_us_nvlink": v.allreduce_us_nvlink, "allreduce_us_pcie": v.allreduce_us_pcie,
                             "points": v.points, "source": v.source} for k, v in cal.items()}}
     text = header + yaml.safe_dump(doc, sort_keys=True, width=120)
-    from .report_io import atomic_write_text
+    from planner.report.files import atomic_write_text
 
     atomic_write_text(Path(path), text)

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from .catalog import GPU
-from .memory import MemoryEstimate, estimate_memory, parallel_problem
-from .perf import PerfConstants, constants_for, load_calibration, max_batch_for_slo, serving_point
-from .pricing import PricedOffer, priced_offers
-from .scenario import ModelReq, Scenario
-from .units import GIB
+from planner.inputs.catalog import GPU
+from planner.estimate.memory import MemoryEstimate, estimate_memory, parallel_problem
+from planner.estimate.speed import PerfConstants, constants_for, load_calibration, max_batch_for_slo, serving_point
+from planner.inputs.pricing import PricedOffer, priced_offers
+from planner.inputs.scenario import ModelReq, Scenario
+from planner.units import GIB
 
 TP_CHOICES = (1, 2, 4, 8, 16, 32, 64)
 MAX_PP = 16

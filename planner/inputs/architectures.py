@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, did_you_mean
+from planner.errors import InputError, did_you_mean
 
 SUPPORTED_MODEL_TYPES = (
     "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2", "phi3",
@@ -425,7 +425,7 @@ def read_hf_config(path: str | Path) -> tuple[dict[str, Any], dict[str, Any] | N
     Returns the config and, for a local checkpoint folder, ``{"total_size": bytes}`` from
     ``model.safetensors.index.json`` when present (the exact bytes of the stored weights).
     """
-    from .yamlio import read_text
+    from planner.inputs.yaml_source import read_text
 
     p = Path(path)
     index = None

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .candidates import CandidateSet
-from .memory import estimate_memory, parallel_problem
-from .scenario import ModelReq, Scenario
-from .units import GIB
+from planner.candidates.deployments import CandidateSet
+from planner.estimate.memory import estimate_memory, parallel_problem
+from planner.inputs.scenario import ModelReq, Scenario
+from planner.units import GIB
 
 _LOWER = {"fp32": ["bf16", "fp8", "int8", "int4"], "fp16": ["fp8", "int8", "int4"], "bf16": ["fp8", "int8", "int4"],
           "fp8": ["int8", "int4"], "int8": ["int4"], "int4": []}
@@ -79,8 +79,8 @@ def explain_model(m: ModelReq, cs: CandidateSet) -> dict[str, Any]:
 
 def explain_fleet(cs: CandidateSet, time_limit_s: float, threads: int) -> dict[str, Any]:
     """Every model can run, yet no fleet satisfies the limits or budget: which binds, and what raising it buys."""
-    from .errors import InfeasibleError, SolveTimeoutError
-    from .optimizer import solve_fleet
+    from planner.errors import InfeasibleError, SolveTimeoutError
+    from planner.solve.formulation import solve_fleet
 
     s = cs.scenario
     out: dict[str, Any] = {"problem": "limits or budget leave no feasible fleet"}

@@ -7,10 +7,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, did_you_mean
-from .modelarch import ModelArch, arch_from_config, read_hf_config
+from planner.errors import InputError, did_you_mean
+from planner.resources import DATA_DIR
+from planner.inputs.architectures import ModelArch, arch_from_config, read_hf_config
 
-DATA_DIR = Path(__file__).parent / "data"
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,13 @@ from typing import Optional
 
 import typer
 
-from .cli import _check_format, app
-from .errors import InputError
-from .units import GIB
+from planner.cli.app import _check_format, app
+from planner.errors import InputError
+from planner.units import GIB
 
 
 def _scenario(path: Optional[Path]):  # type: ignore[no-untyped-def]
-    from .scenario import default_scenario_path, load_scenario
+    from planner.inputs.scenario import default_scenario_path, load_scenario
 
     return load_scenario(path if path is not None else default_scenario_path())
 
@@ -42,7 +42,7 @@ def _write_or_print(text: str, out: Optional[Path]) -> None:
     if out is None:
         sys.stdout.write(text)
         return
-    from .report_io import atomic_write_text
+    from planner.report.files import atomic_write_text
 
     if out.exists() and out.is_dir():
         raise InputError(f"--out {out}: is a directory, expected a file")
@@ -66,8 +66,8 @@ def candidates(
 
     Example: planner candidates scenarios/chat-fleet.yaml --format json
     """
-    from .candidates import build_candidates
-    from .output import emit, to_json
+    from planner.candidates.deployments import build_candidates
+    from planner.report.tables import emit, to_json
 
     _check_format(fmt)
     s = _scenario(scenario)
@@ -98,21 +98,21 @@ def plan(
 
     Example: planner plan scenarios/chat-fleet.yaml --format json --out plan.json
     """
-    from .output import to_json
-    from .pipeline import plan as run_plan
+    from planner.report.tables import to_json
+    from planner.pipeline import plan as run_plan
 
     _check_format(fmt, ("table", "json", "markdown"))
-    from .optimizer import SOLVERS
+    from planner.solve.formulation import SOLVERS
 
     if solver not in SOLVERS:
-        from .errors import did_you_mean
+        from planner.errors import did_you_mean
 
         raise InputError(f"--solver: '{solver}' is not one of {', '.join(SOLVERS)}{did_you_mean(solver, SOLVERS)}")
     check_out_path(out)
     s = _scenario(scenario)
     if not quiet:
         sys.stderr.write(f"planning {s.name}: {len(s.models)} model(s), {len(s.gpu_ids)} GPU type(s)\n")
-    from .errors import InfeasibleError
+    from planner.errors import InfeasibleError
 
     try:
         p = run_plan(s, time_limit_s=time_limit, threads=threads, baselines=not no_baselines, solver=solver)
@@ -124,7 +124,7 @@ def plan(
     if fmt == "json":
         _write_or_print(to_json(p.to_dict(reproducible=reproducible)), out)
     elif fmt == "markdown":
-        from .report import plan_markdown
+        from planner.report.writer import plan_markdown
 
         _write_or_print(plan_markdown(p, s), out)
     else:
@@ -136,7 +136,7 @@ def plan(
 def print_plan(p) -> None:  # type: ignore[no-untyped-def]
     from rich.console import Console
 
-    from .output import print_table
+    from planner.report.tables import print_table
 
     con = Console(width=max(120, Console().width))
     gap = "" if p.status == "optimal" else f" (bound ${p.bound_usd_per_hour:,.2f}/h, gap {p.gap:.1%})"
@@ -221,9 +221,9 @@ def report(
 
     Example: planner report scenarios/chat-fleet.yaml --out reports/chat-fleet/
     """
-    from .candidates import build_candidates
-    from .pipeline import plan as run_plan
-    from .report import write_report
+    from planner.candidates.deployments import build_candidates
+    from planner.pipeline import plan as run_plan
+    from planner.report.writer import write_report
 
     check_out_path(out, "dir")
     s = _scenario(scenario)
@@ -251,9 +251,9 @@ def compare(
 
     Example: planner compare scenarios/a10-vs-4090-vs-a100.yaml --fleets a10,rtx-4090,a100-80gb-sxm,mixed
     """
-    from .output import emit, to_csv, to_json, to_markdown
-    from .studies import compare as run_compare
-    from .studies import parse_fleets, percent_view, rows_for_output
+    from planner.report.tables import emit, to_csv, to_json, to_markdown
+    from planner.studies import compare as run_compare
+    from planner.studies import parse_fleets, percent_view, rows_for_output
 
     _check_format(fmt)
     check_out_path(out, "dir")
@@ -273,7 +273,7 @@ def compare(
     view = percent_view(table)
     emit(view, cols, fmt, heads, title=f"{s.name}: fleets compared ({s.pricing.replace('_', '-')} pricing)", json_data=data)
     if out is not None:
-        from .charts import bar_chart
+        from planner.report.charts import bar_chart
 
         chart = bar_chart([(r["name"], r["cost_usd_per_month"]) for r in table if r["feasible"]],
                           f"{s.name}: monthly cost by fleet", "USD", "chart-compare")
@@ -297,9 +297,9 @@ def sweep(
 
     Example: planner sweep scenarios/chat-fleet.yaml --vary concurrency=16,32,64,128
     """
-    from .output import emit, to_csv, to_json, to_markdown
-    from .studies import parse_vary, rows_for_output
-    from .studies import sweep as run_sweep
+    from planner.report.tables import emit, to_csv, to_json, to_markdown
+    from planner.studies import parse_vary, rows_for_output
+    from planner.studies import sweep as run_sweep
 
     _check_format(fmt)
     check_out_path(out, "dir")
@@ -322,7 +322,7 @@ def sweep(
     data = {"scenario": s.name, "vary": label, "points": table}
     emit(table, cols, fmt, heads, title=f"{s.name}: sweep of {label}", json_data=data)
     if out is not None:
-        from .charts import line_chart
+        from planner.report.charts import line_chart
 
         chart = line_chart([r["value"] for r in table], {"monthly cost": [r.get("cost_usd_per_month") for r in table]},
                            f"{s.name}: monthly cost as {label} varies", "USD", "chart-sweep")
@@ -336,7 +336,7 @@ def _write_folder(out: Path, files: dict[str, str]) -> None:
     import shutil
     import tempfile
 
-    from .report import swap_in
+    from planner.report.writer import swap_in
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))

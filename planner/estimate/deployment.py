@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .catalog import GPU
-from .memory import MemoryEstimate, estimate_memory, seed_estimate_bytes
-from .modelarch import ModelArch
-from .perf import PerfConstants, constants_for, load_calibration, max_batch_for_slo, serving_point
-from .pricing import cheapest_usd_per_gpu_hour
-from .pricing import Owned
+from planner.inputs.catalog import GPU
+from planner.estimate.memory import MemoryEstimate, estimate_memory, seed_estimate_bytes
+from planner.inputs.architectures import ModelArch
+from planner.estimate.speed import PerfConstants, constants_for, load_calibration, max_batch_for_slo, serving_point
+from planner.inputs.pricing import cheapest_usd_per_gpu_hour
+from planner.inputs.pricing import Owned
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import InputError
+from planner.errors import InputError
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -15,12 +15,12 @@ import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from .errors import InputError, did_you_mean
-from .modelarch import VOCAB_PADDING, ModelArch
-from .units import GIB
+from planner.errors import InputError, did_you_mean
+from planner.inputs.architectures import VOCAB_PADDING, ModelArch
+from planner.units import GIB
 
 if TYPE_CHECKING:
-    from .catalog import GPU
+    from planner.inputs.catalog import GPU
 
 # ---- precisions -------------------------------------------------------------------------------------------------
 PRECISIONS = ("fp32", "fp16", "bf16", "fp8", "int8", "int4")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .candidates import Candidate, CandidateSet
-from .errors import InfeasibleError, SolveTimeoutError
+from planner.candidates.deployments import Candidate, CandidateSet
+from planner.errors import InfeasibleError, SolveTimeoutError
 
 
 def _per_gpu_price(cs: CandidateSet, gid: str, tp: int) -> float | None:
@@ -61,8 +61,8 @@ def single_type(cs: CandidateSet, time_limit_s: float, threads: int) -> dict[str
     (candidates and sharing patterns rebuilt for that GPU type alone)."""
     from dataclasses import replace
 
-    from .candidates import build_candidates
-    from .optimizer import solve_fleet
+    from planner.candidates.deployments import build_candidates
+    from planner.solve.formulation import solve_fleet
 
     out: dict[str, Any] = {}
     gpu_types = sorted({c.gpu for c in cs.candidates} | {p.gpu for p in cs.patterns})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .units import HOURS_PER_MONTH
+from planner.units import HOURS_PER_MONTH
 
 
 # solver statistics that do not change between runs or thread counts (kept in --reproducible output)

@@ -12,15 +12,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, did_you_mean
-from .yamlio import load_yaml
+from planner.errors import InputError, did_you_mean
+from planner.resources import PACKAGE_DIR
+from planner.inputs.yaml_source import load_yaml
 
 FORMATS = ("fp32", "fp16", "bf16", "fp8", "int8", "int4")
 
 
 def builtin_catalog_dir() -> Path:
     """The catalog shipped in the wheel, or the repository's top-level ``gpu_catalog/`` in a source checkout."""
-    here = Path(__file__).parent
+    here = PACKAGE_DIR
     for cand in (here / "gpu_catalog", here.parent / "gpu_catalog"):
         if (cand / "sources.yaml").is_file():
             return cand
@@ -125,8 +126,8 @@ REQUIRED_FOR_NEW = ("name", "memory_gib", "bandwidth_gb_s", "fp16_tflops", "tdp_
 
 def _read_gpu_files(path: Path) -> list[tuple[dict[str, Any], str]]:
     """User catalog files, validated against the schema (pydantic is imported only here)."""
-    from .catalog_schema import GPUIn
-    from .validation import validate
+    from planner.inputs.catalog_schema import GPUIn
+    from planner.inputs.input_errors import validate
 
     files = sorted(p for p in path.glob("*.yaml") if p.name != "sources.yaml") if path.is_dir() else [path]
     if path.is_dir() and not files:

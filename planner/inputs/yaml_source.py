@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from .errors import InputError
+from planner.errors import InputError
 
 MAX_FILE_BYTES = 5 * 2**20  # a scenario or catalog file larger than 5 MiB is not a hand-written input
 MAX_NODES = 200_000  # nodes after alias expansion; an alias bomb ("billion laughs") blows far past this
