@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from planner.candidates.deployments import build_candidates  # noqa: E402
-from planner.errors import SolveTimeoutError  # noqa: E402
-from planner.inputs.library import get_model, library  # noqa: E402
-from planner.pipeline import plan  # noqa: E402
-from planner.inputs.scenario import scenario_from_dict  # noqa: E402
+from planner.candidates.deployments import build_candidates
+from planner.errors import SolveTimeoutError
+from planner.inputs.library import get_model, library
+from planner.inputs.scenario import scenario_from_dict
+from planner.pipeline import plan
 
 # models small enough that a fleet of many is a realistic serving platform (the giant MoEs are left out)
 POOL = ["llama-3.2-1b", "llama-3.2-3b", "llama-3-8b", "llama-3.1-8b", "qwen2.5-7b", "qwen2.5-14b", "qwen2.5-32b",

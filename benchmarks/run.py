@@ -53,8 +53,8 @@ def cli_seconds(args: list[str], runs: int = 7) -> float:
 
 
 def estimate_throughput(seconds: float = 3.0) -> tuple[float, int]:
-    from planner.inputs.catalog import load_catalog
     from planner.estimate.deployment import estimate_deployment
+    from planner.inputs.catalog import load_catalog
     from planner.inputs.library import get_model
 
     cat = load_catalog()

@@ -15,8 +15,19 @@ from typing import Any
 __version__ = "0.1.0"
 
 __all__ = [
-    "__version__", "load_scenario", "load_catalog", "get_model", "load_hf_model", "estimate_memory",
-    "estimate_deployment", "plan", "check_plan", "build_candidates", "default_scenario_path", "compare", "sweep",
+    "__version__",
+    "build_candidates",
+    "check_plan",
+    "compare",
+    "default_scenario_path",
+    "estimate_deployment",
+    "estimate_memory",
+    "get_model",
+    "load_catalog",
+    "load_hf_model",
+    "load_scenario",
+    "plan",
+    "sweep",
     "write_report",
 ]
 

@@ -48,3 +48,8 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> 
         return f" (did you mean {' or '.join(names)}?)"
     match = difflib.get_close_matches(w, list(lowered), n=1, cutoff=0.6)
     return f" (did you mean '{lowered[match[0]]}'?)" if match else ""
+
+
+def not_one_of(label: str, value: object, allowed: list[str] | tuple[str, ...]) -> str:
+    """The one shape of a "not an allowed value" message: ``label: 'x' is not one of a, b, c (did you mean 'a'?)``."""
+    return f"{label}'{value}' is not one of {', '.join(allowed)}{did_you_mean(str(value), allowed)}"

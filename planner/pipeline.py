@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from planner.solve.baselines import greedy, single_type
 from planner.candidates.deployments import CandidateSet, build_candidates
-from planner.plans.check import check_plan
 from planner.errors import InfeasibleError
-from planner.solve.explain import explain_fleet, explain_model
-from planner.solve.formulation import solve_fleet
+from planner.inputs.scenario import Scenario
+from planner.plans.check import check_plan
 from planner.plans.placement import build_plan
 from planner.plans.records import Plan
-from planner.inputs.scenario import Scenario
+from planner.solve.baselines import greedy, single_type
+from planner.solve.explain import explain_fleet, explain_model
+from planner.solve.formulation import solve_fleet
 
 
 class PlanCheckError(RuntimeError):

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
+from planner.errors import InfeasibleError, InputError, SolveTimeoutError, did_you_mean, not_one_of
 from planner.inputs.catalog import Catalog
-from planner.errors import InfeasibleError, InputError, SolveTimeoutError, did_you_mean
-from planner.estimate.memory import PRECISIONS
+from planner.inputs.pricing import PRICING_MODES
+from planner.inputs.scenario import Scenario
 from planner.pipeline import plan
 from planner.report.writer import fleet_tokens_per_s
-from planner.inputs.scenario import Scenario
+from planner.units import PRECISIONS
 
 SWEEP_FIELDS = ("concurrency", "context_tokens", "precision", "pricing", "price", "min_replicas")
 
@@ -118,9 +120,9 @@ def parse_vary(spec: str, s: Scenario) -> tuple[str, str | None, list[str]]:
             if not v.isdigit() or int(v) < 1:
                 raise InputError(f"--vary: {field} value '{v}' is not a positive integer")
         elif field == "precision" and v not in PRECISIONS:
-            raise InputError(f"--vary: precision '{v}' is not one of {', '.join(PRECISIONS)}{did_you_mean(v, PRECISIONS)}")
-        elif field == "pricing" and v not in ("on_demand", "spot", "owned"):
-            raise InputError(f"--vary: pricing '{v}' is not one of on_demand, spot, owned")
+            raise InputError(not_one_of("--vary: precision ", v, PRECISIONS))
+        elif field == "pricing" and v not in PRICING_MODES:
+            raise InputError(not_one_of("--vary: pricing ", v, PRICING_MODES))
         elif field == "price":
             try:
                 if float(v) <= 0:

@@ -11,9 +11,9 @@ import dataclasses
 
 import pytest
 
+from planner.estimate.memory import estimate_memory, seed_estimate_bytes
 from planner.inputs.catalog import load_catalog
 from planner.inputs.library import get_model
-from planner.estimate.memory import estimate_memory, seed_estimate_bytes
 from planner.units import GIB
 
 # (case id, model, gpu, total GiB printed, util, TP, max_model_len, max_num_batched_tokens, max_num_seqs,

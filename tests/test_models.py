@@ -91,8 +91,8 @@ def test_unsupported_architecture_is_one_clear_error(tmp_path):
 def test_checkpoint_quantization_sets_precision_and_exact_bytes(tmp_path):
     """A local AWQ checkpoint: its quantization_config makes INT4 the default precision, its group size is used, and
     the stored total_size (a synthetic figure here) replaces the computed weight bytes; TP keeps the computed split."""
-    from planner.inputs.catalog import load_catalog
     from planner.estimate.memory import default_precision, estimate_memory
+    from planner.inputs.catalog import load_catalog
 
     cfg = dict(library()["llama-3-8b"].config)
     cfg["quantization_config"] = {"quant_method": "awq", "bits": 4, "group_size": 64}

@@ -9,15 +9,15 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
 from planner.candidates.deployments import build_candidates
-from planner.plans.check import check_plan
 from planner.errors import InfeasibleError
-from planner.pipeline import plan
 from planner.inputs.scenario import scenario_from_dict
+from planner.pipeline import plan
+from planner.plans.check import check_plan
 
 SMALL_MODELS = ["llama-3.2-1b", "qwen3-0.6b", "llama-3.2-3b", "llama-3-8b", "qwen2.5-7b", "glm-4-9b", "qwen2.5-14b"]
 GPU_SETS = [["l4", "a10g"], ["a10", "rtx-4090"], ["l40s", "l4"], ["a100-80gb-sxm", "a10g"], ["rtx-3090", "t4"], ["h100-sxm", "l4"]]
@@ -61,7 +61,7 @@ def brute_force(cs, limits: dict[str, int], budget: float | None) -> float | Non
     for o in cs.offers:
         offers_by_gpu.setdefault(o.gpu, []).append(o)
 
-    @lru_cache(maxsize=None)
+    @cache
     def cheapest(gid: str, groups: tuple[int, ...]) -> float | None:
         offers = offers_by_gpu.get(gid, [])
         total = sum(groups)
@@ -197,8 +197,8 @@ def test_binding_limit_is_explained():
 
 
 def test_same_scenario_same_plan_byte_for_byte():
-    from planner.report.tables import to_json
     from planner.inputs.scenario import default_scenario_path, load_scenario
+    from planner.report.tables import to_json
 
     s = load_scenario(default_scenario_path())
     a = to_json(plan(s, baselines=False).to_dict(reproducible=True))

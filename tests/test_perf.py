@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.estimate.calibrate import read_points, score
+from planner.estimate.speed import constants_for, decode_step_ms, load_calibration, serving_point
 from planner.inputs.catalog import load_catalog
 from planner.inputs.library import get_model
-from planner.estimate.speed import constants_for, decode_step_ms, load_calibration, serving_point
 
 CAL_FILE = Path(__file__).parent / "data" / "throughput_calibration.yaml"  # copy of shared/data's file
 CAT = load_catalog()

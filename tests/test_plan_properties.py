@@ -6,10 +6,10 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.plans.check import check_plan
 from planner.errors import InfeasibleError
-from planner.pipeline import plan
 from planner.inputs.scenario import scenario_from_dict
+from planner.pipeline import plan
+from planner.plans.check import check_plan
 
 GPUS = ["l4", "a10g", "a10", "rtx-4090", "l40s", "a100-80gb-sxm", "h100-sxm", "t4"]
 MODELS = ["qwen3-0.6b", "llama-3.2-1b", "llama-3.2-3b", "llama-3-8b", "qwen2.5-7b", "glm-4-9b", "qwen2.5-14b", "llama-3-70b"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from planner.estimate.memory import estimate_memory
 from planner.inputs.catalog import load_catalog
 from planner.inputs.library import get_model, library
-from planner.estimate.memory import estimate_memory
 
 CAT = load_catalog()
 MODELS = sorted(library())

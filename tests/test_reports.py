@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from planner.candidates.deployments import build_candidates
-from planner.plans.check import check_plan
-from planner.pipeline import plan
-from planner.report.writer import write_report
 from planner.inputs.scenario import load_scenario
+from planner.pipeline import plan
+from planner.plans.check import check_plan
+from planner.report.writer import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))

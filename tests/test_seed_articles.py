@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from planner.inputs.catalog import load_catalog
 from planner.estimate.deployment import smallest_fit
-from planner.inputs.library import get_model
 from planner.estimate.memory import estimate_memory, seed_estimate_bytes
+from planner.inputs.catalog import load_catalog
+from planner.inputs.library import get_model
 from planner.units import GB, GIB
 
 CAT = load_catalog()

@@ -20,14 +20,14 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from planner.inputs.catalog import GPU
 from planner.estimate.memory import MemoryEstimate, estimate_memory, parallel_problem
 from planner.estimate.speed import PerfConstants, constants_for, load_calibration, max_batch_for_slo, serving_point
+from planner.inputs.catalog import GPU
 from planner.inputs.pricing import PricedOffer, priced_offers
 from planner.inputs.scenario import ModelReq, Scenario
-from planner.units import GIB
+from planner.units import GIB, TP_SIZES
 
-TP_CHOICES = (1, 2, 4, 8, 16, 32, 64)
+TP_CHOICES = TP_SIZES
 MAX_PP = 16
 MAX_PATTERNS_PER_GPU = 4000  # sharing patterns enumerated per GPU type before the search stops (reported)
 MAX_PATTERN_VISITS = 200_000  # partial sets explored per GPU type before the search stops (reported)
@@ -365,7 +365,7 @@ def _standalone_costs(s: Scenario, cands: list[Candidate], shared: dict[tuple[st
     group, the cheapest holding the group), or its engine alone on one cheapest device per replica."""
     inst: dict[tuple[str, int], float] = {}
     for o in offers:
-        for t in (1, 2, 4, 8, 16, 32, 64):
+        for t in TP_SIZES:
             if o.gpus_per_instance >= t:
                 key = (o.gpu, t)
                 inst[key] = min(inst.get(key, float("inf")), o.usd_per_hour)

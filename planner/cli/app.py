@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from planner import __version__
-from planner.errors import InputError, PlannerError
+from planner.errors import InputError, PlannerError, not_one_of
 
 app = typer.Typer(
     name="planner",
@@ -29,10 +28,9 @@ FormatOpt = typer.Option("table", "--format", "-f", help="Output format: table, 
 
 
 def _check_format(fmt: str, allowed: tuple[str, ...] = ("table", "json", "csv", "markdown")) -> str:
-    from planner.errors import did_you_mean
 
     if fmt not in allowed:
-        raise InputError(f"--format: '{fmt}' is not one of {', '.join(allowed)}{did_you_mean(fmt, allowed)}")
+        raise InputError(not_one_of("--format: ", fmt, allowed))
     return fmt
 
 
@@ -54,8 +52,8 @@ def main_callback(
 @app.command()
 def catalog(
     fmt: str = FormatOpt,
-    catalog_path: Optional[Path] = typer.Option(None, "--catalog", help="A catalog folder or file of your own (overrides)."),
-    gpu: Optional[str] = typer.Option(None, "--gpu", help="Show one GPU type."),
+    catalog_path: Path | None = typer.Option(None, "--catalog", help="A catalog folder or file of your own (overrides)."),
+    gpu: str | None = typer.Option(None, "--gpu", help="Show one GPU type."),
 ) -> None:
     """List the GPU types and their offers, with every figure's source and date.
 
@@ -133,26 +131,26 @@ def models(fmt: str = FormatOpt) -> None:
 
 @app.command()
 def estimate(
-    model: Optional[str] = typer.Argument(None, help="A library model id (see `planner models`)."),
-    gpu: Optional[str] = typer.Option(None, "--gpu", help="GPU id; without it, every GPU type in the catalog."),
+    model: str | None = typer.Argument(None, help="A library model id (see `planner models`)."),
+    gpu: str | None = typer.Option(None, "--gpu", help="GPU id; without it, every GPU type in the catalog."),
     tp: int = typer.Option(1, "--tp", min=1, max=64, help="Tensor-parallel size."),
     pp: int = typer.Option(1, "--pp", min=1, max=64, help="Pipeline-parallel size."),
-    precision: Optional[str] = typer.Option(None, "--precision", help="fp32, fp16, bf16, fp8, int8 or int4 (weights; default: a checkpoint's quantization, else bf16)."),
+    precision: str | None = typer.Option(None, "--precision", help="fp32, fp16, bf16, fp8, int8 or int4 (weights; default: a checkpoint's quantization, else bf16)."),
     kv_cache_dtype: str = typer.Option("auto", "--kv-cache-dtype", help="auto, fp16, bf16 or fp8."),
     context: int = typer.Option(4096, "--context", min=1, max=10_000_000, help="Tokens per sequence (prompt + output)."),
     concurrency: int = typer.Option(1, "--concurrency", min=1, max=10_000_000, help="Simultaneous sequences."),
     util: float = typer.Option(0.9, "--gpu-memory-utilization", min=0.01, max=0.99, help="vLLM's fraction of GPU memory."),
-    max_batched_tokens: Optional[int] = typer.Option(None, "--max-batched-tokens", min=16, help="vLLM max_num_batched_tokens (default: vLLM's)."),
-    hf_config: Optional[Path] = typer.Option(None, "--hf-config", help="A config.json or checkpoint folder instead of MODEL."),
+    max_batched_tokens: int | None = typer.Option(None, "--max-batched-tokens", min=16, help="vLLM max_num_batched_tokens (default: vLLM's)."),
+    hf_config: Path | None = typer.Option(None, "--hf-config", help="A config.json or checkpoint folder instead of MODEL."),
     method: str = typer.Option("detailed", "--method", help="detailed, seed-1.2 or seed-2x (the articles' rules of thumb)."),
     batch: int = typer.Option(1, "--batch", min=1, max=100_000, help="Running sequences for the speed figures."),
-    input_tokens: Optional[int] = typer.Option(None, "--input-tokens", min=1, help="Prompt tokens (default: half the context)."),
-    output_tokens: Optional[int] = typer.Option(None, "--output-tokens", min=1, help="Output tokens (default: the rest)."),
-    min_tokens_per_s: Optional[float] = typer.Option(None, "--min-tokens-per-s", min=0.001, help="SLO: tokens/s per stream."),
-    max_ttft_ms: Optional[float] = typer.Option(None, "--max-ttft-ms", min=0.001, help="SLO: time to first token."),
+    input_tokens: int | None = typer.Option(None, "--input-tokens", min=1, help="Prompt tokens (default: half the context)."),
+    output_tokens: int | None = typer.Option(None, "--output-tokens", min=1, help="Output tokens (default: the rest)."),
+    min_tokens_per_s: float | None = typer.Option(None, "--min-tokens-per-s", min=0.001, help="SLO: tokens/s per stream."),
+    max_ttft_ms: float | None = typer.Option(None, "--max-ttft-ms", min=0.001, help="SLO: time to first token."),
     pricing: str = typer.Option("on_demand", "--pricing", help="on_demand, spot or owned."),
-    calibration: Optional[Path] = typer.Option(None, "--calibration", help="A calibration file from `planner calibrate`."),
-    catalog_path: Optional[Path] = typer.Option(None, "--catalog", help="A catalog folder or file of your own."),
+    calibration: Path | None = typer.Option(None, "--calibration", help="A calibration file from `planner calibrate`."),
+    catalog_path: Path | None = typer.Option(None, "--catalog", help="A catalog folder or file of your own."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
     """Memory per device, KV capacity, speed and price of one deployment, or of every GPU type.

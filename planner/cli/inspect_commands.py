@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from planner.errors import InputError, did_you_mean
+from planner.errors import InputError, not_one_of
+from planner.inputs.pricing import PRICING_MODES
 from planner.units import GB, GIB
 
 METHODS = ("detailed", "seed-1.2", "seed-2x")
@@ -29,16 +30,16 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
                  method: str, batch: int, input_tokens: int | None, output_tokens: int | None,
                  min_tokens_per_s: float | None, max_ttft_ms: float | None, pricing: str, calibration: Path | None,
                  catalog_path: Path | None, fmt: str) -> None:
-    from planner.inputs.catalog import load_catalog
     from planner.estimate.deployment import estimate_deployment, smallest_fit
     from planner.estimate.memory import check_kv_dtype, check_precision, seed_estimate_bytes
-    from planner.report.tables import to_json
     from planner.estimate.speed import load_calibration
+    from planner.inputs.catalog import load_catalog
+    from planner.report.tables import to_json
 
     if method not in METHODS:
-        raise InputError(f"--method: '{method}' is not one of {', '.join(METHODS)}{did_you_mean(method, METHODS)}")
-    if pricing not in ("on_demand", "spot", "owned"):
-        raise InputError(f"--pricing: '{pricing}' is not one of on_demand, spot, owned{did_you_mean(pricing, ('on_demand', 'spot', 'owned'))}")
+        raise InputError(not_one_of("--method: ", method, METHODS))
+    if pricing not in PRICING_MODES:
+        raise InputError(not_one_of("--pricing: ", pricing, PRICING_MODES))
     kv_cache_dtype = check_kv_dtype(kv_cache_dtype)
     if precision is not None:
         precision = check_precision(precision)

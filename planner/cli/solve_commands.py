@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from planner.cli.app import _check_format, app
-from planner.errors import InputError
+from planner.errors import InputError, not_one_of
 from planner.units import GIB
 
 
-def _scenario(path: Optional[Path]):  # type: ignore[no-untyped-def]
+def _scenario(path: Path | None):  # type: ignore[no-untyped-def]
     from planner.inputs.scenario import default_scenario_path, load_scenario
 
     return load_scenario(path if path is not None else default_scenario_path())
 
 
-def check_out_path(out: Optional[Path], kind: str = "file") -> None:
+def check_out_path(out: Path | None, kind: str = "file") -> None:
     """Fail before any work when --out cannot be written: its parent must be a folder (or creatable)."""
     if out is None:
         return
@@ -38,7 +37,7 @@ def check_out_path(out: Optional[Path], kind: str = "file") -> None:
             break
 
 
-def _write_or_print(text: str, out: Optional[Path]) -> None:
+def _write_or_print(text: str, out: Path | None) -> None:
     if out is None:
         sys.stdout.write(text)
         return
@@ -59,7 +58,7 @@ QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress on stderr.")
 
 @app.command()
 def candidates(
-    scenario: Optional[Path] = ScenarioArg,
+    scenario: Path | None = ScenarioArg,
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
 ) -> None:
     """Every deployment considered for each model: candidates, priced offers, and rejections with reasons.
@@ -84,11 +83,11 @@ def candidates(
 
 @app.command()
 def plan(
-    scenario: Optional[Path] = ScenarioArg,
+    scenario: Path | None = ScenarioArg,
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or markdown."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the plan to this file instead of stdout."),
-    time_limit: Optional[float] = TimeLimitOpt,
-    threads: Optional[int] = ThreadsOpt,
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the plan to this file instead of stdout."),
+    time_limit: float | None = TimeLimitOpt,
+    threads: int | None = ThreadsOpt,
     solver: str = typer.Option("auto", "--solver", help="auto, cp-sat, cbc or scip (auto: CP-SAT for small fleets, CBC for large)."),
     no_baselines: bool = typer.Option(False, "--no-baselines", help="Skip the greedy and single-GPU-type baselines."),
     reproducible: bool = typer.Option(False, "--reproducible", help="Zero the timing fields so runs compare byte for byte."),
@@ -98,16 +97,15 @@ def plan(
 
     Example: planner plan scenarios/chat-fleet.yaml --format json --out plan.json
     """
-    from planner.report.tables import to_json
     from planner.pipeline import plan as run_plan
+    from planner.report.tables import to_json
 
     _check_format(fmt, ("table", "json", "markdown"))
     from planner.solve.formulation import SOLVERS
 
     if solver not in SOLVERS:
-        from planner.errors import did_you_mean
 
-        raise InputError(f"--solver: '{solver}' is not one of {', '.join(SOLVERS)}{did_you_mean(solver, SOLVERS)}")
+        raise InputError(not_one_of("--solver: ", solver, SOLVERS))
     check_out_path(out)
     s = _scenario(scenario)
     if not quiet:
@@ -211,10 +209,10 @@ class _Progress:
 
 @app.command()
 def report(
-    scenario: Optional[Path] = ScenarioArg,
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Report folder (default: reports/<scenario name>/)."),
-    time_limit: Optional[float] = TimeLimitOpt,
-    threads: Optional[int] = ThreadsOpt,
+    scenario: Path | None = ScenarioArg,
+    out: Path | None = typer.Option(None, "--out", "-o", help="Report folder (default: reports/<scenario name>/)."),
+    time_limit: float | None = TimeLimitOpt,
+    threads: int | None = ThreadsOpt,
     quiet: bool = QuietOpt,
 ) -> None:
     """Write a planning report: report.html, report.md, plan.json, deployments.csv, devices.csv, report.xlsx.
@@ -239,12 +237,12 @@ def report(
 
 @app.command()
 def compare(
-    scenario: Optional[Path] = ScenarioArg,
+    scenario: Path | None = ScenarioArg,
     fleets: str = typer.Option("a10,rtx-4090,a100-80gb-sxm,mixed", "--fleets", help="Comma-separated fleets: a GPU id, 'a+b' for a mix, or 'mixed' (all)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write a comparison report (HTML with a chart, Markdown, CSV, JSON) to this folder."),
-    time_limit: Optional[float] = TimeLimitOpt,
-    threads: Optional[int] = ThreadsOpt,
+    out: Path | None = typer.Option(None, "--out", "-o", help="Also write a comparison report (HTML with a chart, Markdown, CSV, JSON) to this folder."),
+    time_limit: float | None = TimeLimitOpt,
+    threads: int | None = ThreadsOpt,
     quiet: bool = QuietOpt,
 ) -> None:
     """The same scenario on different fleets, side by side: cost, GPUs, utilization, cost per million tokens.
@@ -285,12 +283,12 @@ def compare(
 
 @app.command()
 def sweep(
-    scenario: Optional[Path] = ScenarioArg,
+    scenario: Path | None = ScenarioArg,
     vary: str = typer.Option(..., "--vary", help="FIELD=v1,v2,...: concurrency, context_tokens, precision, min_replicas (MODEL.FIELD for one model), pricing, or price:GPU (USD per GPU-hour)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write sweep.html (with a chart), sweep.csv and sweep.json to this folder."),
-    time_limit: Optional[float] = TimeLimitOpt,
-    threads: Optional[int] = ThreadsOpt,
+    out: Path | None = typer.Option(None, "--out", "-o", help="Also write sweep.html (with a chart), sweep.csv and sweep.json to this folder."),
+    time_limit: float | None = TimeLimitOpt,
+    threads: int | None = ThreadsOpt,
     quiet: bool = QuietOpt,
 ) -> None:
     """What-if: the cost and the chosen fleet at each value of one input.

@@ -19,11 +19,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from planner.inputs.catalog import GPU, Catalog, load_catalog
 from planner.errors import InputError
-from planner.inputs.library import get_model, resolve_model_id
 from planner.estimate.memory import check_kv_dtype, check_precision
 from planner.estimate.speed import PerfConstants, decode_step_ms, decode_work, prefill_ms
+from planner.inputs.catalog import GPU, Catalog, load_catalog
+from planner.inputs.library import get_model, resolve_model_id
 from planner.inputs.yaml_source import load_yaml, read_text
 
 # names used in shared/data/throughput_calibration.yaml -> catalog ids (L40 is not in the catalog: its specs come

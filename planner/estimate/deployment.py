@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from planner.inputs.catalog import GPU
 from planner.estimate.memory import MemoryEstimate, estimate_memory, seed_estimate_bytes
-from planner.inputs.architectures import ModelArch
 from planner.estimate.speed import PerfConstants, constants_for, load_calibration, max_batch_for_slo, serving_point
-from planner.inputs.pricing import cheapest_usd_per_gpu_hour
-from planner.inputs.pricing import Owned
+from planner.inputs.architectures import ModelArch
+from planner.inputs.catalog import GPU
+from planner.inputs.pricing import Owned, cheapest_usd_per_gpu_hour
+from planner.units import TP_SIZES
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def estimate_deployment(
 
 def splits(gpu: GPU, max_pp: int = 16) -> list[tuple[int, int]]:
     """(TP, PP) pairs by GPU count, TP before PP: TP a power of two within one machine, PP up to ``max_pp``."""
-    tps = [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= gpu.max_gpus_per_node]
+    tps = [t for t in TP_SIZES if t <= gpu.max_gpus_per_node]
     return sorted(((t, p) for t in tps for p in range(1, max_pp + 1)), key=lambda s: (s[0] * s[1], -s[0]))
 
 

@@ -15,17 +15,14 @@ import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from planner.errors import InputError, did_you_mean
+from planner.errors import InputError, not_one_of
 from planner.inputs.architectures import VOCAB_PADDING, ModelArch
-from planner.units import GIB
+from planner.units import GIB, KV_CACHE_DTYPES, PRECISIONS, WEIGHT_BITS
 
 if TYPE_CHECKING:
     from planner.inputs.catalog import GPU
 
 # ---- precisions -------------------------------------------------------------------------------------------------
-PRECISIONS = ("fp32", "fp16", "bf16", "fp8", "int8", "int4")
-WEIGHT_BITS = {"fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8, "int4": 4}
-KV_CACHE_DTYPES = ("auto", "fp32", "fp16", "bf16", "fp8")
 # INT4 (AWQ/GPTQ) stores, per group of 128 input weights, one fp16 scale and one 4-bit zero point:
 # 4 + (16 + 4) / 128 = 4.156 bits per weight (shared/data notes: "about 4.25 bits" including tensor padding).
 INT4_GROUP_SIZE = 128
@@ -73,14 +70,14 @@ def default_max_num_seqs(gpu: GPU) -> int:
 def check_precision(precision: str) -> str:
     p = str(precision).lower()
     if p not in PRECISIONS:
-        raise InputError(f"precision '{precision}' is not one of {', '.join(PRECISIONS)}{did_you_mean(p, PRECISIONS)}")
+        raise InputError(not_one_of("precision ", precision, PRECISIONS))
     return p
 
 
 def check_kv_dtype(kv: str) -> str:
     k = str(kv).lower()
     if k not in KV_CACHE_DTYPES:
-        raise InputError(f"kv_cache_dtype '{kv}' is not one of {', '.join(KV_CACHE_DTYPES)}{did_you_mean(k, KV_CACHE_DTYPES)}")
+        raise InputError(not_one_of("kv_cache_dtype ", kv, KV_CACHE_DTYPES))
     return k
 
 

@@ -33,9 +33,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from planner.errors import InputError
-from planner.resources import DATA_DIR
-from planner.estimate.memory import WEIGHT_BITS, activation_bits, kv_bits, kv_bytes_per_token_layer, weight_bytes_per_device
+from planner.estimate.memory import activation_bits, kv_bits, kv_bytes_per_token_layer, weight_bytes_per_device
 from planner.inputs.architectures import ModelArch
+from planner.resources import DATA_DIR
+from planner.units import WEIGHT_BITS
 
 if TYPE_CHECKING:
     from planner.inputs.catalog import GPU

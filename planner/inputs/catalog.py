@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import InputError, did_you_mean
-from planner.resources import PACKAGE_DIR
 from planner.inputs.yaml_source import load_yaml
+from planner.resources import PACKAGE_DIR
+from planner.units import PRECISIONS
 
-FORMATS = ("fp32", "fp16", "bf16", "fp8", "int8", "int4")
+FORMATS = PRECISIONS  # the formats a GPU can list are the weight precisions
 
 
 def builtin_catalog_dir() -> Path:
@@ -149,10 +150,7 @@ def _read_builtin_files(path: Path) -> list[tuple[dict[str, Any], str]]:
     """The shipped catalog, read without validation (tests validate every shipped file against the schema)."""
     import yaml
 
-    try:
-        from yaml import CSafeLoader as Loader
-    except ImportError:  # pragma: no cover
-        from yaml import SafeLoader as Loader  # type: ignore[assignment]
+    from planner.inputs.yaml_source import SafeLoader as Loader
     out = []
     for f in sorted(p for p in path.glob("*.yaml") if p.name != "sources.yaml"):
         doc = yaml.load(f.read_text(encoding="utf-8"), Loader=Loader)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from planner.units import Precision
 
 
 class OfferIn(BaseModel):
@@ -53,7 +55,7 @@ class GPUIn(BaseModel):
     interconnect_gb_s: float | None = Field(default=None, gt=0, le=100_000)
     max_gpus_per_node: int | None = Field(default=None, ge=1, le=1024)
     mig_max_instances: int | None = Field(default=None, ge=0, le=64)
-    formats: list[Literal["fp32", "fp16", "bf16", "fp8", "int8", "int4"]] | None = None
+    formats: list[Precision] | None = None
     sources: dict[str, str] | None = None
     as_of: str | None = None
     notes: str | None = None

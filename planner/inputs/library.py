@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import InputError, did_you_mean
-from planner.resources import DATA_DIR
 from planner.inputs.architectures import ModelArch, arch_from_config, read_hf_config
-
+from planner.resources import DATA_DIR
 
 
 @dataclass(frozen=True)
@@ -31,10 +30,7 @@ def library() -> dict[str, LibraryEntry]:
     """All built-in models by id."""
     import yaml
 
-    try:
-        from yaml import CSafeLoader as Loader
-    except ImportError:  # pragma: no cover
-        from yaml import SafeLoader as Loader  # type: ignore[assignment]
+    from planner.inputs.yaml_source import SafeLoader as Loader
     raw = yaml.load((DATA_DIR / "models.yaml").read_text(encoding="utf-8"), Loader=Loader)
     out: dict[str, LibraryEntry] = {}
     for m in raw["models"]:

@@ -12,9 +12,12 @@ Owned machines are bought as servers of 1, 2, 4 or 8 GPUs (up to the GPU's ``max
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 from planner.units import HOURS_PER_MONTH
+
+Pricing = Literal["on_demand", "spot", "owned"]  # how an offer is paid for: its list price, spot, or owned hardware
+PRICING_MODES: tuple[str, ...] = get_args(Pricing)
 
 if TYPE_CHECKING:
     from planner.inputs.catalog import GPU

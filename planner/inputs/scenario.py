@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from planner.inputs.catalog import Catalog, load_catalog
 from planner.errors import InputError, did_you_mean
-from planner.resources import DATA_DIR
-from planner.inputs.library import load_hf_model, resolve_model_id, unknown_model_message, get_model
 from planner.inputs.architectures import ModelArch
-from planner.inputs.pricing import Owned
+from planner.inputs.catalog import Catalog, load_catalog
 from planner.inputs.input_errors import validate
+from planner.inputs.library import get_model, load_hf_model, resolve_model_id, unknown_model_message
+from planner.inputs.pricing import Owned, Pricing
 from planner.inputs.yaml_source import field_path, line_of, load_yaml
-
-Precision = Literal["fp32", "fp16", "bf16", "fp8", "int8", "int4"]
-KVDtype = Literal["auto", "fp32", "fp16", "bf16", "fp8"]
-Pricing = Literal["on_demand", "spot", "owned"]
+from planner.resources import DATA_DIR
+from planner.units import KVDtype, Precision
 
 MAX_CONCURRENCY = 10_000_000
 MAX_CONTEXT = 10_000_000
@@ -54,7 +51,7 @@ class ModelSpec(BaseModel):
     slo: SLO | None = None
 
     @model_validator(mode="after")
-    def _one_source(self) -> "ModelSpec":
+    def _one_source(self) -> ModelSpec:
         if (self.model is None) == (self.hf_config is None):
             raise ValueError("give exactly one of 'model' (a library id) or 'hf_config' (a config.json path)")
         rate_form = self.request_rate_per_s is not None
@@ -162,7 +159,7 @@ class Scenario:
     calibration_path: str | None = None
     source: str = ""
 
-    def with_(self, **changes: Any) -> "Scenario":
+    def with_(self, **changes: Any) -> Scenario:
         from dataclasses import replace
 
         return replace(self, **changes)

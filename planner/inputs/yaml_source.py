@@ -18,9 +18,10 @@ MAX_FILE_BYTES = 5 * 2**20  # a scenario or catalog file larger than 5 MiB is no
 MAX_NODES = 200_000  # nodes after alias expansion; an alias bomb ("billion laughs") blows far past this
 
 try:  # libyaml is much faster; PyYAML wheels ship it
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeLoader as SafeLoader
 except ImportError:  # pragma: no cover - pure-python fallback
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader  # type: ignore[assignment]
+_Loader = SafeLoader
 
 _scalar = yaml.constructor.SafeConstructor()
 

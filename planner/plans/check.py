@@ -21,8 +21,8 @@ from planner.estimate.speed import constants_for, load_calibration, max_batch_fo
 from planner.inputs.pricing import priced_offers
 
 if TYPE_CHECKING:
-    from planner.plans.records import Plan
     from planner.inputs.scenario import Scenario
+    from planner.plans.records import Plan
 
 EPS_USD = 1e-6
 

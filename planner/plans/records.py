@@ -7,7 +7,6 @@ from typing import Any
 
 from planner.units import HOURS_PER_MONTH
 
-
 # solver statistics that do not change between runs or thread counts (kept in --reproducible output)
 DETERMINISTIC_SOLVER_KEYS = ("solver", "status", "variables", "constraints")
 

@@ -13,12 +13,12 @@ from typing import Any
 
 from planner.candidates.deployments import CandidateSet
 from planner.errors import InputError
-from planner.resources import TEMPLATES_DIR
 from planner.estimate.memory import estimate_memory, seed_estimate_bytes
-from planner.report.tables import to_csv, to_json, to_markdown
-from planner.plans.records import Plan
 from planner.inputs.pricing import Owned, owned_usd_per_gpu_hour, priced_offers
 from planner.inputs.scenario import Scenario
+from planner.plans.records import Plan
+from planner.report.tables import to_csv, to_json, to_markdown
+from planner.resources import TEMPLATES_DIR
 from planner.units import GB, GIB, HOURS_PER_MONTH
 
 DEPLOYMENT_COLUMNS = ["model", "model_id", "precision", "gpu", "tp", "pp", "replicas", "concurrency_per_replica",

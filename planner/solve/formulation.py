@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planner.candidates.deployments import Candidate, CandidateSet, Pattern
-from planner.errors import InfeasibleError, InputError, SolveTimeoutError
+from planner.errors import InfeasibleError, InputError, SolveTimeoutError, not_one_of
 from planner.inputs.pricing import PricedOffer
 
 PRICE_SCALE = 10_000  # objective counts cost in 1e-4 USD per hour
@@ -114,7 +114,7 @@ class LinearModel:
 class FleetModel:
     """Builds the integer program of the module doc; offers queries in the problem's words."""
 
-    def __init__(self, cs: CandidateSet, *, budget_usd_per_hour: float | None | str = "scenario",
+    def __init__(self, cs: CandidateSet, *, budget_usd_per_hour: float | str | None = "scenario",
                  limits: dict[str, int] | None = None, gpu_types: set[str] | None = None) -> None:
         self.cs = cs
         s = cs.scenario
@@ -264,9 +264,8 @@ class FleetModel:
     def solve(self, time_limit_s: float, threads: int = 1, solver: str = "auto", log: bool = False,
               started: float | None = None) -> Solution:
         if solver not in SOLVERS:
-            from planner.errors import did_you_mean
 
-            raise InputError(f"--solver: '{solver}' is not one of {', '.join(SOLVERS)}{did_you_mean(solver, SOLVERS)}")
+            raise InputError(not_one_of("--solver: ", solver, SOLVERS))
         if solver == "auto":
             # measured (benchmarks/RESULTS.md): CBC proves large fleets of dedicated replicas where CP-SAT stalls,
             # while CP-SAT handles many sharing patterns (bin packing) where CBC stalls
@@ -396,7 +395,7 @@ def _solve_mip(lm: LinearModel, backend: str, deadline: float, threads: int, log
 
 def solve_fleet(cs: CandidateSet, *, time_limit_s: float, threads: int = 1, hint: tuple[dict, dict] | None = None,
                 gpu_types: set[str] | None = None, limits: dict[str, int] | None = None,
-                budget_usd_per_hour: float | None | str = "scenario", solver: str = "auto") -> Solution:
+                budget_usd_per_hour: float | str | None = "scenario", solver: str = "auto") -> Solution:
     """Build and solve the integer program (module doc). Raises InfeasibleError or SolveTimeoutError."""
     started = time.perf_counter()
     fm = FleetModel(cs, budget_usd_per_hour=budget_usd_per_hour, limits=limits, gpu_types=gpu_types)
