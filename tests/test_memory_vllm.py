@@ -11,7 +11,8 @@ import dataclasses
 
 import pytest
 
-from planner.estimate.memory import estimate_memory, seed_estimate_bytes
+from planner.estimate.memory import estimate_memory
+from planner.estimate.rules_of_thumb import seed_estimate_bytes
 from planner.inputs.catalog import load_catalog
 from planner.inputs.library import get_model
 from planner.units import GIB

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import InputError, not_one_of
+from planner.estimate.rules_of_thumb import METHODS
 from planner.inputs.pricing import PRICING_MODES
 from planner.units import GB, GIB
-
-METHODS = ("detailed", "seed-1.2", "seed-2x")
 
 
 def _arch(model: str | None, hf_config: Path | None):  # type: ignore[no-untyped-def]
@@ -31,7 +30,8 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
                  min_tokens_per_s: float | None, max_ttft_ms: float | None, pricing: str, calibration: Path | None,
                  catalog_path: Path | None, fmt: str) -> None:
     from planner.estimate.deployment import estimate_deployment, smallest_fit
-    from planner.estimate.memory import check_kv_dtype, check_precision, seed_estimate_bytes
+    from planner.estimate.memory import check_kv_dtype, check_precision
+    from planner.estimate.rules_of_thumb import seed_estimates
     from planner.estimate.speed import load_calibration
     from planner.inputs.catalog import load_catalog
     from planner.report.tables import to_json
@@ -58,7 +58,7 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
                               concurrency=concurrency, gpu_memory_utilization=util, max_batched_tokens=max_batched_tokens,
                               batch=batch, input_tokens=input_tokens, output_tokens=output_tokens,
                               min_tokens_per_s=min_tokens_per_s, max_ttft_ms=max_ttft_ms, pricing=pricing, calibration=cal)
-    seeds = {m: seed_estimate_bytes(arch.params, precision, m) for m in ("seed-1.2", "seed-2x")}
+    seeds = seed_estimates(arch.params, precision)
 
     if method != "detailed":
         seed = seeds[method]

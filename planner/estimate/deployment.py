@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from planner.estimate.memory import MemoryEstimate, estimate_memory, seed_estimate_bytes
+from planner.estimate.memory import MemoryEstimate, estimate_memory
+from planner.estimate.rules_of_thumb import seed_estimates
 from planner.estimate.speed import PerfConstants, constants_for, load_calibration, max_batch_for_slo, serving_point
 from planner.inputs.architectures import ModelArch
 from planner.inputs.catalog import GPU
@@ -72,7 +73,7 @@ def estimate_deployment(
     mem = estimate_memory(arch, gpu, tp=tp, pp=pp, precision=precision, kv_cache_dtype=kv_cache_dtype,
                           context_tokens=context_tokens, concurrency=concurrency,
                           gpu_memory_utilization=gpu_memory_utilization, max_batched_tokens=max_batched_tokens)
-    seed = {m: seed_estimate_bytes(arch.params, mem.precision, m) for m in ("seed-1.2", "seed-2x")}
+    seed = seed_estimates(arch.params, mem.precision)
     inp = input_tokens or max(1, context_tokens // 2)
     out = output_tokens or max(1, context_tokens - inp)
     b = batch or 1

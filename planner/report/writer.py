@@ -13,7 +13,8 @@ from typing import Any
 
 from planner.candidates.deployments import CandidateSet
 from planner.errors import InputError
-from planner.estimate.memory import estimate_memory, seed_estimate_bytes
+from planner.estimate.memory import estimate_memory
+from planner.estimate.rules_of_thumb import seed_estimate_bytes
 from planner.inputs.pricing import Owned, owned_usd_per_gpu_hour, priced_offers
 from planner.inputs.scenario import Scenario
 from planner.plans.records import Plan
