@@ -153,14 +153,15 @@ def _print_one(e, arch, seeds) -> None:  # type: ignore[no-untyped-def]
 
 
 def calibrate_cmd(points: Path, out: Path, fmt: str) -> None:
-    from planner.estimate.calibrate import calibrate, read_points, score, write_calibration
+    from planner.estimate.calibrate import calibrate, calibration_text, read_points, score
+    from planner.report.files import atomic_write_text
     from planner.report.tables import print_table, to_json
 
     pts = read_points(points)
     cal = calibrate(pts, str(points))
     s = score(pts, cal)
     header = f"# Throughput-model constants fitted by `planner calibrate {points}` ({len(pts)} points). Formula: planner/perf.py\n"
-    write_calibration(cal, out, header)
+    atomic_write_text(Path(out), calibration_text(cal, header))
     summary = {k: v for k, v in s.items() if k != "rows"}
     if fmt == "json":
         sys.stdout.write(to_json({"out": str(out), "fit": summary, "constants": {k: vars(v) for k, v in cal.items()}}))

@@ -268,13 +268,11 @@ def calibrate(points: list[Point], source: str, catalog: Catalog | None = None) 
     return out
 
 
-def write_calibration(cal: dict[str, PerfConstants], path: str | Path, header: str) -> None:
+def calibration_text(cal: dict[str, PerfConstants], header: str) -> str:
+    """The calibration file's text (``header`` then YAML of every family's constants). Pure: the CLI writes it."""
     import yaml
 
     doc = {"families": {k: {"t0_ms": v.t0_ms, "eta_bw": v.eta_bw, "eta_flops": v.eta_flops, "eta_prefill": v.eta_prefill,
                             "allreduce_us_nvlink": v.allreduce_us_nvlink, "allreduce_us_pcie": v.allreduce_us_pcie,
                             "points": v.points, "source": v.source} for k, v in cal.items()}}
-    text = header + yaml.safe_dump(doc, sort_keys=True, width=120)
-    from planner.report.files import atomic_write_text
-
-    atomic_write_text(Path(path), text)
+    return header + yaml.safe_dump(doc, sort_keys=True, width=120)
