@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,9 +69,8 @@ class ModelSpec(BaseModel):
             if self.context_tokens is None:
                 self.context_tokens = 4096
         for name, vals in (("tp", self.tp), ("pp", self.pp)):
-            if vals is not None:
-                if not vals or any(v < 1 or v > 64 for v in vals):
-                    raise ValueError(f"{name} must be a non-empty list of integers from 1 to 64")
+            if vals is not None and (not vals or any(v < 1 or v > 64 for v in vals)):
+                raise ValueError(f"{name} must be a non-empty list of integers from 1 to 64")
         return self
 
 
@@ -159,11 +159,6 @@ class Scenario:
     calibration_path: str | None = None
     source: str = ""
 
-    def with_(self, **changes: Any) -> Scenario:
-        from dataclasses import replace
-
-        return replace(self, **changes)
-
 
 def default_scenario_path() -> Path:
     return DATA_DIR / "default_scenario.yaml"
@@ -176,37 +171,75 @@ def load_scenario(path: str | Path) -> Scenario:
     return scenario_from_dict(data, lines, str(p), base_dir=p.parent)
 
 
+Where = Callable[..., str]  # where(*field_path) -> "file:line: field.path" for error messages
+
+
 def scenario_from_dict(data: Any, lines: dict | None = None, name: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
+    """Validate a parsed scenario and resolve its catalog, GPUs, limits, providers, models and calibration file."""
     lines = lines or {}
     base_dir = base_dir or Path(".")
+    _check_top_level(data, lines, name)
+    s = validate(ScenarioIn, data, lines, name)
+    where = _where(lines, name)
+    if not s.models:
+        raise InputError(f"{where('models')}: the fleet is empty; list at least one model")
+    catalog = load_catalog(_catalog_path(s, base_dir, where))
+    gpu_ids = _gpu_ids(s, catalog, where)
+    limits = _limits(s, catalog, where)
+    providers = _providers(s, catalog, where)
+    reqs = _model_reqs(s, base_dir, where)
+    cal = _calibration_path(s, base_dir, where)
+    return Scenario(
+        name=s.name, description=s.description or "", pricing=s.pricing, catalog=catalog, gpu_ids=gpu_ids,
+        providers=providers, limits=limits, max_usd_per_hour=s.max_usd_per_hour,
+        gpu_memory_utilization=s.gpu_memory_utilization, owned=Owned(**s.owned.model_dump()), sharing=s.sharing, solver=s.solver,
+        models=reqs, calibration_path=cal, source=name,
+    )
+
+
+def _check_top_level(data: Any, lines: dict, name: str) -> None:
     if data is None:
         raise InputError(f"{name}: empty scenario file; it needs at least name and models")
     if not isinstance(data, dict):
         raise InputError(f"{name}:{line_of(lines, ()) or 1}: expected a mapping with name, models, ..., got {type(data).__name__}")
-    s = validate(ScenarioIn, data, lines, name)
 
+
+def _where(lines: dict, name: str) -> Where:
     def where(*path: Any) -> str:
         ln = line_of(lines, path)
         return f"{name}:{ln}: {field_path(path)}" if ln else f"{name}: {field_path(path)}"
 
-    if not s.models:
-        raise InputError(f"{where('models')}: the fleet is empty; list at least one model")
-    cat_path = None
-    if s.catalog:
-        cat_path = (base_dir / s.catalog) if not Path(s.catalog).is_absolute() else Path(s.catalog)
-        if not cat_path.exists():
-            raise InputError(f"{where('catalog')}: no such catalog file or folder '{s.catalog}'")
-    catalog = load_catalog(cat_path)
+    return where
+
+
+def _relative_to(base_dir: Path, path: str) -> Path:
+    """A path from the scenario file: absolute as given, else relative to the file's folder."""
+    return Path(path) if Path(path).is_absolute() else base_dir / path
+
+
+def _catalog_path(s: ScenarioIn, base_dir: Path, where: Where) -> Path | None:
+    if not s.catalog:
+        return None
+    cat_path = _relative_to(base_dir, s.catalog)
+    if not cat_path.exists():
+        raise InputError(f"{where('catalog')}: no such catalog file or folder '{s.catalog}'")
+    return cat_path
+
+
+def _gpu_ids(s: ScenarioIn, catalog: Catalog, where: Where) -> tuple[str, ...]:
     ids = catalog.ids()
-    if s.gpus is not None:
-        if not s.gpus:
-            raise InputError(f"{where('gpus')}: empty list; omit 'gpus' to use the whole catalog")
-        for i, g in enumerate(s.gpus):
-            if g not in catalog.gpus:
-                raise InputError(f"{where('gpus', i)}: unknown GPU '{g}'{did_you_mean(g, ids)}; `planner catalog` lists the ids")
-        gpu_ids = tuple(dict.fromkeys(s.gpus))
-    else:
-        gpu_ids = tuple(ids)
+    if s.gpus is None:
+        return tuple(ids)
+    if not s.gpus:
+        raise InputError(f"{where('gpus')}: empty list; omit 'gpus' to use the whole catalog")
+    for i, g in enumerate(s.gpus):
+        if g not in catalog.gpus:
+            raise InputError(f"{where('gpus', i)}: unknown GPU '{g}'{did_you_mean(g, ids)}; `planner catalog` lists the ids")
+    return tuple(dict.fromkeys(s.gpus))
+
+
+def _limits(s: ScenarioIn, catalog: Catalog, where: Where) -> dict[str, int]:
+    ids = catalog.ids()
     offer_ids = {o.id for g in catalog.gpus.values() for o in g.offers}
     limits = dict(s.limits or {})
     for k, v in limits.items():
@@ -217,62 +250,73 @@ def scenario_from_dict(data: Any, lines: dict | None = None, name: str = "<scena
             )
         if v < 0:
             raise InputError(f"{where('limits', k)}: {v} is out of range; allowed: >= 0")
-    providers = None
-    if s.providers is not None:
-        known = sorted({o.provider for g in catalog.gpus.values() for o in g.offers})
-        for i, pv in enumerate(s.providers):
-            if pv not in known:
-                raise InputError(f"{where('providers', i)}: unknown provider '{pv}'{did_you_mean(pv, known)}; known: {', '.join(known)}")
-        providers = tuple(s.providers)
+    return limits
+
+
+def _providers(s: ScenarioIn, catalog: Catalog, where: Where) -> tuple[str, ...] | None:
+    if s.providers is None:
+        return None
+    known = sorted({o.provider for g in catalog.gpus.values() for o in g.offers})
+    for i, pv in enumerate(s.providers):
+        if pv not in known:
+            raise InputError(f"{where('providers', i)}: unknown provider '{pv}'{did_you_mean(pv, known)}; known: {', '.join(known)}")
+    return tuple(s.providers)
+
+
+def _model_reqs(s: ScenarioIn, base_dir: Path, where: Where) -> tuple[ModelReq, ...]:
     seen: dict[str, int] = {}
     reqs = []
     for i, m in enumerate(s.models):
         if m.name in seen:
             raise InputError(f"{where('models', i, 'name')}: duplicate model name '{m.name}' (also models[{seen[m.name]}])")
         seen[m.name] = i
-        if m.model is not None:
-            if resolve_model_id(m.model) is None:
-                raise InputError(f"{where('models', i, 'model')}: {unknown_model_message(m.model)}")
-            arch = get_model(m.model)
-        else:
-            cp = Path(m.hf_config) if Path(m.hf_config).is_absolute() else base_dir / m.hf_config
-            try:
-                arch = load_hf_model(cp, model_id=m.name)
-            except InputError as exc:
-                raise InputError(f"{where('models', i, 'hf_config')}: {exc.message}") from None
-        ctx = int(m.context_tokens or 4096)
-        if ctx > arch.max_context:
-            raise InputError(
-                f"{where('models', i, 'context_tokens')}: {ctx} exceeds {arch.id}'s maximum context of {arch.max_context} tokens"
-            )
-        for key, vals in (("tp", m.tp), ("pp", m.pp)):
-            if key == "tp" and vals:
-                for v in vals:
-                    if arch.num_heads % v:
-                        raise InputError(
-                            f"{where('models', i, 'tp')}: TP={v} does not divide {arch.id}'s {arch.num_heads} attention heads"
-                        )
-        inp = m.input_tokens or max(1, ctx // 2)
-        out = m.output_tokens or max(1, ctx - inp)
-        from planner.estimate.memory import default_precision
+        reqs.append(_model_req(m, i, base_dir, where))
+    return tuple(reqs)
 
-        reqs.append(ModelReq(
-            name=m.name, arch=arch, precision=m.precision or default_precision(arch), kv_cache_dtype=m.kv_cache_dtype, concurrency=m.concurrency,
-            context_tokens=ctx, request_rate_per_s=m.request_rate_per_s, input_tokens=inp, output_tokens=out,
-            min_replicas=m.min_replicas, max_batched_tokens=m.max_batched_tokens,
-            tp=tuple(m.tp) if m.tp else None, pp=tuple(m.pp) if m.pp else None,
-            min_tokens_per_s=m.slo.min_tokens_per_s if m.slo else None,
-            max_ttft_ms=m.slo.max_ttft_ms if m.slo else None,
-        ))
-    cal = None
-    if s.calibration:
-        cp = Path(s.calibration) if Path(s.calibration).is_absolute() else base_dir / s.calibration
-        if not cp.is_file():
-            raise InputError(f"{where('calibration')}: no such calibration file '{s.calibration}'")
-        cal = str(cp)
-    return Scenario(
-        name=s.name, description=s.description or "", pricing=s.pricing, catalog=catalog, gpu_ids=gpu_ids,
-        providers=providers, limits=limits, max_usd_per_hour=s.max_usd_per_hour,
-        gpu_memory_utilization=s.gpu_memory_utilization, owned=Owned(**s.owned.model_dump()), sharing=s.sharing, solver=s.solver,
-        models=tuple(reqs), calibration_path=cal, source=name,
+
+def _model_arch(m: ModelSpec, i: int, base_dir: Path, where: Where) -> ModelArch:
+    """The architecture a model entry names: a library id, or a config.json path."""
+    if m.model is not None:
+        if resolve_model_id(m.model) is None:
+            raise InputError(f"{where('models', i, 'model')}: {unknown_model_message(m.model)}")
+        return get_model(m.model)
+    assert m.hf_config is not None  # ModelSpec._one_source: exactly one of model and hf_config
+    try:
+        return load_hf_model(_relative_to(base_dir, m.hf_config), model_id=m.name)
+    except InputError as exc:
+        raise InputError(f"{where('models', i, 'hf_config')}: {exc.message}") from None
+
+
+def _model_req(m: ModelSpec, i: int, base_dir: Path, where: Where) -> ModelReq:
+    from planner.estimate.memory import default_precision
+
+    arch = _model_arch(m, i, base_dir, where)
+    ctx = int(m.context_tokens or 4096)
+    if ctx > arch.max_context:
+        raise InputError(
+            f"{where('models', i, 'context_tokens')}: {ctx} exceeds {arch.id}'s maximum context of {arch.max_context} tokens"
+        )
+    for v in m.tp or ():
+        if arch.num_heads % v:
+            raise InputError(
+                f"{where('models', i, 'tp')}: TP={v} does not divide {arch.id}'s {arch.num_heads} attention heads"
+            )
+    inp = m.input_tokens or max(1, ctx // 2)
+    out = m.output_tokens or max(1, ctx - inp)
+    return ModelReq(
+        name=m.name, arch=arch, precision=m.precision or default_precision(arch), kv_cache_dtype=m.kv_cache_dtype, concurrency=m.concurrency,
+        context_tokens=ctx, request_rate_per_s=m.request_rate_per_s, input_tokens=inp, output_tokens=out,
+        min_replicas=m.min_replicas, max_batched_tokens=m.max_batched_tokens,
+        tp=tuple(m.tp) if m.tp else None, pp=tuple(m.pp) if m.pp else None,
+        min_tokens_per_s=m.slo.min_tokens_per_s if m.slo else None,
+        max_ttft_ms=m.slo.max_ttft_ms if m.slo else None,
     )
+
+
+def _calibration_path(s: ScenarioIn, base_dir: Path, where: Where) -> str | None:
+    if not s.calibration:
+        return None
+    cp = _relative_to(base_dir, s.calibration)
+    if not cp.is_file():
+        raise InputError(f"{where('calibration')}: no such calibration file '{s.calibration}'")
+    return str(cp)
