@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.errors import InputError, not_one_of
 from planner.estimate.rules_of_thumb import METHODS
 from planner.inputs.pricing import PRICING_MODES
 from planner.units import GB, GIB
 
+if TYPE_CHECKING:
+    from planner.estimate.deployment import DeploymentEstimate
+    from planner.inputs.architectures import ModelArch
+    from planner.inputs.catalog import GPU, Catalog
 
-def _arch(model: str | None, hf_config: Path | None):  # type: ignore[no-untyped-def]
+
+def _arch(model: str | None, hf_config: Path | None) -> ModelArch:
     from planner.inputs.library import get_model, load_hf_model
 
     if hf_config is not None and model is not None:
@@ -29,12 +34,11 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
                  method: str, batch: int, input_tokens: int | None, output_tokens: int | None,
                  min_tokens_per_s: float | None, max_ttft_ms: float | None, pricing: str, calibration: Path | None,
                  catalog_path: Path | None, fmt: str) -> None:
-    from planner.estimate.deployment import estimate_deployment, smallest_fit
-    from planner.estimate.memory import check_kv_dtype, check_precision
+    """`planner estimate`: the articles' rule (--method seed-*), one deployment (--gpu), or every GPU type."""
+    from planner.estimate.memory import check_kv_dtype, check_precision, default_precision
     from planner.estimate.rules_of_thumb import seed_estimates
     from planner.estimate.speed import load_calibration
     from planner.inputs.catalog import load_catalog
-    from planner.report.tables import to_json
 
     if method not in METHODS:
         raise InputError(not_one_of("--method: ", method, METHODS))
@@ -45,8 +49,6 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
         precision = check_precision(precision)
     arch = _arch(model, hf_config)
     if precision is None:
-        from planner.estimate.memory import default_precision
-
         precision = default_precision(arch)
     if context > arch.max_context:
         raise InputError(f"--context: {context} exceeds {arch.id}'s maximum context of {arch.max_context} tokens")
@@ -54,59 +56,68 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
         context = input_tokens + output_tokens
     cat = load_catalog(catalog_path)
     cal = load_calibration(str(calibration) if calibration else None)
-    kw: dict[str, Any] = dict(precision=precision, kv_cache_dtype=kv_cache_dtype, context_tokens=context,
-                              concurrency=concurrency, gpu_memory_utilization=util, max_batched_tokens=max_batched_tokens,
-                              batch=batch, input_tokens=input_tokens, output_tokens=output_tokens,
-                              min_tokens_per_s=min_tokens_per_s, max_ttft_ms=max_ttft_ms, pricing=pricing, calibration=cal)
+    kw: dict[str, Any] = {"precision": precision, "kv_cache_dtype": kv_cache_dtype, "context_tokens": context,
+                          "concurrency": concurrency, "gpu_memory_utilization": util, "max_batched_tokens": max_batched_tokens,
+                          "batch": batch, "input_tokens": input_tokens, "output_tokens": output_tokens,
+                          "min_tokens_per_s": min_tokens_per_s, "max_ttft_ms": max_ttft_ms, "pricing": pricing, "calibration": cal}
     seeds = seed_estimates(arch.params, precision)
-
     if method != "detailed":
-        seed = seeds[method]
-        rows = []
-        for g in cat.gpus.values():
-            cards = -(-seed // int(g.memory_marketed_gb * GB))
-            rows.append({"gpu": g.id, "memory_gb": g.memory_marketed_gb, "cards_by_rule": cards})
-        data = {"model": arch.id, "params": arch.params, "precision": precision, "method": method,
-                "estimate_bytes": seed, "estimate_gb": round(seed / GB, 2), "cards_by_rule": rows}
-        if fmt == "json":
-            sys.stdout.write(to_json(data))
-        else:
-            f = "1.2" if method == "seed-1.2" else "2"
-            print(f"{arch.id}: {arch.params / 1e9:.2f}B params x {precision} bytes x {f} = {seed / GB:.1f} GB ({method}, the articles' rule of thumb)")
-            print("Run without --method for the detailed figure.")
-        return
+        _estimate_by_rule(arch, cat, precision, method, seeds[method], fmt)
+    elif gpu is not None:
+        _estimate_one_gpu(arch, cat.get(gpu), tp, pp, kw, seeds, fmt)
+    else:
+        _estimate_every_gpu(arch, cat, kw, seeds, fmt)
 
-    if gpu is not None:
-        g = cat.get(gpu)
-        from planner.estimate.memory import parallel_problem
 
-        why = parallel_problem(arch, g, tp, pp, precision, kv_cache_dtype)
-        if why:
-            flag = "--precision" if precision in why and "natively" in why else "--kv-cache-dtype" if "KV cache" in why else \
-                "--pp" if why.startswith("PP") else "--tp"
-            raise InputError(f"{flag}: {why}")
-        e = estimate_deployment(arch, g, tp=tp, pp=pp, **kw)
-        if fmt == "json":
-            sys.stdout.write(to_json(e.to_dict()))
-        else:
-            _print_one(e, arch, seeds)
-        return
+def _estimate_by_rule(arch: ModelArch, cat: Catalog, precision: str, method: str, seed: int, fmt: str) -> None:
+    """--method seed-1.2 / seed-2x: the article's figure and the cards of each GPU type it asks for."""
+    from planner.report.tables import to_json
+
+    rows = []
+    for g in cat.gpus.values():
+        cards = -(-seed // int(g.memory_marketed_gb * GB))
+        rows.append({"gpu": g.id, "memory_gb": g.memory_marketed_gb, "cards_by_rule": cards})
+    data = {"model": arch.id, "params": arch.params, "precision": precision, "method": method,
+            "estimate_bytes": seed, "estimate_gb": round(seed / GB, 2), "cards_by_rule": rows}
+    if fmt == "json":
+        sys.stdout.write(to_json(data))
+    else:
+        f = "1.2" if method == "seed-1.2" else "2"
+        print(f"{arch.id}: {arch.params / 1e9:.2f}B params x {precision} bytes x {f} = {seed / GB:.1f} GB ({method}, the articles' rule of thumb)")
+        print("Run without --method for the detailed figure.")
+
+
+def _estimate_one_gpu(arch: ModelArch, g: GPU, tp: int, pp: int, kw: dict[str, Any], seeds: dict[str, int], fmt: str) -> None:
+    """--gpu: one deployment at the given split; a split vLLM would refuse is an error naming the flag to change."""
+    from planner.estimate.deployment import estimate_deployment
+    from planner.estimate.memory import parallel_problem
+    from planner.report.tables import to_json
+
+    precision = kw["precision"]
+    why = parallel_problem(arch, g, tp, pp, precision, kw["kv_cache_dtype"])
+    if why:
+        flag = "--precision" if precision in why and "natively" in why else "--kv-cache-dtype" if "KV cache" in why else \
+            "--pp" if why.startswith("PP") else "--tp"
+        raise InputError(f"{flag}: {why}")
+    e = estimate_deployment(arch, g, tp=tp, pp=pp, **kw)
+    if fmt == "json":
+        sys.stdout.write(to_json(e.to_dict()))
+    else:
+        _print_one(e, arch, seeds)
+
+
+def _estimate_every_gpu(arch: ModelArch, cat: Catalog, kw: dict[str, Any], seeds: dict[str, int], fmt: str) -> None:
+    """No --gpu: the smallest split that fits on each GPU type of the catalog."""
+    from planner.estimate.deployment import smallest_fit
+    from planner.report.tables import to_json
 
     rows = []
     records = []
     for g in cat.gpus.values():
         e = smallest_fit(arch, g, **kw)
-        m = e.memory
         records.append(e.to_dict())
-        rows.append({
-            "gpu": g.id, "split": f"TP{m.tp} x PP{m.pp}" if m.pp > 1 else f"TP{m.tp}", "gpus": m.gpus,
-            "weights_gib_per_gpu": round(m.per_device.weights_bytes / GIB, 2),
-            "kv_gib_per_gpu": round(m.per_device.kv_cache_bytes / GIB, 2), "max_sequences": m.max_concurrency,
-            "capacity": e.capacity if m.fits else None, "fits": m.fits,
-            "tok_s_stream": None if e.tokens_per_s_per_stream is None else round(e.tokens_per_s_per_stream, 1),
-            "usd_per_hour": None if e.usd_per_hour is None else round(e.usd_per_hour, 3),
-            "note": m.reason or ("" if e.usd_per_hour is not None else "no price under this pricing"),
-        })
+        rows.append(_every_gpu_row(g.id, e))
+    precision, context, concurrency = kw["precision"], kw["context_tokens"], kw["concurrency"]
     if fmt == "json":
         sys.stdout.write(to_json({"model": arch.id, "params": arch.params, "precision": precision, "context_tokens": context,
                                   "concurrency": concurrency, "seed_estimates_bytes": seeds, "per_gpu": records}))
@@ -118,23 +129,35 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
     print_table(rows, list(rows[0].keys()), title="Smallest split that fits, per GPU type (GiB per GPU)")
 
 
-def _print_one(e, arch, seeds) -> None:  # type: ignore[no-untyped-def]
+def _every_gpu_row(gpu_id: str, e: DeploymentEstimate) -> dict[str, Any]:
+    m = e.memory
+    return {
+        "gpu": gpu_id, "split": f"TP{m.tp} x PP{m.pp}" if m.pp > 1 else f"TP{m.tp}", "gpus": m.gpus,
+        "weights_gib_per_gpu": round(m.per_device.weights_bytes / GIB, 2),
+        "kv_gib_per_gpu": round(m.per_device.kv_cache_bytes / GIB, 2), "max_sequences": m.max_concurrency,
+        "capacity": e.capacity if m.fits else None, "fits": m.fits,
+        "tok_s_stream": None if e.tokens_per_s_per_stream is None else round(e.tokens_per_s_per_stream, 1),
+        "usd_per_hour": None if e.usd_per_hour is None else round(e.usd_per_hour, 3),
+        "note": m.reason or ("" if e.usd_per_hour is not None else "no price under this pricing"),
+    }
+
+
+def _print_one(e: DeploymentEstimate, arch: ModelArch, seeds: dict[str, int]) -> None:
     from planner.report.tables import print_table
 
     m = e.memory
     d = m.per_device
     print(f"{arch.name} on {m.gpu}: TP={m.tp} PP={m.pp} ({m.gpus} GPU{'s' if m.gpus > 1 else ''}), {m.precision} weights, "
           f"KV {m.kv_cache_dtype}, {arch.params:,} parameters")
-    rows = [
-        {"item": "device total (CUDA-visible)", "gib": d.total_bytes / GIB},
-        {"item": f"usable (x {m.gpu_memory_utilization:g} gpu_memory_utilization)", "gib": d.usable_bytes / GIB},
-        {"item": "weights", "gib": d.weights_bytes / GIB},
-        {"item": f"activation peak ({m.max_batched_tokens} batched tokens)", "gib": d.activation_bytes / GIB},
-        {"item": "runtime (non-torch: CUDA, NCCL)", "gib": d.overhead_bytes / GIB},
-        {"item": "KV cache (the rest)", "gib": d.kv_cache_bytes / GIB},
+    budget = [
+        ("device total (CUDA-visible)", d.total_bytes),
+        (f"usable (x {m.gpu_memory_utilization:g} gpu_memory_utilization)", d.usable_bytes),
+        ("weights", d.weights_bytes),
+        (f"activation peak ({m.max_batched_tokens} batched tokens)", d.activation_bytes),
+        ("runtime (non-torch: CUDA, NCCL)", d.overhead_bytes),
+        ("KV cache (the rest)", d.kv_cache_bytes),
     ]
-    for r in rows:
-        r["gib"] = round(r["gib"], 2)
+    rows = [{"item": item, "gib": round(nbytes / GIB, 2)} for item, nbytes in budget]
     print_table(rows, ["item", "gib"], ["per device", "GiB"])
     print(f"KV cache: {m.kv_bytes_per_token / 1024:.1f} KiB per token per device; {m.kv_cache_tokens:,} tokens per replica; "
           f"{m.max_concurrency} sequences of {m.context_tokens} tokens fit")
