@@ -112,10 +112,6 @@ class ModelArch:
             total += n * count
         return total
 
-    @property
-    def embedding_params(self) -> int:
-        return self.vocab_size * self.hidden_size
-
 
 def _get(cfg: dict[str, Any], *names: str, default: Any = None) -> Any:
     for n in names:
@@ -185,13 +181,32 @@ def _llama_like(cfg: dict[str, Any], mt: str, model_id: str, name: str, source: 
     V = _int(_need(cfg, "vocab_size"), "vocab_size")
     inter = _int(_get(cfg, "intermediate_size", default=0), "intermediate_size")
     tied = bool(_get(cfg, "tie_word_embeddings", default=mt in ("gemma", "gemma2")))
-    qkv_bias = bool(_get(cfg, "attention_bias", "qkv_bias", default=mt in ("qwen2", "qwen2_moe")))
-    o_bias = bool(cfg.get("attention_bias", False)) and mt not in ("qwen2", "qwen2_moe")
-    mlp_bias = bool(cfg.get("mlp_bias", False))
-    norms_per_layer = 4 if mt == "gemma2" else 2
-    qk_norm = mt in ("qwen3", "qwen3_moe")
+    moe = _llama_moe_layout(cfg, L, inter)
+    G = _llama_attention_groups(cfg, mt, h, nh, nkv, hd, V, tied) + _llama_mlp_groups(cfg, h, L, inter, moe)
+    window, sliding_layers = _llama_sliding_window(cfg, mt, L)
+    return ModelArch(
+        id=model_id, name=name, model_type=mt, hidden_size=h, num_layers=L, num_heads=nh, num_kv_heads=nkv,
+        head_dim=hd, vocab_size=V, intermediate_size=inter,
+        max_context=_int(_get(cfg, "max_position_embeddings", "seq_length", default=4096), "max_position_embeddings"),
+        tie_word_embeddings=tied, sliding_window=int(window) if window and sliding_layers else None,
+        sliding_layers=sliding_layers, num_experts=moe.experts, experts_per_token=moe.per_token,
+        moe_intermediate_size=moe.width if moe.experts else 0,
+        moe_layers=moe.layers, torch_dtype=str(cfg.get("torch_dtype") or "bfloat16"), groups=tuple(G), source=source,
+    )
 
-    # MoE layout
+
+@dataclass(frozen=True)
+class _MoeLayout:
+    """A Llama-like config's MoE fields (all 0 for a dense model)."""
+
+    experts: int  # routed experts per MoE layer
+    per_token: int  # experts each token is routed to
+    width: int  # intermediate size of one expert
+    shared_width: int  # intermediate size of the shared expert (Qwen2-MoE), 0 if none
+    layers: int  # layers whose MLP is MoE
+
+
+def _llama_moe_layout(cfg: dict[str, Any], L: int, inter: int) -> _MoeLayout:
     E = _int(_get(cfg, "num_local_experts", "num_experts", "n_routed_experts", default=0), "num_experts")
     k = _int(_get(cfg, "num_experts_per_tok", default=0), "num_experts_per_tok")
     moe_inter = _int(_get(cfg, "moe_intermediate_size", default=inter), "moe_intermediate_size")
@@ -201,7 +216,16 @@ def _llama_like(cfg: dict[str, Any], mt: str, model_id: str, name: str, source: 
         step = _int(_get(cfg, "decoder_sparse_step", default=1), "decoder_sparse_step") or 1
         mlp_only = set(cfg.get("mlp_only_layers") or [])
         moe_layers = sum(1 for i in range(L) if i not in mlp_only and (i + 1) % step == 0)
+    return _MoeLayout(experts=E, per_token=k, width=moe_inter, shared_width=shared_inter, layers=moe_layers)
 
+
+def _llama_attention_groups(cfg: dict[str, Any], mt: str, h: int, nh: int, nkv: int, hd: int, V: int,
+                            tied: bool) -> list[WeightGroup]:
+    """Embedding, final norm, attention and per-layer norms (and the LM head unless tied)."""
+    qkv_bias = bool(_get(cfg, "attention_bias", "qkv_bias", default=mt in ("qwen2", "qwen2_moe")))
+    o_bias = bool(cfg.get("attention_bias", False)) and mt not in ("qwen2", "qwen2_moe")
+    norms_per_layer = 4 if mt == "gemma2" else 2
+    qk_norm = mt in ("qwen3", "qwen3_moe")
     G: list[WeightGroup] = [
         WeightGroup("embed_tokens", V * h, per_layer=False, tp_mode="vocab", quantizable=False),
         WeightGroup("norm", h, per_layer=False, tp_mode="replicated", quantizable=False),
@@ -219,8 +243,16 @@ def _llama_like(cfg: dict[str, Any], mt: str, model_id: str, name: str, source: 
         G.append(WeightGroup("o_bias", h, tp_mode="replicated", quantizable=False))
     if qk_norm:
         G.append(WeightGroup("q_norm+k_norm", hd, count=2, tp_mode="replicated", quantizable=False))
+    return G
+
+
+def _llama_mlp_groups(cfg: dict[str, Any], h: int, L: int, inter: int, moe: _MoeLayout) -> list[WeightGroup]:
+    """The dense MLP (on every layer, or on the non-MoE layers) and the MoE experts, router and shared expert."""
+    mlp_bias = bool(cfg.get("mlp_bias", False))
+    E, moe_inter, shared_inter = moe.experts, moe.width, moe.shared_width
+    G: list[WeightGroup] = []
     dense_kind = "dense" if E else "all"
-    if not E or moe_layers < L:
+    if not E or moe.layers < L:
         G.append(WeightGroup("gate_proj+up_proj", h * inter, count=2, layers=dense_kind))
         G.append(WeightGroup("down_proj", inter * h, tp_mode="row", layers=dense_kind))
         if mlp_bias:
@@ -234,7 +266,11 @@ def _llama_like(cfg: dict[str, Any], mt: str, model_id: str, name: str, source: 
             G.append(WeightGroup("shared_expert.gate+up", 2 * h * shared_inter, layers="moe"))
             G.append(WeightGroup("shared_expert.down", shared_inter * h, tp_mode="row", layers="moe"))
             G.append(WeightGroup("shared_expert_gate", h, tp_mode="replicated", quantizable=False, layers="moe"))
+    return G
 
+
+def _llama_sliding_window(cfg: dict[str, Any], mt: str, L: int) -> tuple[Any, int]:
+    """(window, layers that use it); (None, 0) when the config has no effective sliding window."""
     window = _get(cfg, "sliding_window")
     use_sw = cfg.get("use_sliding_window", True)
     sliding_layers = 0
@@ -248,14 +284,7 @@ def _llama_like(cfg: dict[str, Any], mt: str, model_id: str, name: str, source: 
             sliding_layers = L
     else:
         window = None
-    return ModelArch(
-        id=model_id, name=name, model_type=mt, hidden_size=h, num_layers=L, num_heads=nh, num_kv_heads=nkv,
-        head_dim=hd, vocab_size=V, intermediate_size=inter,
-        max_context=_int(_get(cfg, "max_position_embeddings", "seq_length", default=4096), "max_position_embeddings"),
-        tie_word_embeddings=tied, sliding_window=int(window) if window and sliding_layers else None,
-        sliding_layers=sliding_layers, num_experts=E, experts_per_token=k, moe_intermediate_size=moe_inter if E else 0,
-        moe_layers=moe_layers, torch_dtype=str(cfg.get("torch_dtype") or "bfloat16"), groups=tuple(G), source=source,
-    )
+    return window, sliding_layers
 
 
 def _chatglm(cfg: dict[str, Any], mt: str, model_id: str, name: str, source: str) -> ModelArch:
@@ -391,22 +420,8 @@ def _deepseek(cfg: dict[str, Any], mt: str, model_id: str, name: str, source: st
         WeightGroup("experts.w2", mI * h, count=E, tp_mode="row", expert=True, layers="moe"),
         WeightGroup("router", h * E, tp_mode="replicated", quantizable=False, layers="moe"),
     ]
-    if qr:
-        qr = _int(qr, "q_lora_rank")
-        G += [
-            WeightGroup("q_a_proj", h * qr, tp_mode="replicated"),
-            WeightGroup("q_a_layernorm", qr, tp_mode="replicated", quantizable=False),
-            WeightGroup("q_b_proj", qr * nh * (nope + rope)),
-        ]
-    else:
-        G.append(WeightGroup("q_proj", h * nh * (nope + rope)))
-    if n_shared:
-        G += [
-            WeightGroup("shared_experts.gate_up", 2 * h * mI * n_shared, layers="moe"),
-            WeightGroup("shared_experts.down", mI * n_shared * h, tp_mode="row", layers="moe"),
-        ]
-    if cfg.get("topk_method") == "noaux_tc" or mt == "deepseek_v3":
-        G.append(WeightGroup("e_score_correction_bias", E, tp_mode="replicated", quantizable=False, layers="moe"))
+    G += _deepseek_query_groups(h, nh, qr, nope + rope)
+    G += _deepseek_moe_extra_groups(cfg, mt, h, mI, E, n_shared)
     if not tied:
         G.append(WeightGroup("lm_head", V * h, per_layer=False, tp_mode="vocab", quantizable=False))
     return ModelArch(
@@ -417,6 +432,31 @@ def _deepseek(cfg: dict[str, Any], mt: str, model_id: str, name: str, source: st
         kv_lora_rank=kvr, qk_rope_head_dim=rope, torch_dtype=str(cfg.get("torch_dtype") or "bfloat16"),
         groups=tuple(G), source=source,
     )
+
+
+def _deepseek_query_groups(h: int, nh: int, q_lora_rank: Any, q_head_dim: int) -> list[WeightGroup]:
+    """The query projection: low-rank q_a, its norm and q_b with q LoRA (V2/V3), else one q_proj (V2-Lite)."""
+    if not q_lora_rank:
+        return [WeightGroup("q_proj", h * nh * q_head_dim)]
+    qr = _int(q_lora_rank, "q_lora_rank")
+    return [
+        WeightGroup("q_a_proj", h * qr, tp_mode="replicated"),
+        WeightGroup("q_a_layernorm", qr, tp_mode="replicated", quantizable=False),
+        WeightGroup("q_b_proj", qr * nh * q_head_dim),
+    ]
+
+
+def _deepseek_moe_extra_groups(cfg: dict[str, Any], mt: str, h: int, mI: int, E: int, n_shared: int) -> list[WeightGroup]:
+    """Shared experts (when any) and V3's per-expert score-correction biases."""
+    G: list[WeightGroup] = []
+    if n_shared:
+        G += [
+            WeightGroup("shared_experts.gate_up", 2 * h * mI * n_shared, layers="moe"),
+            WeightGroup("shared_experts.down", mI * n_shared * h, tp_mode="row", layers="moe"),
+        ]
+    if cfg.get("topk_method") == "noaux_tc" or mt == "deepseek_v3":
+        G.append(WeightGroup("e_score_correction_bias", E, tp_mode="replicated", quantizable=False, layers="moe"))
+    return G
 
 
 def read_hf_config(path: str | Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
