@@ -355,13 +355,45 @@ def estimate_memory(
     if reason is None and context_tokens > arch.max_context:
         reason = f"context {context_tokens} exceeds {arch.id}'s maximum of {arch.max_context} tokens"
 
+    st = _binding_stage(arch, b, context_tokens)
+    w, kv_alloc, seq, layers = st.weights, st.kv_alloc, st.seq, st.layers
+    weights_total = math.ceil(weight_bytes_per_device(arch, precision, 1, arch.num_layers, True, True) * b.exact)
+    if reason is None:
+        reason = _no_fit_reason(gpu, b, st, tp, pp, gpu_memory_utilization, context_tokens, concurrency)
+    fits = reason is None
+    return MemoryEstimate(
+        model=arch.id, params=arch.params, precision=precision, kv_cache_dtype=kv_cache_dtype, gpu=gpu.id, tp=tp, pp=pp,
+        context_tokens=context_tokens, concurrency=concurrency, gpu_memory_utilization=gpu_memory_utilization,
+        max_batched_tokens=T,
+        per_device=DeviceMemory(total_bytes=total, usable_bytes=usable, weights_bytes=w, kv_cache_bytes=max(0, kv_alloc),
+                                activation_bytes=act, overhead_bytes=overhead),
+        weights_total_bytes=weights_total, kv_bytes_per_token=per_tok_layer * layers, seq_kv_bytes=seq,
+        kv_cache_tokens=max(0, st.kv_tokens), max_concurrency=max(0, st.sequences_fit), fits=fits, reason=reason,
+        fixed_bytes_per_device=w + act + overhead,
+    )
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """The binding pipeline stage (fewest sequences, then most weights) and the replica's KV capacity."""
+
+    layers: int
+    weights: int  # weight bytes per device of the binding stage
+    kv_budget: int  # bytes left for the KV cache (may be negative)
+    kv_alloc: int  # KV bytes allocated in whole blocks
+    seq: int  # KV bytes of one sequence
+    kv_tokens: int  # tokens the replica holds: the least over stages
+    sequences_fit: int  # sequences of context_tokens that fit: the least over stages
+
+
+def _binding_stage(arch: ModelArch, b: _Budget, context_tokens: int) -> _Stage:
     binding = None
     kv_tokens = None
     max_conc = None
     for layers, w in b.stages:
-        kv_budget = usable - w - act - overhead
-        seq = seq_kv_bytes(arch, layers, per_tok_layer, context_tokens)
-        block_bytes = BLOCK_TOKENS * per_tok_layer * layers
+        kv_budget = b.usable - w - b.activation - b.overhead
+        seq = seq_kv_bytes(arch, layers, b.kv_per_token_layer, context_tokens)
+        block_bytes = BLOCK_TOKENS * b.kv_per_token_layer * layers
         blocks = max(0, kv_budget) // block_bytes if block_bytes else 0
         kv_alloc = blocks * block_bytes
         tokens = blocks * BLOCK_TOKENS
@@ -371,37 +403,33 @@ def estimate_memory(
             binding = (key, w, kv_budget, kv_alloc, seq, layers)
         kv_tokens = tokens if kv_tokens is None else min(kv_tokens, tokens)
         max_conc = conc if max_conc is None else min(max_conc, conc)
-    assert binding is not None
+    assert binding is not None and kv_tokens is not None and max_conc is not None
     _, w, kv_budget, kv_alloc, seq, layers = binding
-    weights_total = math.ceil(weight_bytes_per_device(arch, precision, 1, arch.num_layers, True, True) * b.exact)
-    if reason is None:
-        if kv_budget <= 0:
-            reason = (
-                f"weights {w / GIB:.1f} GiB + activations {act / GIB:.1f} + runtime {overhead / GIB:.1f} GiB per device "
-                f"exceed the usable {usable / GIB:.1f} GiB ({gpu.memory_gib:g} GiB x {gpu_memory_utilization:g})"
-                + (f" across TP={tp} x PP={pp}" if tp * pp > 1 else "")
-            )
-        elif max_conc == 0:
-            reason = (
-                f"KV cache of {kv_alloc / GIB:.2f} GiB per device holds {kv_tokens} tokens, less than one "
-                f"{context_tokens}-token sequence ({seq / GIB:.2f} GiB)"
-            )
-        elif max_conc < concurrency:
-            reason = (
-                f"KV cache holds {max_conc} sequences of {context_tokens} tokens per replica, fewer than the "
-                f"{concurrency} asked (add replicas, shorten the context or use a larger GPU)"
-            )
-    fits = reason is None
-    return MemoryEstimate(
-        model=arch.id, params=arch.params, precision=precision, kv_cache_dtype=kv_cache_dtype, gpu=gpu.id, tp=tp, pp=pp,
-        context_tokens=context_tokens, concurrency=concurrency, gpu_memory_utilization=gpu_memory_utilization,
-        max_batched_tokens=T,
-        per_device=DeviceMemory(total_bytes=total, usable_bytes=usable, weights_bytes=w, kv_cache_bytes=max(0, kv_alloc),
-                                activation_bytes=act, overhead_bytes=overhead),
-        weights_total_bytes=weights_total, kv_bytes_per_token=per_tok_layer * layers, seq_kv_bytes=seq,
-        kv_cache_tokens=max(0, kv_tokens or 0), max_concurrency=max(0, max_conc or 0), fits=fits, reason=reason,
-        fixed_bytes_per_device=w + act + overhead,
-    )
+    return _Stage(layers=layers, weights=w, kv_budget=kv_budget, kv_alloc=kv_alloc, seq=seq, kv_tokens=kv_tokens,
+                  sequences_fit=max_conc)
+
+
+def _no_fit_reason(gpu: GPU, b: _Budget, st: _Stage, tp: int, pp: int, gpu_memory_utilization: float,
+                   context_tokens: int, concurrency: int) -> str | None:
+    """Why the memory budget does not hold the asked sequences, or None when it does."""
+    w, act, overhead, usable = st.weights, b.activation, b.overhead, b.usable
+    if st.kv_budget <= 0:
+        return (
+            f"weights {w / GIB:.1f} GiB + activations {act / GIB:.1f} + runtime {overhead / GIB:.1f} GiB per device "
+            f"exceed the usable {usable / GIB:.1f} GiB ({gpu.memory_gib:g} GiB x {gpu_memory_utilization:g})"
+            + (f" across TP={tp} x PP={pp}" if tp * pp > 1 else "")
+        )
+    if st.sequences_fit == 0:
+        return (
+            f"KV cache of {st.kv_alloc / GIB:.2f} GiB per device holds {st.kv_tokens} tokens, less than one "
+            f"{context_tokens}-token sequence ({st.seq / GIB:.2f} GiB)"
+        )
+    if st.sequences_fit < concurrency:
+        return (
+            f"KV cache holds {st.sequences_fit} sequences of {context_tokens} tokens per replica, fewer than the "
+            f"{concurrency} asked (add replicas, shorten the context or use a larger GPU)"
+        )
+    return None
 
 
 def stage_devices(arch: ModelArch, gpu: GPU, *, tp: int, pp: int, precision: str, kv_cache_dtype: str,
