@@ -67,65 +67,76 @@ def read_points(path: str | Path, catalog: Catalog | None = None) -> list[Point]
     """Measured points from a CSV/YAML file of the schema above, or the shared calibration YAML."""
     catalog = catalog or load_catalog()
     p = Path(path)
-    rows: list[dict[str, Any]]
     extra_gpus: dict[str, GPU] = {}
-    if p.suffix.lower() == ".csv":
-        text = read_text(p, "calibration points file")
-        rows = list(csv.DictReader(text.splitlines()))
-    else:
-        data, _ = load_yaml(p, "calibration points file")
-        if isinstance(data, dict) and "entries" in data:  # the shared TensorRT-LLM measurement file
-            specs = data.get("gpu_specs_used") or {}
-            if "L40-48GB" in specs:
-                extra_gpus["L40-48GB"] = _l40(specs["L40-48GB"], catalog.get("l40s"))
-            rows = []
-            for e in data["entries"]:
-                if e.get("tensor_parallel") is None or e.get("load", {}).get("mode") != "static batch":
-                    continue
-                fp8 = str(e["precision"]).upper().startswith("FP8")
-                rows.append({
-                    "id": e["id"], "model": e["model"], "gpu": e["gpu"], "tp": e["tensor_parallel"], "pp": 1,
-                    "precision": "fp8" if fp8 else "fp16", "kv_cache_dtype": "fp8" if fp8 else "auto",
-                    "batch": e["load"]["batch_size"], "input_tokens": e["input_len"], "output_tokens": e["output_len"],
-                    "tpot_ms": e["metrics"]["tpot_ms"], "ttft_ms": e["metrics"].get("ttft_ms"),
-                    "source": f"{e['source'].get('repo', '')}:{e['source'].get('path', '')}",
-                })
-        elif isinstance(data, dict) and isinstance(data.get("points"), list):
-            rows = data["points"]
-        elif isinstance(data, list):
-            rows = data
-        else:
-            raise InputError(f"{p}: expected a list of points (or a mapping with 'points')")
-    out = []
-    for i, r in enumerate(rows):
-        where = f"{p}: point {i + 1}"
-        try:
-            name = str(r["model"])
-            mid = resolve_model_id(name) or resolve_model_id(name.replace("Mistral-7B", "mistral-7b-v0.1"))
-            if mid is None:
-                raise InputError(f"{where}: unknown model '{name}'")
-            gname = str(r["gpu"])
-            gpu = extra_gpus.get(gname) or (catalog.gpus.get(gname) or catalog.gpus.get(_GPU_NAMES.get(gname, "")))
-            if gpu is None:
-                raise InputError(f"{where}: unknown GPU '{gname}'")
-            ttft = r.get("ttft_ms")
-            pt = Point(
-                id=str(r.get("id") or f"point-{i + 1}"), model=mid, gpu=gpu, tp=int(r.get("tp") or 1),
-                pp=int(r.get("pp") or 1), precision=check_precision(str(r["precision"])),
-                kv_cache_dtype=check_kv_dtype(str(r.get("kv_cache_dtype") or "auto")), batch=int(r["batch"]),
-                input_tokens=int(r["input_tokens"]), output_tokens=int(r["output_tokens"]), tpot_ms=float(r["tpot_ms"]),
-                ttft_ms=float(ttft) if ttft not in (None, "") else None, source=str(r.get("source") or p.name),
-            )
-        except KeyError as exc:
-            raise InputError(f"{where}: missing field {exc}") from None
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{where}: bad value ({exc})") from None
-        if pt.tpot_ms <= 0 or pt.batch < 1:
-            raise InputError(f"{where}: tpot_ms and batch must be positive")
-        out.append(pt)
+    rows = _point_rows(p, catalog, extra_gpus)
+    out = [_point(r, i, p, catalog, extra_gpus) for i, r in enumerate(rows)]
     if not out:
         raise InputError(f"{p}: no usable points")
     return out
+
+
+def _point_rows(p: Path, catalog: Catalog, extra_gpus: dict[str, GPU]) -> list[dict[str, Any]]:
+    """The file's points as raw mappings; GPUs the file defines itself (L40) are added to ``extra_gpus``."""
+    if p.suffix.lower() == ".csv":
+        text = read_text(p, "calibration points file")
+        return list(csv.DictReader(text.splitlines()))
+    data, _ = load_yaml(p, "calibration points file")
+    if isinstance(data, dict) and "entries" in data:  # the shared TensorRT-LLM measurement file
+        return _measurement_file_rows(data, catalog, extra_gpus)
+    if isinstance(data, dict) and isinstance(data.get("points"), list):
+        return data["points"]
+    if isinstance(data, list):
+        return data
+    raise InputError(f"{p}: expected a list of points (or a mapping with 'points')")
+
+
+def _measurement_file_rows(data: dict[str, Any], catalog: Catalog, extra_gpus: dict[str, GPU]) -> list[dict[str, Any]]:
+    """Static-batch entries of the TensorRT-LLM measurement file, in the points schema."""
+    specs = data.get("gpu_specs_used") or {}
+    if "L40-48GB" in specs:
+        extra_gpus["L40-48GB"] = _l40(specs["L40-48GB"], catalog.get("l40s"))
+    rows = []
+    for e in data["entries"]:
+        if e.get("tensor_parallel") is None or e.get("load", {}).get("mode") != "static batch":
+            continue
+        fp8 = str(e["precision"]).upper().startswith("FP8")
+        rows.append({
+            "id": e["id"], "model": e["model"], "gpu": e["gpu"], "tp": e["tensor_parallel"], "pp": 1,
+            "precision": "fp8" if fp8 else "fp16", "kv_cache_dtype": "fp8" if fp8 else "auto",
+            "batch": e["load"]["batch_size"], "input_tokens": e["input_len"], "output_tokens": e["output_len"],
+            "tpot_ms": e["metrics"]["tpot_ms"], "ttft_ms": e["metrics"].get("ttft_ms"),
+            "source": f"{e['source'].get('repo', '')}:{e['source'].get('path', '')}",
+        })
+    return rows
+
+
+def _point(r: dict[str, Any], i: int, p: Path, catalog: Catalog, extra_gpus: dict[str, GPU]) -> Point:
+    """One validated point; errors name the file and the point's number."""
+    where = f"{p}: point {i + 1}"
+    try:
+        name = str(r["model"])
+        mid = resolve_model_id(name) or resolve_model_id(name.replace("Mistral-7B", "mistral-7b-v0.1"))
+        if mid is None:
+            raise InputError(f"{where}: unknown model '{name}'")
+        gname = str(r["gpu"])
+        gpu = extra_gpus.get(gname) or (catalog.gpus.get(gname) or catalog.gpus.get(_GPU_NAMES.get(gname, "")))
+        if gpu is None:
+            raise InputError(f"{where}: unknown GPU '{gname}'")
+        ttft = r.get("ttft_ms")
+        pt = Point(
+            id=str(r.get("id") or f"point-{i + 1}"), model=mid, gpu=gpu, tp=int(r.get("tp") or 1),
+            pp=int(r.get("pp") or 1), precision=check_precision(str(r["precision"])),
+            kv_cache_dtype=check_kv_dtype(str(r.get("kv_cache_dtype") or "auto")), batch=int(r["batch"]),
+            input_tokens=int(r["input_tokens"]), output_tokens=int(r["output_tokens"]), tpot_ms=float(r["tpot_ms"]),
+            ttft_ms=float(ttft) if ttft not in (None, "") else None, source=str(r.get("source") or p.name),
+        )
+    except KeyError as exc:
+        raise InputError(f"{where}: missing field {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{where}: bad value ({exc})") from None
+    if pt.tpot_ms <= 0 or pt.batch < 1:
+        raise InputError(f"{where}: tpot_ms and batch must be positive")
+    return pt
 
 
 def _nnls(rows: list[list[float]], ys: list[float]) -> list[float]:
@@ -142,7 +153,7 @@ def _nnls(rows: list[list[float]], ys: list[float]) -> list[float]:
             if (sol < 0).any():
                 continue
             x = [0.0] * n
-            for j, v in zip(subset, sol):
+            for j, v in zip(subset, sol, strict=True):
                 x[j] = float(v)
             err = float(((A @ np.array(x) - y) ** 2).sum())
             if best is None or err < best[0] - 1e-15:
