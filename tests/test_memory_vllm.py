@@ -1,7 +1,7 @@
 """The memory estimator against memory figures printed by real vLLM runs.
 
-Cases come from shared/data/vllm_memory_logs.yaml (first block) and from vLLM logs quoted in the notes of
-shared/data/model_configs.yaml (second block). Tolerances: weights within 2 %, KV cache capacity within 5 %.
+Cases come from the vLLM logs of docs/sources.md: vllm-memory-logs (first block) and from vLLM logs quoted in the
+notes of the model configs (docs/sources.md: model-configs; second block). Tolerances: weights within 2 %, KV cache capacity within 5 %.
 The articles' rules of thumb (params x bytes x 1.2, x 2) are printed beside ours for the same cases.
 """
 
@@ -69,7 +69,7 @@ def test_against_vllm_logs_table(capsys):
 
 
 def test_budget_identity_holds():
-    """kv = total x util - weights - non_torch - activation (vllm_memory_logs.yaml header), in whole blocks."""
+    """kv = total x util - weights - non_torch - activation (docs/sources.md: vllm-memory-logs), in whole blocks."""
     for case in CASES:
         e = _estimate(case)
         d = e.per_device

@@ -9,7 +9,7 @@ import pytest
 from planner.errors import InputError
 from planner.inputs.library import get_model, library, load_hf_model
 
-# Exact parameter counts of the real checkpoints. Source: shared/data/model_configs.yaml (params_exact; 25 of them agree
+# Exact parameter counts of the real checkpoints. Source: docs/sources.md: model-configs (params_exact; 25 of them agree
 # with the transformers model classes counted on the meta device, several with a safetensors total_size), which names
 # the origin of each. Qwen3-0.6B: HF model card / config (0.6B; 596,049,920 computed).
 EXPECTED = {

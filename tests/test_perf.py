@@ -12,13 +12,13 @@ from planner.estimate.speed import constants_for, decode_step_ms, load_calibrati
 from planner.inputs.catalog import load_catalog
 from planner.inputs.library import get_model
 
-CAL_FILE = Path(__file__).parent / "data" / "throughput_calibration.yaml"  # copy of shared/data's file
+CAL_FILE = Path(__file__).parent / "data" / "throughput_calibration.yaml"  # docs/sources.md: throughput-calibration
 CAT = load_catalog()
 CAL = load_calibration()
 
 
 def test_all_calibration_points(capsys):
-    """Over the 131 TensorRT-LLM 0.9.0 static-batch points (shared/data/throughput_calibration.yaml): median decode
+    """Over the 131 TensorRT-LLM 0.9.0 static-batch points (tests/data/throughput_calibration.yaml): median decode
     time error at most 10 %."""
     pts = read_points(CAL_FILE)
     assert len(pts) == 131

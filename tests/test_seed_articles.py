@@ -1,4 +1,4 @@
-"""The source articles' examples (shared/seeds/), checked with the detailed estimator. The README quotes these."""
+"""The source articles' examples (docs/sources.md: seed-articles), checked with the detailed estimator. The README quotes these."""
 
 from __future__ import annotations
 

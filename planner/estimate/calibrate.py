@@ -2,7 +2,8 @@
 
 Input points (CSV or YAML), one measured configuration each:
     model, gpu, tp, [pp], precision, [kv_cache_dtype], batch, input_tokens, output_tokens, tpot_ms, [ttft_ms], [source]
-``model`` is a library id, ``gpu`` a catalog id. The file ``shared/data/throughput_calibration.yaml`` format is read too.
+``model`` is a library id, ``gpu`` a catalog id. The measurement file's format (tests/data/throughput_calibration.yaml,
+docs/sources.md: throughput-calibration) is read too.
 
 Decode: for each group of points (a GPU id, a GPU family, and all points for the default), the constants
 (t0, 1/eta_bw, 1/eta_f, tau) solve a non-negative least-squares fit of *relative* error, tpot = t0 x pp +
@@ -26,7 +27,7 @@ from planner.inputs.catalog import GPU, Catalog, load_catalog
 from planner.inputs.library import get_model, resolve_model_id
 from planner.inputs.yaml_source import load_yaml, read_text
 
-# names used in shared/data/throughput_calibration.yaml -> catalog ids (L40 is not in the catalog: its specs come
+# names used in tests/data/throughput_calibration.yaml -> catalog ids (L40 is not in the catalog: its specs come
 # from that file's gpu_specs_used block)
 _GPU_NAMES = {
     "A100-SXM4-80GB": "a100-80gb-sxm", "A100-SXM4-40GB": "a100-40gb-sxm", "A100-PCIe-80GB": "a100-80gb-pcie",
@@ -64,7 +65,7 @@ def _l40(spec: dict[str, Any], base: GPU) -> GPU:
 
 
 def read_points(path: str | Path, catalog: Catalog | None = None) -> list[Point]:
-    """Measured points from a CSV/YAML file of the schema above, or the shared calibration YAML."""
+    """Measured points from a CSV/YAML file of the schema above, or the TensorRT-LLM measurement file."""
     catalog = catalog or load_catalog()
     p = Path(path)
     extra_gpus: dict[str, GPU] = {}
@@ -81,7 +82,7 @@ def _point_rows(p: Path, catalog: Catalog, extra_gpus: dict[str, GPU]) -> list[d
         text = read_text(p, "calibration points file")
         return list(csv.DictReader(text.splitlines()))
     data, _ = load_yaml(p, "calibration points file")
-    if isinstance(data, dict) and "entries" in data:  # the shared TensorRT-LLM measurement file
+    if isinstance(data, dict) and "entries" in data:  # the TensorRT-LLM measurement file (docs/sources.md: throughput-calibration)
         return _measurement_file_rows(data, catalog, extra_gpus)
     if isinstance(data, dict) and isinstance(data.get("points"), list):
         return data["points"]

@@ -1,6 +1,6 @@
 """Memory on each device of a deployment (model x GPU type x TP x PP), the way vLLM budgets it.
 
-vLLM's budget on every device (identity that holds in its logs, shared/data/vllm_memory_logs.yaml):
+vLLM's budget on every device (identity that holds in its logs, docs/sources.md: vllm-memory-logs):
 
     usable   = total_memory x gpu_memory_utilization
     kv_cache = usable - weights - activation_peak - non_torch - cuda_graphs   (whole 16-token blocks)
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 # ---- precisions -------------------------------------------------------------------------------------------------
 # INT4 (AWQ/GPTQ) stores, per group of 128 input weights, one fp16 scale and one 4-bit zero point:
-# 4 + (16 + 4) / 128 = 4.156 bits per weight (shared/data notes: "about 4.25 bits" including tensor padding).
+# 4 + (16 + 4) / 128 = 4.156 bits per weight (docs/sources.md: int4-group-overhead: "about 4.25 bits"
+# including tensor padding).
 INT4_GROUP_SIZE = 128
 INT4_GROUP_OVERHEAD_BITS = 16 + 4
 # INT8/FP8 scales are per tensor or per output channel: < 0.1 % of the weight bytes, not counted.
@@ -33,7 +34,7 @@ BLOCK_TOKENS = 16  # vLLM's default KV block size (tokens per block)
 
 # ---- runtime constants, each from a measurement ---------------------------------------------------------------
 # non_torch memory (CUDA/cuBLAS workspaces, NCCL) as vLLM >= 0.6.5 reports it. At TP=1 the logged values are
-# 0.16, 0.16, 0.20 and 1.79 GiB (vllm_memory_logs.yaml: mellea PR #416, vLLM PR #12126, PR #14447, PR #10511 - the
+# 0.16, 0.16, 0.20 and 1.79 GiB (docs/sources.md vllm-memory-logs: mellea PR #416, vLLM PR #12126, PR #14447, PR #10511 - the
 # last flagged there as unusually large for a dev build): the median 0.2 GiB is used.
 NON_TORCH_TP1_BYTES = int(0.2 * GIB)
 # Tensor/pipeline parallel engines add NCCL and custom all-reduce buffers: 0.34-0.43 GiB per rank in total at TP=4
@@ -42,9 +43,9 @@ NON_TORCH_TP1_BYTES = int(0.2 * GIB)
 NON_TORCH_PCIE_PARALLEL_BYTES = int(0.4 * GIB)
 NON_TORCH_NVLINK_PARALLEL_BYTES = int(0.8 * GIB)
 # CUDA graphs: V1 engines keep the captured graphs' memory pool inside the budget. Measured pools: 0.13 GiB for
-# Qwen3-0.6B (mellea PR #416, vllm_memory_logs.yaml) and 0.49 and 1.32 GiB for two larger checkpoints (a public
+# Qwen3-0.6B (mellea PR #416, docs/sources.md: vllm-memory-logs) and 0.49 and 1.32 GiB for two larger checkpoints (a public
 # deployment note found by code search); 0.5 GiB is used. With it, public V1 logs of Qwen3-8B at utilization 0.92
-# (89,040 KV tokens on an RTX 5090) are matched within 4 %, and the V0 logs of vllm_memory_logs.yaml stay within 3 %.
+# (89,040 KV tokens on an RTX 5090) are matched within 4 %, and the V0 logs of vllm-memory-logs stay within 3 %.
 CUDA_GRAPH_BYTES = int(0.5 * GIB)
 # Activation peak of the profiling run: the MLP phase of one layer holds gate/up output (2 x I/tp), the activated
 # product (I/tp) and two hidden-size buffers per batched token. Scaled by 1.6, the factor that matches the two

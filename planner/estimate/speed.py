@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from planner.inputs.catalog import GPU
 
 # Weight-only INT4 (AWQ/GPTQ) decodes 1.5-2x faster than FP16 at batch 1, not the 3.85x its bytes suggest
-# (shared/data/throughput_notes.md, point 4): its streamed bytes are charged x 2.2 = 3.85 / 1.75.
+# (docs/sources.md: int4-decode-speed): its streamed bytes are charged x 2.2 = 3.85 / 1.75.
 INT4_DEQUANT_FACTOR = 2.2
 # Point-to-point hop between pipeline stages (activations of one step over PCIe or the network): 0.1 ms, an estimate.
 PP_HOP_MS = 0.1
