@@ -5,7 +5,6 @@ Precisions are stored as bits so that INT4 is 4 bits, never ``4 // 8 == 0`` byte
 
 from __future__ import annotations
 
-import math
 from typing import Literal, get_args
 
 # ---- precisions: the one list (weights; the KV cache adds "auto") -------------------------------------------------
@@ -20,28 +19,5 @@ TP_SIZES = (1, 2, 4, 8, 16, 32, 64)  # tensor-parallel sizes considered: powers 
 
 GIB = 2**30  # bytes in a gibibyte
 GB = 10**9  # bytes in a gigabyte
-MIB = 2**20
-KIB = 2**10
-
-
-def gib(nbytes: float) -> float:
-    """Bytes to GiB."""
-    return nbytes / GIB
-
-
-def gb(nbytes: float) -> float:
-    """Bytes to GB (decimal)."""
-    return nbytes / GB
-
-
-def gib_to_bytes(x_gib: float) -> int:
-    """GiB to whole bytes, rounded down (a capacity is never rounded up)."""
-    return int(math.floor(x_gib * GIB))
-
-
-def bits_to_bytes(nbits: float) -> int:
-    """Bits to whole bytes, rounded up (a demand is never rounded down)."""
-    return int(math.ceil(nbits / 8))
-
 
 HOURS_PER_MONTH = 730  # 365 * 24 / 12, the convention cloud price pages use

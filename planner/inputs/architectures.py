@@ -29,7 +29,6 @@ SUPPORTED_MODEL_TYPES = (
 #   "vocab": vocabulary rows split (VocabParallelEmbedding, ParallelLMHead), padded to a multiple of 64
 #   "kv": K/V projections: split by KV head, but every rank keeps at least one head (replicated when kv_heads < TP)
 #   "replicated": every rank holds all of it (norms, MoE router, MLA q_a/kv_a projections)
-TP_MODES = ("column", "row", "vocab", "kv", "replicated")
 
 VOCAB_PADDING = 64  # vLLM DEFAULT_VOCAB_PADDING_SIZE (vllm/model_executor/layers/vocab_parallel_embedding.py)
 
@@ -46,9 +45,6 @@ class WeightGroup:
     quantizable: bool = True  # linear weights take the deployment precision; norms, biases, router, embeddings do not
     expert: bool = False  # a routed MoE expert: only the experts a step touches are read during decode
     layers: str = "all"  # "all", "dense" (first_k_dense / non-MoE layers) or "moe"
-
-    def total(self, n_layers: int) -> int:
-        return self.params_each * self.count * (n_layers if self.per_layer else 1)
 
 
 @dataclass(frozen=True)

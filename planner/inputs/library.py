@@ -60,10 +60,6 @@ def resolve_model_id(name: str) -> str | None:
     return _alias_index().get(str(name).strip().lower())
 
 
-def model_choices() -> list[str]:
-    return sorted(library())
-
-
 def unknown_model_message(name: str) -> str:
     hint = did_you_mean(name, list(_alias_index()))
     if hint:
