@@ -19,8 +19,9 @@ from planner.inputs.yaml_source import field_path, line_of, load_yaml
 from planner.resources import DATA_DIR
 from planner.units import KVDtype, Precision
 
-MAX_CONCURRENCY = 10_000_000
-MAX_CONTEXT = 10_000_000
+# upper bounds of the workload fields (input validation; not the sequences that fit, MemoryEstimate.max_concurrency)
+CONCURRENCY_UPPER_BOUND = 10_000_000
+CONTEXT_UPPER_BOUND = 10_000_000
 
 
 class SLO(BaseModel):
@@ -40,11 +41,11 @@ class ModelSpec(BaseModel):
     hf_config: str | None = Field(default=None, min_length=1)
     precision: Precision | None = None  # default: a checkpoint's quantization_config, else bf16
     kv_cache_dtype: KVDtype = "auto"
-    concurrency: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
-    context_tokens: int | None = Field(default=None, ge=1, le=MAX_CONTEXT)
+    concurrency: int | None = Field(default=None, ge=1, le=CONCURRENCY_UPPER_BOUND)
+    context_tokens: int | None = Field(default=None, ge=1, le=CONTEXT_UPPER_BOUND)
     request_rate_per_s: float | None = Field(default=None, gt=0, le=1_000_000)
-    input_tokens: int | None = Field(default=None, ge=1, le=MAX_CONTEXT)
-    output_tokens: int | None = Field(default=None, ge=1, le=MAX_CONTEXT)
+    input_tokens: int | None = Field(default=None, ge=1, le=CONTEXT_UPPER_BOUND)
+    output_tokens: int | None = Field(default=None, ge=1, le=CONTEXT_UPPER_BOUND)
     min_replicas: int = Field(default=1, ge=1, le=10_000)
     max_batched_tokens: int | None = Field(default=None, ge=16, le=1_048_576)
     tp: list[int] | None = None
