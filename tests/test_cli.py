@@ -13,12 +13,12 @@ COMMANDS = ["catalog", "models", "estimate", "calibrate", "candidates", "plan", 
 
 
 def _modules_after(args: list[str]) -> set[str]:
-    code = ("import sys, runpy; sys.argv = ['planner'] + %r\n"
+    code = (f"import sys, runpy; sys.argv = ['planner'] + {args!r}\n"
             "from planner.cli.app import main\n"
             "rc = main(sys.argv[1:])\n"
-            "print('MODULES=' + ','.join(sorted(sys.modules)))") % (args,)
+            "print('MODULES=' + ','.join(sorted(sys.modules)))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    line = next(l for l in proc.stdout.splitlines() if l.startswith("MODULES="))
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("MODULES="))
     return set(line[len("MODULES="):].split(","))
 
 
@@ -111,6 +111,6 @@ def test_time_limit_without_a_plan_exits_3(run_cli, monkeypatch):
     import planner.solve.formulation as opt
 
     monkeypatch.setattr(opt, "_solve_cpsat", lambda *a, **k: ([], "unknown", None, {"status": "UNKNOWN"}))
-    code, out, err = run_cli("plan", "--time-limit", "0.5", "-q", "--solver", "cp-sat")
+    code, _out, err = run_cli("plan", "--time-limit", "0.5", "-q", "--solver", "cp-sat")
     assert code == 3
     assert err.startswith("Error: the solver found no plan within 0.5 s (") and "raise --time-limit" in err

@@ -60,7 +60,7 @@ def test_mutated_valid_scenario(tmp_path, capsys, top, field, value):
 
 
 @settings(max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", 60)), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.sampled_from(list(SUPPORTED_MODEL_TYPES) + ["bert", ""]),
+@given(st.sampled_from([*SUPPORTED_MODEL_TYPES, "bert", ""]),
        st.dictionaries(st.sampled_from(["hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
                                         "vocab_size", "intermediate_size", "head_dim", "n_routed_experts", "kv_lora_rank",
                                         "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim", "moe_intermediate_size",

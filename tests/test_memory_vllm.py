@@ -36,7 +36,7 @@ CASES = [
 
 
 def _estimate(case):
-    cid, model, gpu, total, util, tp, mml, mbt, mns, *_ = case
+    _cid, model, gpu, total, util, tp, mml, mbt, mns, *_ = case
     g = dataclasses.replace(load_catalog().get(gpu), memory_gib=total)
     return estimate_memory(get_model(model), g, tp=tp, precision="bf16", context_tokens=min(mml, get_model(model).max_context),
                            gpu_memory_utilization=util, max_batched_tokens=mbt, max_num_seqs=mns)

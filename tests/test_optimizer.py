@@ -53,9 +53,9 @@ def brute_force(cs, limits: dict[str, int], budget: float | None) -> float | Non
         for counts in itertools.product(*[range(u + 1) for u in ubs]):
             if sum(counts) < m.min_replicas:
                 continue
-            if sum(n * c.capacity_units for n, c in zip(counts, cands)) < cs.demand[m.name]:
+            if sum(n * c.capacity_units for n, c in zip(counts, cands, strict=True)) < cs.demand[m.name]:
                 continue
-            options.append(tuple((c, n) for c, n in zip(cands, counts) if n))
+            options.append(tuple((c, n) for c, n in zip(cands, counts, strict=True) if n))
         per_model.append(options)
     offers_by_gpu: dict[str, list] = {}
     for o in cs.offers:
@@ -68,13 +68,13 @@ def brute_force(cs, limits: dict[str, int], budget: float | None) -> float | Non
         best = None
         ranges = [range(math.ceil(total / o.gpus_per_instance) + 1) for o in offers]
         for ys in itertools.product(*ranges):
-            gpus = sum(y * o.gpus_per_instance for y, o in zip(ys, offers))
+            gpus = sum(y * o.gpus_per_instance for y, o in zip(ys, offers, strict=True))
             if gpus < total or (gid in limits and gpus > limits[gid]):
                 continue
-            cost = sum(y * o.usd_per_hour for y, o in zip(ys, offers))
+            cost = sum(y * o.usd_per_hour for y, o in zip(ys, offers, strict=True))
             if best is not None and cost >= best - 1e-9:
                 continue
-            bins = tuple(sorted((o.gpus_per_instance for y, o in zip(ys, offers) for _ in range(y)), reverse=True))
+            bins = tuple(sorted((o.gpus_per_instance for y, o in zip(ys, offers, strict=True) for _ in range(y)), reverse=True))
             if _packs(tuple(sorted(groups, reverse=True)), bins):
                 best = cost
         return best
@@ -161,7 +161,7 @@ def test_checker_catches_a_broken_plan():
     assert any("serves 0, target 8" in x for x in check_plan(fewer, s))
     r = p.replicas[0]
     greedy_r = replace(r, concurrency=r.concurrency * 10)
-    assert any("fit its KV cache" in x for x in check_plan(replace(p, replicas=(greedy_r,) + p.replicas[1:]), s))
+    assert any("fit its KV cache" in x for x in check_plan(replace(p, replicas=(greedy_r, *p.replicas[1:])), s))
 
 
 def test_llama2_70b_fp16_does_not_go_on_two_80gb_cards():

@@ -79,7 +79,7 @@ def test_replica_throughput_grows_with_batch(model, gpu, batch):
     g = CAT.get(gpu)
     c = constants_for(g, CAL)
     a = get_model(model)
-    kw = dict(precision="bf16", kv_cache_dtype="auto", tp=1, pp=1, input_tokens=512, output_tokens=256)
+    kw = {"precision": "bf16", "kv_cache_dtype": "auto", "tp": 1, "pp": 1, "input_tokens": 512, "output_tokens": 256}
     assert serving_point(a, g, c, batch=batch + 1, **kw).tokens_per_s >= serving_point(a, g, c, batch=batch, **kw).tokens_per_s
 
 

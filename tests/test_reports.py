@@ -73,7 +73,7 @@ def test_xlsx_holds_the_same_numbers_as_the_json(tmp_path):
     inst = sheets["instances"]
     assert list(inst["id"]) == [i["id"] for i in plan_json["instances"]]
     assert inst["usd_per_hour"].sum() == pytest.approx(plan_json["cost_usd_per_hour"], abs=1e-6)
-    summary = dict(zip(sheets["summary"]["field"], sheets["summary"]["value"]))
+    summary = dict(zip(sheets["summary"]["field"], sheets["summary"]["value"], strict=True))
     assert float(summary["cost_usd_per_hour"]) == pytest.approx(plan_json["cost_usd_per_hour"])
     assert int(summary["gpus"]) == plan_json["gpus"]
     dep = sheets["deployments"]
@@ -132,7 +132,7 @@ def test_report_html_renders_in_headless_chromium(tmp_path):
     assert dom.returncode == 0, dom.stderr[-2000:]
     for chart in ("chart-memory", "chart-cost", "chart-baselines"):
         assert f'id="{chart}"' in dom.stdout, chart
-    console = [l for l in dom.stderr.splitlines() if "CONSOLE" in l or "Uncaught" in l]
+    console = [ln for ln in dom.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
     assert console == [], console
     shot = tmp_path / "report.png"
     proc = subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1280,2400", html.as_uri()],

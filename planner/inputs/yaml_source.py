@@ -89,12 +89,12 @@ def _convert(node: yaml.Node, path: Path_, lines: dict[Path_, int], counter: lis
             if isinstance(key, (dict, list)):
                 raise InputError(f"{name}:{key_node.start_mark.line + 1}: a mapping key must be a plain value")
             if key in out:
-                raise InputError(f"{name}:{key_node.start_mark.line + 1}: {_fmt(path + (key,))}: duplicate key")
-            lines[path + (key,)] = key_node.start_mark.line + 1
-            out[key] = _convert(value_node, path + (key,), lines, counter, name)
+                raise InputError(f"{name}:{key_node.start_mark.line + 1}: {_fmt((*path, key))}: duplicate key")
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            out[key] = _convert(value_node, (*path, key), lines, counter, name)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(v, path + (i,), lines, counter, name) for i, v in enumerate(node.value)]
+        return [_convert(v, (*path, i), lines, counter, name) for i, v in enumerate(node.value)]
     try:
         value = _scalar.construct_object(node, deep=True)
     except yaml.YAMLError as exc:
