@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from planner import __version__
 from planner.errors import InputError, PlannerError, not_one_of
+
+if TYPE_CHECKING:
+    from planner.inputs.catalog import GPU, Catalog
 
 app = typer.Typer(
     name="planner",
@@ -67,8 +71,7 @@ def catalog(
     data = [_gpu_json(g, cat) for g in gpus]
     rows = []
     for g in gpus:
-        od = [o for o in g.offers if o.usd_per_hour is not None]
-        cheapest = min((o.usd_per_hour / o.gpus_per_instance for o in od), default=None)
+        cheapest = min((usd / o.gpus_per_instance for o in g.offers if (usd := o.usd_per_hour) is not None), default=None)
         rows.append({"id": g.id, "name": g.name, "memory_gib": g.memory_gib, "bandwidth_gb_s": g.bandwidth_gb_s,
                      "bf16_tflops": g.bf16_tflops or g.fp16_tflops, "fp8_tflops": g.fp8_tflops, "interconnect": g.interconnect,
                      "max_tp": g.max_gpus_per_node, "offers": len(g.offers),
@@ -80,7 +83,7 @@ def catalog(
     emit(rows, cols, fmt, json_data=data, title="GPU catalog (memory_gib = CUDA-visible GiB; prices USD)")
 
 
-def _gpu_json(g, cat) -> dict:  # type: ignore[no-untyped-def]
+def _gpu_json(g: GPU, cat: Catalog) -> dict:
     d = {
         "id": g.id, "name": g.name, "vendor": g.vendor, "architecture": g.architecture, "family": g.family,
         "form_factor": g.form_factor, "memory_marketed_gb": g.memory_marketed_gb, "memory_gib": g.memory_gib,

@@ -121,7 +121,7 @@ def _expert_fraction(arch: ModelArch, tokens: float) -> float:
 
 def streamed_weight_bytes(arch: ModelArch, precision: str, tp: int, tokens: float) -> float:
     """Weight bytes one rank reads for a forward pass over ``tokens`` tokens (whole model, all stages)."""
-    total = weight_bytes_per_device(arch, precision, tp, arch.num_layers, True, True)
+    total: float = weight_bytes_per_device(arch, precision, tp, arch.num_layers, True, True)
     emb = math.ceil(arch.vocab_size / tp) * arch.hidden_size * (32 if precision == "fp32" else 16) / 8
     if not arch.tie_word_embeddings:
         total -= emb  # the input embedding is a lookup of a few rows, not a stream

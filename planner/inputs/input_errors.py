@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from planner.errors import InputError, did_you_mean
 from planner.inputs.yaml_source import field_path, line_of
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -23,7 +26,7 @@ def validate(model: type[M], data: Any, lines: dict, name: str, prefix: tuple = 
         raise InputError(format_error(model, err, lines, name, prefix)) from None
 
 
-def format_error(model: type[BaseModel], err: dict, lines: dict, name: str, prefix: tuple = ()) -> str:
+def format_error(model: type[BaseModel], err: ErrorDetails, lines: dict, name: str, prefix: tuple = ()) -> str:
     loc = tuple(p for p in err.get("loc", ()) if not (isinstance(p, str) and p.startswith("function-")))
     path = prefix + loc
     line = line_of(lines, path)

@@ -20,7 +20,7 @@ MAX_NODES = 200_000  # nodes after alias expansion; an alias bomb ("billion laug
 try:  # libyaml is much faster; PyYAML wheels ship it
     from yaml import CSafeLoader as SafeLoader
 except ImportError:  # pragma: no cover - pure-python fallback
-    from yaml import SafeLoader  # type: ignore[assignment]
+    from yaml import SafeLoader
 _Loader = SafeLoader
 
 _scalar = yaml.constructor.SafeConstructor()
