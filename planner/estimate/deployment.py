@@ -69,7 +69,7 @@ def estimate_deployment(
     pricing: str = "on_demand", owned: Owned | None = None, calibration: dict[str, PerfConstants] | None = None,
     providers: tuple[str, ...] | None = None,
 ) -> DeploymentEstimate:
-    """Memory, speed and price of one replica (see memory.py and perf.py for the formulas)."""
+    """Memory, speed and price of one replica (see memory.py and speed.py for the formulas)."""
     mem = estimate_memory(arch, gpu, tp=tp, pp=pp, precision=precision, kv_cache_dtype=kv_cache_dtype,
                           context_tokens=context_tokens, concurrency=concurrency,
                           gpu_memory_utilization=gpu_memory_utilization, max_batched_tokens=max_batched_tokens)
