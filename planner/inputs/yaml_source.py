@@ -21,11 +21,10 @@ try:  # libyaml is much faster; PyYAML wheels ship it
     from yaml import CSafeLoader as SafeLoader
 except ImportError:  # pragma: no cover - pure-python fallback
     from yaml import SafeLoader
-_Loader = SafeLoader
 
 _scalar = yaml.constructor.SafeConstructor()
 
-Path_ = tuple[Any, ...]
+FieldPath = tuple[Any, ...]  # keys and indexes from the document root to a node, e.g. ("models", 0, "name")
 
 
 def read_text(path: str | Path, what: str = "file") -> str:
@@ -50,16 +49,16 @@ def read_text(path: str | Path, what: str = "file") -> str:
         raise InputError(f"{p}: not UTF-8 text (byte {exc.start})") from None
 
 
-def load_yaml(path: str | Path, what: str = "YAML file") -> tuple[Any, dict[Path_, int]]:
+def load_yaml(path: str | Path, what: str = "YAML file") -> tuple[Any, dict[FieldPath, int]]:
     """Parse a YAML file into plain Python data plus a map from field path to line number."""
     text = read_text(path, what)
     return parse_yaml(text, str(path))
 
 
-def parse_yaml(text: str, name: str) -> tuple[Any, dict[Path_, int]]:
+def parse_yaml(text: str, name: str) -> tuple[Any, dict[FieldPath, int]]:
     """Parse YAML text (see ``load_yaml``); ``name`` is used in messages."""
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = yaml.compose(text, Loader=SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f":{mark.line + 1}" if mark is not None else ""
@@ -69,13 +68,13 @@ def parse_yaml(text: str, name: str) -> tuple[Any, dict[Path_, int]]:
         raise InputError(f"{name}: invalid YAML: {exc}") from None
     if node is None:
         return None, {}
-    lines: dict[Path_, int] = {}
+    lines: dict[FieldPath, int] = {}
     counter = [0]
     data = _convert(node, (), lines, counter, name)
     return data, lines
 
 
-def _convert(node: yaml.Node, path: Path_, lines: dict[Path_, int], counter: list[int], name: str) -> Any:
+def _convert(node: yaml.Node, path: FieldPath, lines: dict[FieldPath, int], counter: list[int], name: str) -> Any:
     counter[0] += 1
     if counter[0] > MAX_NODES:
         raise InputError(f"{name}: more than {MAX_NODES} YAML nodes after expanding aliases (an alias bomb?)")
@@ -107,19 +106,19 @@ def _convert(node: yaml.Node, path: Path_, lines: dict[Path_, int], counter: lis
     return value
 
 
-def _fmt(path: Path_) -> str:
+def _fmt(path: FieldPath) -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(top level)"
 
 
-def field_path(path: Path_) -> str:
+def field_path(path: FieldPath) -> str:
     """``("models", 0, "concurrency")`` -> ``models[0].concurrency``."""
     return _fmt(path)
 
 
-def line_of(lines: dict[Path_, int], path: Path_) -> int | None:
+def line_of(lines: dict[FieldPath, int], path: FieldPath) -> int | None:
     """The line of ``path`` or of its closest parent that has one."""
     path = tuple(path)
     while path:
