@@ -145,7 +145,7 @@ def print_plan(p) -> None:  # type: ignore[no-untyped-def]
         mine = [r for r in p.replicas if r.model == m.name]
         deps: dict[tuple, int] = {}
         for r in mine:
-            k = (r.gpu, r.tp, r.pp, r.concurrency, "shared" if r.shared else r.bound)
+            k = (r.gpu, r.tp, r.pp, r.concurrency, "shared" if r.shared else r.binding)
             deps[k] = deps.get(k, 0) + 1
         rate = m.unit == "milli_requests_per_s"
         target = f"{m.target_units / 1000:g} req/s" if rate else m.target_units

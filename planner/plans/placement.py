@@ -128,8 +128,8 @@ def build_plan(cs: CandidateSet, replicas: dict[str, int], instances: dict[str, 
                                        e.concurrency * 1000.0 / e.step_ms))
         else:
             c = r["cand"]
-            rep_records.append(Replica(r["id"], c.model, c.gpu, c.tp, c.pp, c.max_concurrency, c.capacity_units, c.bound,
-                                       False, tuple(r["devices"]), c.decode_ms_per_token, c.ttft_ms, c.tokens_per_s))
+            rep_records.append(Replica(r["id"], c.model, c.gpu, c.tp, c.pp, c.max_concurrency, c.capacity_units, c.binding,
+                                       False, tuple(r["devices"]), c.step_ms, c.ttft_ms, c.tokens_per_s))
     rep_records.sort(key=lambda r: (list(reqs).index(r.model), int(r.id.rsplit("/r", 1)[1])))
     results = []
     for m in s.models:

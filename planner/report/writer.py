@@ -11,11 +11,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from planner.candidates.deployments import CandidateSet
+from planner.candidates.deployments import CandidateSet, RejectionKind
 from planner.errors import InputError
 from planner.estimate.memory import estimate_memory, seed_estimate_bytes
-from planner.inputs.pricing import Owned, owned_usd_per_gpu_hour, priced_offers
+from planner.inputs.pricing import Owned
 from planner.inputs.scenario import Scenario
+from planner.plans.metrics import fleet_tokens_per_s, rent_vs_own
 from planner.plans.records import Plan
 from planner.report.tables import to_csv, to_json, to_markdown
 from planner.resources import TEMPLATES_DIR
@@ -31,60 +32,6 @@ def _g(x: float) -> float:
     return round(x / GIB, 2)
 
 
-def fleet_tokens_per_s(p: Plan, s: Scenario) -> float:
-    """Output tokens per second the fleet produces at its target load.
-
-    Each model's target concurrency is spread over its replicas in proportion to their capacity, and every dedicated
-    replica's speed is evaluated at that load (a replica running below capacity serves each stream faster than at
-    its SLO-bound batch). Shared engines run at their planned concurrency; request-rate models produce rate x output.
-    """
-    from planner.estimate.speed import constants_for, load_calibration, serving_point
-
-    cal = load_calibration(s.calibration_path)
-    total = 0.0
-    reqs = {m.name: m for m in s.models}
-    for m in p.models:
-        mine = [r for r in p.replicas if r.model == m.name]
-        req = reqs[m.name]
-        if req.request_rate_per_s is not None:
-            total += req.request_rate_per_s * req.output_tokens
-            continue
-        share = (m.target_concurrency or 0) / m.served_concurrency if m.served_concurrency else 0.0
-        for r in mine:
-            load = max(1, round(r.concurrency * share))
-            if r.shared or load >= r.concurrency:
-                total += r.tokens_per_s * min(1.0, share)
-                continue
-            g = s.catalog.gpus[r.gpu]
-            sp = serving_point(req.arch, g, constants_for(g, cal), precision=req.precision,
-                               kv_cache_dtype=req.kv_cache_dtype, tp=r.tp, pp=r.pp, batch=load,
-                               input_tokens=req.input_tokens, output_tokens=req.output_tokens)
-            total += sp.tokens_per_s
-    return total
-
-
-def rent_vs_own(p: Plan, s: Scenario) -> list[dict[str, Any]]:
-    """The plan's GPUs priced three ways: renting on demand, on spot, and owning (purchase amortized + power + hosting)."""
-    rows = []
-    for gid, n in p.gpus_by_type().items():
-        g = s.catalog.gpus[gid]
-        row: dict[str, Any] = {"gpu": gid, "gpus": n}
-        for mode in ("on_demand", "spot"):
-            offers = priced_offers(g, mode, s.owned, s.providers)
-            per = min((o.usd_per_gpu_hour for o in offers), default=None)
-            row[f"{mode}_usd_per_month"] = None if per is None else round(per * n * HOURS_PER_MONTH, 2)
-        own = owned_usd_per_gpu_hour(g, s.owned)
-        row["owned_usd_per_month"] = None if own is None else round(own * n * HOURS_PER_MONTH, 2)
-        row["purchase_usd"] = None if g.purchase is None else round(g.purchase.usd * n, 2)
-        row["breakeven_months"] = None
-        if own is not None and row["on_demand_usd_per_month"] and g.purchase:
-            running = (own - g.purchase.usd / (s.owned.amortization_months * HOURS_PER_MONTH)) * n * HOURS_PER_MONTH
-            saving = row["on_demand_usd_per_month"] - running
-            row["breakeven_months"] = round(g.purchase.usd * n / saving, 1) if saving > 0 else None
-        rows.append(row)
-    return rows
-
-
 def report_data(p: Plan, s: Scenario, cs: CandidateSet) -> dict[str, Any]:
     """Everything a report shows, as plain data (deterministic: no timings)."""
     reqs = {m.name: m for m in s.models}
@@ -93,14 +40,14 @@ def report_data(p: Plan, s: Scenario, cs: CandidateSet) -> dict[str, Any]:
         mine = [r for r in p.replicas if r.model == m.name]
         groups: dict[tuple, list] = {}
         for r in mine:
-            groups.setdefault((r.gpu, r.tp, r.pp, r.concurrency, "shared" if r.shared else r.bound), []).append(r)
+            groups.setdefault((r.gpu, r.tp, r.pp, r.concurrency, "shared" if r.shared else r.binding), []).append(r)
         for (gpu, tp, pp, conc, binds), rs in groups.items():
             r0 = rs[0]
             dep_rows.append({
                 "model": m.name, "model_id": m.model, "precision": reqs[m.name].precision, "gpu": gpu, "tp": tp, "pp": pp,
                 "replicas": len(rs), "concurrency_per_replica": conc, "target": m.target_units, "served": m.served_units,
-                "unit": m.unit, "binds": binds, "decode_ms_per_token": round(r0.decode_ms_per_token, 2),
-                "ttft_ms": round(r0.ttft_ms, 1), "tokens_per_s_per_stream": round(1000.0 / r0.decode_ms_per_token, 1),
+                "unit": m.unit, "binds": binds, "decode_ms_per_token": round(r0.step_ms, 2),
+                "ttft_ms": round(r0.ttft_ms, 1), "tokens_per_s_per_stream": round(1000.0 / r0.step_ms, 1),
             })
     dev_rows = []
     for inst in p.instances:
@@ -143,7 +90,7 @@ def report_data(p: Plan, s: Scenario, cs: CandidateSet) -> dict[str, Any]:
         rej = [r for r in cs.rejected if r.model == m.name]
         reasons: dict[str, int] = {}
         for r in rej:
-            key = r.reason.split(":")[0] if r.reason.startswith(("no split", "SLO")) else r.reason
+            key = r.reason.split(":")[0] if r.kind in (RejectionKind.NO_SPLIT, RejectionKind.SLO) else r.reason
             key = key if len(key) < 140 else key[:137] + "..."
             reasons[key] = reasons.get(key, 0) + 1
         cand_rows.append({"model": m.name, "candidates": len(cands), "gpu_types": len({c.gpu for c in cands}),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner.candidates.deployments import CandidateSet
+from planner.candidates.deployments import CandidateSet, RejectionKind
 from planner.estimate.memory import estimate_memory, parallel_problem
 from planner.inputs.scenario import ModelReq, Scenario
 from planner.units import GIB
@@ -41,10 +41,10 @@ def explain_model(m: ModelReq, cs: CandidateSet) -> dict[str, Any]:
         best = min(mem, key=lambda r: (r.shortfall_bytes, r.gpu, r.tp, r.pp))
         out["closest"] = {"gpu": best.gpu, "tp": best.tp, "pp": best.pp, "reason": best.reason,
                           "shortfall_gib_per_device": round((best.shortfall_bytes or 0) / GIB, 2)}
-    other = sorted({r.reason for r in rej if not r.shortfall_bytes and r.tp and not r.reason.startswith(("SLO", "dominated"))})
+    other = sorted({r.reason for r in rej if not r.shortfall_bytes and r.tp and r.kind not in (RejectionKind.SLO, RejectionKind.DOMINATED)})
     if other:
         out["reasons"] = other[:5]
-    slo = [r for r in rej if r.reason.startswith("SLO")]
+    slo = [r for r in rej if r.kind is RejectionKind.SLO]
     if slo:
         out["slo"] = sorted({r.reason for r in slo})[:3]
     noprice = [r.gpu for r in rej if r.tp == 0]
