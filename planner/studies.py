@@ -11,7 +11,7 @@ from planner.inputs.catalog import Catalog
 from planner.inputs.pricing import PRICING_MODES
 from planner.inputs.scenario import Scenario
 from planner.pipeline import plan
-from planner.report.writer import fleet_tokens_per_s
+from planner.plans.metrics import fleet_tokens_per_s
 from planner.units import PRECISIONS
 
 SWEEP_FIELDS = ("concurrency", "context_tokens", "precision", "pricing", "price", "min_replicas")
