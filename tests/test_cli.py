@@ -108,7 +108,7 @@ def test_infeasible_scenario_exits_1_with_an_explanation(run_cli, tmp_path):
 
 
 def test_time_limit_without_a_plan_exits_3(run_cli, monkeypatch):
-    import planner.solve.formulation as opt
+    import planner.solve.backends as opt
 
     monkeypatch.setattr(opt, "_solve_cpsat", lambda *a, **k: ([], "unknown", None, {"status": "UNKNOWN"}))
     code, out, err = run_cli("plan", "--time-limit", "0.5", "-q", "--solver", "cp-sat")
