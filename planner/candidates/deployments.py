@@ -208,9 +208,9 @@ def _on_gpu_type(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, offers: li
     largest = max(o.gpus_per_instance for o in offers if o.gpu == g.id)
     rejected: list[Rejection] = []
     splits = [sp for sp in _splits(m, g) if sp[0] <= largest]
-    for tp in sorted({sp[0] for sp in _splits(m, g)} - {sp[0] for sp in splits}):
-        rejected.append(Rejection(m.name, g.id, tp, 1, f"no priced {g.id} offer holds a TP group of {tp} "
-                                  f"(largest instance: {largest} GPU{'s' if largest > 1 else ''})", RejectionKind.INSTANCE))
+    rejected += [Rejection(m.name, g.id, tp, 1, f"no priced {g.id} offer holds a TP group of {tp} "
+                           f"(largest instance: {largest} GPU{'s' if largest > 1 else ''})", RejectionKind.INSTANCE)
+                 for tp in sorted({sp[0] for sp in _splits(m, g)} - {sp[0] for sp in splits})]
     found = _single_stage(m, g, s, c_, splits, rejected)
     if not found:
         found = _pipelined(m, g, s, c_, splits, rejected)
@@ -322,7 +322,8 @@ def _prune(found: list[Candidate]) -> tuple[list[Candidate], list[tuple[Candidat
     """Drop candidate c when some kept k has no larger TP group and n = gpus_c // gpus_k copies of k hold at least
     c's capacity: n replicas of k use no more GPUs, in groups that pack wherever c's groups would (sizes are powers
     of two), and count as more replicas. (n = 1 is the plain case: no more GPUs, no less capacity.)"""
-    kept, dominated = [], []
+    kept: list[Candidate] = []
+    dominated: list[tuple[Candidate, Candidate]] = []
     order = sorted(found, key=lambda c: (c.gpus, c.tp, -c.capacity_units, c.pp))
     for c in order:
         better = next((k for k in kept if k.tp <= c.tp and k.gpus <= c.gpus and c.gpus % k.gpus == 0
@@ -352,7 +353,7 @@ def _standalone_costs(s: Scenario, cands: list[Candidate], shared: dict[tuple[st
         n = max(r, math.ceil(demand[c.model] / c.capacity_units))
         cost = n * c.pp * inst.get((c.gpu, c.tp), float("inf"))
         out[c.model] = min(out.get(c.model, float("inf")), cost)
-    for (name, gid), _e in shared.items():
+    for name, gid in shared:
         out[name] = min(out.get(name, float("inf")), reqs[name].min_replicas * inst.get((gid, 1), float("inf")))
     return out
 

@@ -157,12 +157,12 @@ def _maximal_sets(engines: list[SharedEngine], usable: int, slos: dict[str, tupl
             for j in range(start, len(engines)):
                 if pattern_ok([engines[i] for i in chosen] + [engines[j]], usable, slos):
                     grew = True
-                    extend(chosen + [j], j + 1)
+                    extend([*chosen, j], j + 1)
         if not grew and len(chosen) >= 2:
             cur = [engines[i] for i in chosen]
             # maximal: no engine at all (not only later ones) can join
             if len(chosen) >= emax or not any(
-                j not in chosen and pattern_ok(cur + [engines[j]], usable, slos) for j in range(len(engines))
+                j not in chosen and pattern_ok([*cur, engines[j]], usable, slos) for j in range(len(engines))
             ):
                 found.append(tuple(chosen))
 

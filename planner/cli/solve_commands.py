@@ -13,10 +13,11 @@ from planner.errors import InputError, not_one_of
 from planner.units import GIB
 
 if TYPE_CHECKING:
+    from planner.inputs.scenario import Scenario
     from planner.plans.records import Plan
 
 
-def _scenario(path: Path | None):  # type: ignore[no-untyped-def]
+def _scenario(path: Path | None) -> Scenario:
     from planner.inputs.scenario import default_scenario_path, load_scenario
 
     return load_scenario(path if path is not None else default_scenario_path())
@@ -256,7 +257,7 @@ def compare(
     fl = parse_fleets(fleets, s)
     pr = _Progress(len(fl), "comparing", quiet)
     try:
-        rows = run_compare(s, fl, time_limit, threads, progress=lambda n: (pr.step(f"fleet {n}"), None)[1])
+        rows = run_compare(s, fl, time_limit, threads, progress=lambda n: pr.step(f"fleet {n}"))
     finally:
         pr.close()
     table = rows_for_output(rows, "name")

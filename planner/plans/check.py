@@ -146,9 +146,7 @@ def _check_replica_devices(r: Replica, t: _Tally) -> list[str]:
     problems = []
     if len(r.devices) != r.tp * r.pp:
         problems.append(f"replica {r.id}: {len(r.devices)} devices for TP={r.tp} x PP={r.pp}")
-    for dev in r.devices:
-        if t.device_gpu.get(dev) != r.gpu:
-            problems.append(f"replica {r.id}: device {dev} is not a {r.gpu}")
+    problems += [f"replica {r.id}: device {dev} is not a {r.gpu}" for dev in r.devices if t.device_gpu.get(dev) != r.gpu]
     for stage in range(r.pp):
         devs = r.devices[stage * r.tp:(stage + 1) * r.tp]
         if len({t.device_instance.get(d) for d in devs}) > 1:

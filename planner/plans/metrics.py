@@ -27,7 +27,7 @@ def request_units(concurrency: int, ttft_ms: float, step_ms: float, output_token
     """Milli-requests per second one replica sustains at ``concurrency`` (Little's law: concurrency / end-to-end time,
     where a request takes its TTFT plus one serving step per output token)."""
     e2e_s = (ttft_ms + output_tokens * step_ms) / 1000.0
-    return int(math.floor(concurrency / e2e_s * 1000))
+    return math.floor(concurrency / e2e_s * 1000)
 
 
 def fleet_tokens_per_s(p: Plan, s: Scenario) -> float:

@@ -3,6 +3,7 @@ folder beside it swapped in (``swap_in``) once every file is written."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -27,10 +28,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.write(data)
         os.replace(tmp, path)
     except OSError as exc:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 

@@ -97,7 +97,7 @@ def _solve_cpsat(lm: LinearModel, deadline: float, threads: int, log: bool,
     if st not in (cp.OPTIMAL, cp.FEASIBLE):
         return [], "unknown", None, stats
     if st == cp.OPTIMAL and canonical is not None:
-        values = _cpsat_canonical(m, xs, obj, int(round(sol.objective_value)), canonical, deadline, stats)
+        values = _cpsat_canonical(m, xs, obj, round(sol.objective_value), canonical, deadline, stats)
         if values is not None:
             return values, "optimal", None, stats
     values = [int(sol.value(x)) for x in xs]
@@ -194,7 +194,7 @@ def _solve_mip(lm: LinearModel, backend: str, deadline: float, threads: int, log
         return [], "infeasible", None, stats
     if st not in (s.OPTIMAL, s.FEASIBLE):
         return [], "unknown", None, stats
-    values = [int(round(x.solution_value())) for x in xs]
+    values = [round(x.solution_value()) for x in xs]
     if st == s.OPTIMAL:
         return values, "optimal", None, stats
     return values, "feasible", o.BestBound(), stats

@@ -124,23 +124,18 @@ def explanation_lines(e: dict[str, Any]) -> list[str]:
         if c:
             head += f"; closest: {c['gpu']} TP={c['tp']} PP={c['pp']}, short by {c['shortfall_gib_per_device']} GiB per device"
         out.append(head)
-        for r in m.get("reasons", [])[:2]:
-            out.append(f"  because: {r}")
-        for r in m.get("slo", [])[:2]:
-            out.append(f"  SLO: {r}")
+        out += [f"  because: {r}" for r in m.get("reasons", [])[:2]]
+        out += [f"  SLO: {r}" for r in m.get("slo", [])[:2]]
         if m.get("unpriced_gpus"):
             out.append(f"  no price under this pricing for: {', '.join(m['unpriced_gpus'])}")
-        for f in m.get("what_would_fit", []):
-            out.append(f"  would fit: {f}")
+        out += [f"  would fit: {f}" for f in m.get("what_would_fit", [])]
     if "binding" in e:
-        for b in e["binding"]:
-            out.append(f"binding: {b}")
+        out += [f"binding: {b}" for b in e["binding"]]
         u = e.get("unconstrained_plan")
         if u:
             gpus = ", ".join(f"{n} x {g}" for g, n in u["gpus_by_type"].items())
             out.append(f"without limits and budget: {u['cost_usd_per_hour']} USD/hour on {gpus}")
-        for f in e.get("what_would_fit", []):
-            out.append(f"would fit: {f}")
+        out += [f"would fit: {f}" for f in e.get("what_would_fit", [])]
         if e.get("detail"):
             out.append(e["detail"])
     return out

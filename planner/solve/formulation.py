@@ -153,7 +153,7 @@ class FleetModel:
         """(3) A model in shared mode on a GPU type gets r_m devices whose pattern includes it."""
         for k in self.shared_keys:
             devs = [(1, self.u[p.key]) for p in self.holding[k]]
-            self.lm.add(devs + [(-self.req[k[0]].min_replicas, self.s[k])], lo=0)
+            self.lm.add([*devs, (-self.req[k[0]].min_replicas, self.s[k])], lo=0)
 
     def _add_packing(self) -> None:
         """(4) TP groups of size >= t fit in the instances' GPUs usable by such groups, for every TP size t."""
@@ -186,7 +186,7 @@ class FleetModel:
 
     @staticmethod
     def _price(o: PricedOffer) -> int:
-        return int(round(o.usd_per_hour * PRICE_SCALE))
+        return round(o.usd_per_hour * PRICE_SCALE)
 
     def _set_objective(self) -> None:
         """Minimum cost, then fewer GPUs (W exceeds any GPU count, so cost always comes first)."""
