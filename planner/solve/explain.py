@@ -7,7 +7,7 @@ from typing import Any
 from planner.candidates.deployments import CandidateSet, RejectionKind
 from planner.estimate.memory import estimate_memory, parallel_problem
 from planner.inputs.scenario import ModelReq, Scenario
-from planner.units import GIB
+from planner.units import GIB, TP_SIZES
 
 _LOWER = {"fp32": ["bf16", "fp8", "int8", "int4"], "fp16": ["fp8", "int8", "int4"], "bf16": ["fp8", "int8", "int4"],
           "fp8": ["int8", "int4"], "int8": ["int4"], "int4": []}
@@ -17,8 +17,8 @@ def _fits(m: ModelReq, s: Scenario, gid: str, precision: str | None = None, cont
     """Smallest (TP, PP) on ``gid`` where one sequence fits, or None."""
     g = s.catalog.gpus[gid]
     prec = precision or m.precision
-    for gpus in (1, 2, 4, 8, 16, 32):
-        for tp in (8, 4, 2, 1):
+    for gpus in TP_SIZES[:6]:  # 1 to 32 GPUs in all (the TP ladder's powers of two)
+        for tp in reversed(TP_SIZES[:4]):  # TP 8, 4, 2, 1: within one 8-GPU node
             pp = gpus // tp
             if tp > gpus or gpus % tp or tp > g.max_gpus_per_node or pp > m.arch.num_layers:
                 continue

@@ -55,6 +55,8 @@ __all__ = ["SOLVERS", "FleetModel", "Solution", "solve_fleet"]
 
 PRICE_SCALE = 10_000  # objective counts cost in 1e-4 USD per hour
 
+Terms = list[tuple[int, int]]  # (coefficient, variable index) pairs: a linear expression over the program's variables
+
 
 @dataclass(frozen=True)
 class Solution:
@@ -72,7 +74,8 @@ class Solution:
 
 
 class FleetModel:
-    """Builds the integer program of the module doc; offers queries in the problem's words."""
+    """Builds the integer program of the module doc: variables, then one ``_add_<constraint>`` per family, each over
+    terms named in the problem's words (``served_units``, ``gpus_in_groups``, ...)."""
 
     def __init__(self, cs: CandidateSet, *, budget_usd_per_hour: float | str | None = "scenario",
                  limits: dict[str, int] | None = None, gpu_types: set[str] | None = None) -> None:
@@ -90,6 +93,9 @@ class FleetModel:
             for name in p.models:
                 self.holding.setdefault((name, p.gpu), []).append(p)
         self.shared_keys = sorted(self.holding)
+        self.patterns_by_gpu: dict[str, list[Pattern]] = {}
+        for p in self.patterns:
+            self.patterns_by_gpu.setdefault(p.gpu, []).append(p)
         self.models = list(s.models)
         self.req = {m.name: m for m in self.models}
         self.by_model: dict[str, list[Candidate]] = {m.name: [] for m in self.models}
@@ -133,42 +139,59 @@ class FleetModel:
                 ub = min(ub, o.max_instances)
             self.y[o.id] = lm.var(f"y[{o.id}]", ub)
 
+    # ---- the problem's quantities, as terms (coefficient, variable) -------------------------------------------------
+    def served_units(self, model: str) -> Terms:
+        """Demand units model m's replicas hold: sum_k c_k x_k + sum_g D_m s_mg."""
+        d = self.cs.demand[model]
+        return ([(c.capacity_units, self.x[c.key]) for c in self.by_model[model]]
+                + [(d, self.s[k]) for k in self.shared_by_model.get(model, [])])
+
+    def replicas_of(self, model: str) -> Terms:
+        """Replicas model m runs: sum_k x_k + sum_g r_m s_mg."""
+        r = self.req[model].min_replicas
+        return [(1, self.x[c.key]) for c in self.by_model[model]] + [(r, self.s[k]) for k in self.shared_by_model.get(model, [])]
+
+    def devices_sharing(self, key: tuple[str, str]) -> Terms:
+        """Devices whose pattern includes model m on GPU type g: sum_{p: m in S_p, g_p = g} u_p."""
+        return [(1, self.u[p.key]) for p in self.holding[key]]
+
+    def gpus_in_groups(self, gpu: str, tp: int) -> Terms:
+        """GPUs of type g in TP groups of size >= t (shared devices count as groups of 1)."""
+        terms = [(c.tp * c.pp, self.x[c.key]) for c in self.by_gpu.get(gpu, []) if c.tp >= tp]
+        if tp == 1:
+            terms += [(1, self.u[p.key]) for p in self.patterns_by_gpu.get(gpu, [])]
+        return terms
+
+    def gpus_for_groups(self, gpu: str, tp: int) -> Terms:
+        """GPUs of type g that groups of size t can use: sum_{o: g_o = g} floor(n_o / t) t y_o."""
+        return [((o.gpus_per_instance // tp) * tp, self.y[o.id]) for o in self.offers if o.gpu == gpu]
+
+    def hourly_cost(self) -> Terms:
+        """The fleet's price in 1e-4 USD per hour."""
+        return [(self._price(o), self.y[o.id]) for o in self.offers]
+
     # ---- constraints ----------------------------------------------------------------------------------------------
     def _add_demand(self) -> None:
         """(1) Every model's replicas together hold its demand."""
         for m in self.models:
-            d = self.cs.demand[m.name]
-            terms = [(c.capacity_units, self.x[c.key]) for c in self.by_model[m.name]]
-            terms += [(d, self.s[k]) for k in self.shared_by_model.get(m.name, [])]
-            self.lm.add(terms, lo=d)
+            self.lm.add(self.served_units(m.name), lo=self.cs.demand[m.name])
 
     def _add_min_replicas(self) -> None:
         """(2) Every model runs at least its minimum number of replicas."""
         for m in self.models:
-            terms = [(1, self.x[c.key]) for c in self.by_model[m.name]]
-            terms += [(m.min_replicas, self.s[k]) for k in self.shared_by_model.get(m.name, [])]
-            self.lm.add(terms, lo=m.min_replicas)
+            self.lm.add(self.replicas_of(m.name), lo=m.min_replicas)
 
     def _add_sharing(self) -> None:
         """(3) A model in shared mode on a GPU type gets r_m devices whose pattern includes it."""
         for k in self.shared_keys:
-            devs = [(1, self.u[p.key]) for p in self.holding[k]]
-            self.lm.add([*devs, (-self.req[k[0]].min_replicas, self.s[k])], lo=0)
+            self.lm.add([*self.devices_sharing(k), (-self.req[k[0]].min_replicas, self.s[k])], lo=0)
 
     def _add_packing(self) -> None:
         """(4) TP groups of size >= t fit in the instances' GPUs usable by such groups, for every TP size t."""
-        pats: dict[str, list[Pattern]] = {}
-        for p in self.patterns:
-            pats.setdefault(p.gpu, []).append(p)
         for gid in sorted({o.gpu for o in self.offers} | set(self.by_gpu)):
-            cands = self.by_gpu.get(gid, [])
-            offers = [o for o in self.offers if o.gpu == gid]
-            for t in sorted({1} | {c.tp for c in cands}):
-                need = [(c.tp * c.pp, self.x[c.key]) for c in cands if c.tp >= t]
-                if t == 1:
-                    need += [(1, self.u[p.key]) for p in pats.get(gid, [])]
-                have = [(-(o.gpus_per_instance // t) * t, self.y[o.id]) for o in offers]
-                self.lm.add(need + have, hi=0)
+            for t in sorted({1} | {c.tp for c in self.by_gpu.get(gid, [])}):
+                have = [(-n, v) for n, v in self.gpus_for_groups(gid, t)]
+                self.lm.add(self.gpus_in_groups(gid, t) + have, hi=0)
 
     def _add_limits(self) -> None:
         """(5) At most L_g GPUs of a type and L_o instances of an offer."""
@@ -182,7 +205,7 @@ class FleetModel:
     def _add_budget(self) -> None:
         """(6) The hourly cost stays within the budget."""
         if self.budget is not None:
-            self.lm.add([(self._price(o), self.y[o.id]) for o in self.offers], hi=int(self.budget * PRICE_SCALE))
+            self.lm.add(self.hourly_cost(), hi=int(self.budget * PRICE_SCALE))
 
     @staticmethod
     def _price(o: PricedOffer) -> int:
