@@ -6,7 +6,8 @@ with their reason. Dominated candidates (another split on the same GPU type with
 and no less capacity) are dropped, and recorded as rejections too.
 
 Capacity units: a model's demand and a replica's capacity are counted in sequences (concurrency workloads) or in
-milli-requests per second (request-rate workloads, by Little's law per replica: capacity / (TTFT + output x step)).
+milli-requests per second (request-rate workloads, by Little's law per replica: capacity / (TTFT + output x step);
+``planner.plans.metrics`` defines both, and the checker uses the same definitions).
 
 Device-sharing engines and patterns are built in ``planner.candidates.sharing``.
 """

@@ -46,7 +46,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from planner.candidates.deployments import Candidate, CandidateSet, Pattern
+from planner.candidates.deployments import Candidate, CandidateSet
+from planner.candidates.sharing import Pattern
 from planner.errors import InfeasibleError, InputError, SolveTimeoutError, not_one_of
 from planner.inputs.pricing import PricedOffer
 from planner.solve.backends import CANONICAL_MAX_VARIABLES, SOLVERS, LinearModel, choose_backend, run_backend
