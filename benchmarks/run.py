@@ -36,7 +36,7 @@ def machine() -> str:
         pass
     mem = ""
     try:
-        kb = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
+        kb = int(next(ln for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")).split()[1])
         mem = f", {kb / 2**20:.0f} GiB RAM"
     except (OSError, StopIteration):
         pass
@@ -80,7 +80,7 @@ def fleet(n: int, time_limit: float, baselines: bool, sharing: bool = True) -> d
     if not sharing:
         args.append("--no-sharing")
     out = subprocess.run(args, capture_output=True, text=True)
-    line = next((l for l in out.stdout.splitlines() if l.startswith("{")), None)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("{")), None)
     if out.returncode != 0 or line is None:
         tail = " | ".join(out.stderr.strip().splitlines()[-3:])
         return {"status": f"benchmark process failed (exit {out.returncode}): {tail}", "gap": None, "solve_seconds": 0.0}

@@ -1,5 +1,5 @@
 import sys
 
-from planner.cli.app import main
+from planner.cli.main import main
 
 sys.exit(main())

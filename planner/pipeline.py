@@ -40,7 +40,7 @@ def plan(scenario: Scenario, *, time_limit_s: float | None = None, threads: int 
                               explain_fleet(cs, min(tl, 30.0), th)) from None
     notes = []
     if cs.sharing_restricted:
-        from planner.candidates.deployments import PATTERN_BUDGET, SHARING_TYPES_PER_MODEL
+        from planner.candidates.sharing import PATTERN_BUDGET, SHARING_TYPES_PER_MODEL
 
         notes.append(f"device sharing: more than {PATTERN_BUDGET} sharing patterns, so each model may share GPUs only on its "
                      f"{SHARING_TYPES_PER_MODEL} (or, for very large fleets, fewer) GPU types of lowest memory-proportional "

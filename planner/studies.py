@@ -11,7 +11,7 @@ from planner.inputs.catalog import Catalog
 from planner.inputs.pricing import PRICING_MODES
 from planner.inputs.scenario import Scenario
 from planner.pipeline import plan
-from planner.report.writer import fleet_tokens_per_s
+from planner.plans.metrics import fleet_tokens_per_s
 from planner.units import PRECISIONS
 
 SWEEP_FIELDS = ("concurrency", "context_tokens", "precision", "pricing", "price", "min_replicas")
@@ -84,7 +84,7 @@ def compare(s: Scenario, fleets: list[tuple[str, tuple[str, ...]]], time_limit_s
         r["name"] = name
         r["gpu_types"] = list(ids)
         rows.append(r)
-    singles = [r for r, (_, ids) in zip(rows, fleets) if r["feasible"] and len(ids) == 1]
+    singles = [r for r, (_, ids) in zip(rows, fleets, strict=True) if r["feasible"] and len(ids) == 1]
     best = min(singles, key=lambda r: (r["cost_usd_per_hour"], r["name"])) if singles else None
     for r in rows:
         r["savings_vs_best_single"] = (round(1 - r["cost_usd_per_hour"] / best["cost_usd_per_hour"], 4)

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def run_cli(capsys):
     """Call planner's CLI entry point in-process: returns (exit_code, stdout, stderr)."""
-    from planner.cli.app import main
+    from planner.cli.main import main
 
     def _run(*args: str) -> tuple[int, str, str]:
         code = main([str(a) for a in args])

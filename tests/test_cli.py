@@ -14,7 +14,7 @@ COMMANDS = ["catalog", "models", "estimate", "calibrate", "candidates", "plan", 
 
 def _modules_after(args: list[str]) -> set[str]:
     code = (f"import sys, runpy; sys.argv = ['planner'] + {args!r}\n"
-            "from planner.cli.app import main\n"
+            "from planner.cli.main import main\n"
             "rc = main(sys.argv[1:])\n"
             "print('MODULES=' + ','.join(sorted(sys.modules)))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -108,7 +108,7 @@ def test_infeasible_scenario_exits_1_with_an_explanation(run_cli, tmp_path):
 
 
 def test_time_limit_without_a_plan_exits_3(run_cli, monkeypatch):
-    import planner.solve.formulation as opt
+    import planner.solve.backends as opt
 
     monkeypatch.setattr(opt, "_solve_cpsat", lambda *a, **k: ([], "unknown", None, {"status": "UNKNOWN"}))
     code, _out, err = run_cli("plan", "--time-limit", "0.5", "-q", "--solver", "cp-sat")

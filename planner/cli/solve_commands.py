@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -11,8 +12,12 @@ from planner.cli.app import _check_format, app
 from planner.errors import InputError, not_one_of
 from planner.units import GIB
 
+if TYPE_CHECKING:
+    from planner.inputs.scenario import Scenario
+    from planner.plans.records import Plan
 
-def _scenario(path: Path | None):  # type: ignore[no-untyped-def]
+
+def _scenario(path: Path | None) -> Scenario:
     from planner.inputs.scenario import default_scenario_path, load_scenario
 
     return load_scenario(path if path is not None else default_scenario_path())
@@ -122,7 +127,7 @@ def plan(
     if fmt == "json":
         _write_or_print(to_json(p.to_dict(reproducible=reproducible)), out)
     elif fmt == "markdown":
-        from planner.report.writer import plan_markdown
+        from planner.report.markdown import plan_markdown
 
         _write_or_print(plan_markdown(p, s), out)
     else:
@@ -131,9 +136,10 @@ def plan(
         print_plan(p)
 
 
-def print_plan(p) -> None:  # type: ignore[no-untyped-def]
+def print_plan(p: Plan) -> None:
     from rich.console import Console
 
+    from planner.report.data import deployment_groups, device_bytes
     from planner.report.tables import print_table
 
     con = Console(width=max(120, Console().width))
@@ -141,27 +147,19 @@ def print_plan(p) -> None:  # type: ignore[no-untyped-def]
     con.print(f"[bold]{p.scenario}[/bold]: {p.status}{gap}, ${p.cost_usd_per_hour:,.2f}/hour = ${p.cost_usd_per_month:,.0f}/month, "
               f"{p.gpus} GPUs ({', '.join(f'{n} x {g}' for g, n in p.gpus_by_type().items())}), solved in {p.solve_seconds:.2f} s")
     rows = []
-    for m in p.models:
-        mine = [r for r in p.replicas if r.model == m.name]
-        deps: dict[tuple, int] = {}
-        for r in mine:
-            k = (r.gpu, r.tp, r.pp, r.concurrency, "shared" if r.shared else r.bound)
-            deps[k] = deps.get(k, 0) + 1
+    for m, (gpu, tp, pp, conc, binds), rs in deployment_groups(p):
         rate = m.unit == "milli_requests_per_s"
-        target = f"{m.target_units / 1000:g} req/s" if rate else m.target_units
-        served = f"{m.served_units / 1000:g} req/s" if rate else m.served_units
-        for (gpu, tp, pp, conc, bound), n in deps.items():
-            rows.append({"model": m.name, "target": target, "served": served, "gpu": gpu,
-                         "split": f"TP{tp}" + (f" x PP{pp}" if pp > 1 else ""), "replicas": n, "per_replica": conc,
-                         "binds": bound})
+        rows.append({"model": m.name, "target": f"{m.target_units / 1000:g} req/s" if rate else m.target_units,
+                     "served": f"{m.served_units / 1000:g} req/s" if rate else m.served_units, "gpu": gpu,
+                     "split": f"TP{tp}" + (f" x PP{pp}" if pp > 1 else ""), "replicas": len(rs), "per_replica": conc,
+                     "binds": binds})
     print_table(rows, ["model", "target", "served", "gpu", "split", "replicas", "per_replica", "binds"],
                 ["model", "target", "served", "GPU", "split", "replicas", "seqs/replica", "binds"], title="Deployments")
     drows = []
     for inst in p.instances:
         for d in inst.devices:
-            w = sum(s.weights_bytes for s in d.shards)
-            kv = sum(s.kv_cache_bytes for s in d.shards)
-            a = sum(s.activation_bytes + s.overhead_bytes for s in d.shards)
+            w, kv, act, ovh = device_bytes(d)
+            a = act + ovh
             drows.append({"device": d.id, "on it": ", ".join(f"{s.replica}" + (f"[{s.stage}]" if s.stage else "") for s in d.shards) or "(idle)",
                           "weights": round(w / GIB, 1), "kv": round(kv / GIB, 1), "act+rt": round(a / GIB, 1),
                           "free": round((d.memory_total_bytes - d.memory_used_bytes) / GIB, 1),
@@ -259,7 +257,7 @@ def compare(
     fl = parse_fleets(fleets, s)
     pr = _Progress(len(fl), "comparing", quiet)
     try:
-        rows = run_compare(s, fl, time_limit, threads, progress=lambda n: (pr.step(f"fleet {n}"), None)[1])
+        rows = run_compare(s, fl, time_limit, threads, progress=lambda n: pr.step(f"fleet {n}"))
     finally:
         pr.close()
     table = rows_for_output(rows, "name")
@@ -331,20 +329,9 @@ def sweep(
 
 def _write_folder(out: Path, files: dict[str, str]) -> None:
     """Write ``files`` into folder ``out`` atomically (a temporary folder beside it, swapped in when complete)."""
-    import shutil
-    import tempfile
+    from planner.report.files import write_folder
 
-    from planner.report.writer import swap_in
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        for name, text in files.items():
-            (tmp / name).write_text(text, encoding="utf-8")
-        swap_in(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    write_folder(out, files)
     sys.stderr.write(f"wrote {out}\n")
 
 

@@ -17,10 +17,8 @@ from planner.errors import InputError
 MAX_FILE_BYTES = 5 * 2**20  # a scenario or catalog file larger than 5 MiB is not a hand-written input
 MAX_NODES = 200_000  # nodes after alias expansion; an alias bomb ("billion laughs") blows far past this
 
-try:  # libyaml is much faster; PyYAML wheels ship it
-    from yaml import CSafeLoader as SafeLoader
-except ImportError:  # pragma: no cover - pure-python fallback
-    from yaml import SafeLoader
+# libyaml's loader is much faster (PyYAML wheels ship it); the pure-Python one is the fallback
+SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _scalar = yaml.constructor.SafeConstructor()
 

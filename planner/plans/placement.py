@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from planner.candidates.deployments import CandidateSet
 from planner.estimate.memory import stage_devices
 from planner.plans.records import Device, Instance, ModelResult, Plan, Replica, Shard
 from planner.units import GIB
+
+if TYPE_CHECKING:
+    from planner.inputs.catalog import GPU
 
 
 @dataclass
@@ -22,19 +26,38 @@ class PlacementError(RuntimeError):
     """First-fit-decreasing could not place the groups: the packing constraint is wrong (a bug, not user input)."""
 
 
+Rep = dict[str, Any]  # a replica being placed: id, shared, devices, and its candidate ("cand") or engine ("engine")
+Group = tuple[int, str, int]  # a TP group to place: size, replica id, pipeline stage
+
+
 def build_plan(cs: CandidateSet, replicas: dict[str, int], instances: dict[str, int], shared: dict[tuple[str, str], int],
                patterns: dict[str, int], *, status: str, cost: float, bound: float, solve_seconds: float,
-               solver: dict | None = None, notes: tuple[str, ...] = ()) -> Plan:
-    """Materialise a plan from counts: replicas per candidate, instances per offer, shared engines, pattern devices."""
+               solver: dict[str, Any] | None = None, notes: tuple[str, ...] = ()) -> Plan:
+    """Materialise a plan from counts: replicas per candidate, instances per offer, shared engines, pattern devices.
+    ``bound`` is the solver's lower bound on the cost."""
     s = cs.scenario
+    counter: dict[str, int] = {}  # model -> replicas numbered so far
+    reps, groups = _dedicated_replicas(cs, replicas, counter)
+    shared_devices = _shared_devices(cs, shared, patterns)
+    inst_records: list[Instance] = []
+    for gid in sorted({o.gpu for o in cs.offers if instances.get(o.id)}):
+        inst_records += _place_gpu_type(cs, gid, instances, groups.get(gid, []), shared_devices.get(gid, []), reps,
+                                        counter)
+    rep_records = _replica_records(cs, reps)
+    gap = 0.0 if cost <= 0 else max(0.0, (cost - bound) / cost)
+    return Plan(scenario=s.name, pricing=s.pricing, status=status, cost_usd_per_hour=cost, bound_usd_per_hour=bound,
+                gap=gap, solve_seconds=solve_seconds, models=tuple(_model_results(cs, rep_records)),
+                replicas=tuple(rep_records), instances=tuple(inst_records), solver=dict(solver or {}), notes=notes)
+
+
+def _dedicated_replicas(cs: CandidateSet, replicas: dict[str, int],
+                        counter: dict[str, int]) -> tuple[list[Rep], dict[str, list[Group]]]:
+    """Step 1: the dedicated replicas, numbered per model, and their groups (one of TP devices per stage) per GPU type."""
     cands = {c.key: c for c in cs.candidates}
-    offers = {o.id: o for o in cs.offers}
-    reqs = {m.name: m for m in s.models}
-    # 1. replicas and their groups (one group of TP devices per pipeline stage)
-    reps: list[dict] = []
-    groups: dict[str, list[tuple[int, str, int]]] = {}  # gpu -> [(size, replica id, stage)]
-    counter: dict[str, int] = {}
-    for key in sorted(replicas, key=lambda k: (list(reqs).index(cands[k].model), cands[k].gpu, cands[k].tp, cands[k].pp)):
+    order = [m.name for m in cs.scenario.models]
+    reps: list[Rep] = []
+    groups: dict[str, list[Group]] = {}
+    for key in sorted(replicas, key=lambda k: (order.index(cands[k].model), cands[k].gpu, cands[k].tp, cands[k].pp)):
         c = cands[key]
         for _ in range(replicas[key]):
             counter[c.model] = counter.get(c.model, 0) + 1
@@ -42,97 +65,130 @@ def build_plan(cs: CandidateSet, replicas: dict[str, int], instances: dict[str, 
             reps.append({"id": rid, "cand": c, "shared": False, "devices": []})
             for stage in range(c.pp):
                 groups.setdefault(c.gpu, []).append((c.tp, rid, stage))
-    # 2. shared devices: each runs a pattern; models in shared mode take r_m engines on distinct devices
+    return reps, groups
+
+
+def _shared_devices(cs: CandidateSet, shared: dict[tuple[str, str], int],
+                    patterns: dict[str, int]) -> dict[str, list[list[str]]]:
+    """Step 2: shared devices per GPU type, each running a pattern; a model in shared mode takes r_m engines on
+    distinct devices (each device lists the models it runs)."""
+    reqs = {m.name: m for m in cs.scenario.models}
     shared_need = {k: reqs[k[0]].min_replicas for k, v in shared.items() if v}
-    pattern_list = [p for p in cs.patterns if patterns.get(p.key)]
-    shared_devices: dict[str, list[list[str]]] = {}  # gpu -> list of devices, each a list of model names
-    for p in sorted(pattern_list, key=lambda p: p.key):
+    out: dict[str, list[list[str]]] = {}
+    for p in sorted((p for p in cs.patterns if patterns.get(p.key)), key=lambda p: p.key):
         for _ in range(patterns[p.key]):
             on = [n for n in p.models if shared_need.get((n, p.gpu), 0) > 0]
             for n in on:
                 shared_need[(n, p.gpu)] -= 1
-            shared_devices.setdefault(p.gpu, []).append(on)
-    # 3. bins: instances of each offer, largest first; groups first-fit decreasing
-    dev_of_group: dict[tuple[str, int], list[str]] = {}
-    inst_records: list[Instance] = []
-    gpus_sorted = sorted({o.gpu for o in cs.offers if instances.get(o.id)})
+            out.setdefault(p.gpu, []).append(on)
+    return out
+
+
+def _first_fit(gid: str, bins: list[_Bin], items: list[Group]) -> dict[tuple[str, int], tuple[int, int, int]]:
+    """Step 3: groups first-fit decreasing into the bins; group -> (bin, first device, size)."""
+    assign: dict[tuple[str, int], tuple[int, int, int]] = {}
+    for size, rid, stage in items:
+        bi = next((i for i, b in enumerate(bins) if b.size - b.used >= size), None)
+        if bi is None:
+            raise PlacementError(f"cannot place a TP group of {size} {gid} GPUs; instances {[(x.offer, x.size, x.used) for x in bins]}")
+        assign[(rid, stage)] = (bi, bins[bi].used, size)
+        bins[bi].used += size
+    return assign
+
+
+def _place_gpu_type(cs: CandidateSet, gid: str, instances: dict[str, int], groups: list[Group],
+                    shared_devices: list[list[str]], reps: list[Rep], counter: dict[str, int]) -> list[Instance]:
+    """Step 3 for one GPU type: instances of each offer as bins, largest first; groups first-fit decreasing; then the
+    shards on every device (dedicated stages, shared engines) and the instance records."""
+    s = cs.scenario
+    offers = {o.id: o for o in cs.offers}
+    g = s.catalog.gpus[gid]
+    total = int(g.memory_gib * GIB)
+    usable = int(total * s.gpu_memory_utilization)
+    bins = [_Bin(oid, i + 1, offers[oid].gpus_per_instance)
+            for oid in sorted((o for o in instances if offers[o].gpu == gid), key=lambda o: (-offers[o].gpus_per_instance, o))
+            for i in range(instances[oid])]
+    items = sorted(groups, key=lambda t: (-t[0], t[1], t[2]))
+    items_shared = [(1, f"__shared{j}", 0) for j in range(len(shared_devices))]
+    assign = _first_fit(gid, bins, items + items_shared)
+    dev_ids = [[f"{b.offer}#{b.index}/gpu{j}" for j in range(b.size)] for b in bins]
+    dev_of_group = {group: dev_ids[bi][start:start + size] for group, (bi, start, size) in assign.items()}
     shard_map: dict[str, list[Shard]] = {}
-    for gid in gpus_sorted:
-        g = s.catalog.gpus[gid]
-        total = int(g.memory_gib * GIB)
-        usable = int(total * s.gpu_memory_utilization)
-        bins: list[_Bin] = []
-        for oid in sorted((o for o in instances if offers[o].gpu == gid), key=lambda o: (-offers[o].gpus_per_instance, o)):
-            for i in range(instances[oid]):
-                bins.append(_Bin(oid, i + 1, offers[oid].gpus_per_instance))
-        items = sorted(groups.get(gid, []), key=lambda t: (-t[0], t[1], t[2]))
-        items_shared = [(1, f"__shared{j}", 0) for j in range(len(shared_devices.get(gid, [])))]
-        assign: dict[tuple[str, int], tuple[int, int, int]] = {}  # group -> (bin, first device, size)
-        for size, rid, stage in items + items_shared:
-            b = next((i for i, b in enumerate(bins) if b.size - b.used >= size), None)
-            if b is None:
-                raise PlacementError(f"cannot place a TP group of {size} {gid} GPUs; instances {[(x.offer, x.size, x.used) for x in bins]}")
-            assign[(rid, stage)] = (b, bins[b].used, size)
-            bins[b].used += size
-        # devices
-        dev_ids: list[list[str]] = []
-        for b in bins:
-            iid = f"{b.offer}#{b.index}"
-            dev_ids.append([f"{iid}/gpu{j}" for j in range(b.size)])
-        for (rid, stage), (bi, start, size) in assign.items():
-            dev_of_group[(rid, stage)] = dev_ids[bi][start:start + size]
-        # shards of dedicated replicas
-        for r in reps:
-            if r["shared"] or r["cand"].gpu != gid:
-                continue
-            c = r["cand"]
-            m = reqs[c.model]
-            stages = stage_devices(m.arch, g, tp=c.tp, pp=c.pp, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype,
-                                   gpu_memory_utilization=s.gpu_memory_utilization, max_batched_tokens=m.max_batched_tokens)
-            for stage in range(c.pp):
-                devs = dev_of_group[(r["id"], stage)]
-                r["devices"] += devs
-                dm = stages[stage]
-                for d in devs:
-                    shard_map.setdefault(d, []).append(Shard(c.model, r["id"], stage, dm.weights_bytes, dm.kv_cache_bytes,
-                                                             dm.activation_bytes, dm.overhead_bytes,
-                                                             s.gpu_memory_utilization))
-        # shared engines
-        for j, models_on in enumerate(shared_devices.get(gid, [])):
-            d = dev_of_group[(f"__shared{j}", 0)][0]
-            for n in models_on:
-                e = cs.shared[(n, gid)]
-                counter[n] = counter.get(n, 0) + 1
-                rid = f"{n}/r{counter[n]}"
-                util = e.memory_bytes / total
-                kv = e.memory_bytes - e.memory.fixed_bytes_per_device
-                shard_map.setdefault(d, []).append(Shard(n, rid, 0, e.memory.per_device.weights_bytes, kv,
-                                                         e.memory.per_device.activation_bytes,
-                                                         e.memory.per_device.overhead_bytes, round(util, 4)))
-                reps.append({"id": rid, "shared": True, "engine": e, "devices": [d]})
-        for b, ids in zip(bins, dev_ids):
-            o = offers[b.offer]
-            inst_records.append(Instance(
-                id=f"{b.offer}#{b.index}", offer=b.offer, gpu=gid, provider=o.provider, instance_type=o.instance,
-                usd_per_hour=o.usd_per_hour,
-                devices=tuple(Device(d, gid, total, usable, tuple(shard_map.get(d, ()))) for d in ids),
-            ))
-    # 4. replica records and per-model results
-    rep_records = []
+    _dedicated_shards(cs, g, reps, dev_of_group, shard_map)
+    _shared_shards(cs, gid, total, shared_devices, dev_of_group, reps, counter, shard_map)
+    out = []
+    for b, ids in zip(bins, dev_ids, strict=True):
+        o = offers[b.offer]
+        out.append(Instance(
+            id=f"{b.offer}#{b.index}", offer=b.offer, gpu=gid, provider=o.provider, instance_type=o.instance,
+            usd_per_hour=o.usd_per_hour,
+            devices=tuple(Device(d, gid, total, usable, tuple(shard_map.get(d, ()))) for d in ids),
+        ))
+    return out
+
+
+def _dedicated_shards(cs: CandidateSet, g: GPU, reps: list[Rep], dev_of_group: dict[tuple[str, int], list[str]],
+                      shard_map: dict[str, list[Shard]]) -> None:
+    """The dedicated replicas' devices and shards on GPU type ``g``: each stage holds what the estimator says."""
+    s = cs.scenario
+    reqs = {m.name: m for m in s.models}
+    for r in reps:
+        if r["shared"] or r["cand"].gpu != g.id:
+            continue
+        c = r["cand"]
+        m = reqs[c.model]
+        stages = stage_devices(m.arch, g, tp=c.tp, pp=c.pp, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype,
+                               gpu_memory_utilization=s.gpu_memory_utilization, max_batched_tokens=m.max_batched_tokens)
+        for stage in range(c.pp):
+            devs = dev_of_group[(r["id"], stage)]
+            r["devices"] += devs
+            dm = stages[stage]
+            for d in devs:
+                shard_map.setdefault(d, []).append(Shard(c.model, r["id"], stage, dm.weights_bytes, dm.kv_cache_bytes,
+                                                         dm.activation_bytes, dm.overhead_bytes,
+                                                         s.gpu_memory_utilization))
+
+
+def _shared_shards(cs: CandidateSet, gid: str, total: int, shared_devices: list[list[str]],
+                   dev_of_group: dict[tuple[str, int], list[str]], reps: list[Rep], counter: dict[str, int],
+                   shard_map: dict[str, list[Shard]]) -> None:
+    """The shared engines on GPU type ``gid``: one replica per engine, each with its own utilization fraction."""
+    for j, models_on in enumerate(shared_devices):
+        d = dev_of_group[(f"__shared{j}", 0)][0]
+        for n in models_on:
+            e = cs.shared[(n, gid)]
+            counter[n] = counter.get(n, 0) + 1
+            rid = f"{n}/r{counter[n]}"
+            util = e.memory_bytes / total
+            kv = e.memory_bytes - e.memory.fixed_bytes_per_device
+            shard_map.setdefault(d, []).append(Shard(n, rid, 0, e.memory.per_device.weights_bytes, kv,
+                                                     e.memory.per_device.activation_bytes,
+                                                     e.memory.per_device.overhead_bytes, round(util, 4)))
+            reps.append({"id": rid, "shared": True, "engine": e, "devices": [d]})
+
+
+def _replica_records(cs: CandidateSet, reps: list[Rep]) -> list[Replica]:
+    """Step 4: replica records, in model order and replica number."""
+    out = []
     for r in reps:
         if r["shared"]:
             e = r["engine"]
-            m = reqs[e.model]
-            rep_records.append(Replica(r["id"], e.model, e.gpu, 1, 1, e.concurrency, e.concurrency, "shared", True,
-                                       tuple(r["devices"]), e.step_ms, e.prefill_ms + e.step_ms,
-                                       e.concurrency * 1000.0 / e.step_ms))
+            out.append(Replica(r["id"], e.model, e.gpu, 1, 1, e.concurrency, e.concurrency, "shared", True,
+                               tuple(r["devices"]), e.step_ms, e.prefill_ms + e.step_ms,
+                               e.concurrency * 1000.0 / e.step_ms))
         else:
             c = r["cand"]
-            rep_records.append(Replica(r["id"], c.model, c.gpu, c.tp, c.pp, c.max_concurrency, c.capacity_units, c.bound,
-                                       False, tuple(r["devices"]), c.decode_ms_per_token, c.ttft_ms, c.tokens_per_s))
-    rep_records.sort(key=lambda r: (list(reqs).index(r.model), int(r.id.rsplit("/r", 1)[1])))
+            out.append(Replica(r["id"], c.model, c.gpu, c.tp, c.pp, c.max_concurrency, c.capacity_units, c.binding,
+                               False, tuple(r["devices"]), c.step_ms, c.ttft_ms, c.tokens_per_s))
+    order = [m.name for m in cs.scenario.models]
+    out.sort(key=lambda r: (order.index(r.model), int(r.id.rsplit("/r", 1)[1])))
+    return out
+
+
+def _model_results(cs: CandidateSet, rep_records: list[Replica]) -> list[ModelResult]:
+    """Step 4: per model, what it asked for and what its replicas serve."""
     results = []
-    for m in s.models:
+    for m in cs.scenario.models:
         mine = [r for r in rep_records if r.model == m.name]
         served_units = sum(r.capacity_units for r in mine)
         if cs.unit[m.name] == "sequences":
@@ -142,7 +198,4 @@ def build_plan(cs: CandidateSet, replicas: dict[str, int], instances: dict[str, 
             target_concurrency=m.concurrency, served_concurrency=sum(r.concurrency for r in mine),
             min_replicas=m.min_replicas, replicas=len(mine),
         ))
-    gap = 0.0 if cost <= 0 else max(0.0, (cost - bound) / cost)
-    return Plan(scenario=s.name, pricing=s.pricing, status=status, cost_usd_per_hour=cost, bound_usd_per_hour=bound,
-                gap=gap, solve_seconds=solve_seconds, models=tuple(results), replicas=tuple(rep_records),
-                instances=tuple(inst_records), solver=dict(solver or {}), notes=notes)
+    return results

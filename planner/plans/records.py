@@ -62,10 +62,10 @@ class Replica:
     pp: int
     concurrency: int  # sequences it may hold at once (min of memory and SLO capacity)
     capacity_units: int
-    bound: str
+    binding: str  # the limit that sets its concurrency: "memory" or "slo" (JSON key "bound")
     shared: bool
     devices: tuple[str, ...]
-    decode_ms_per_token: float
+    step_ms: float  # one serving step (decode plus prefill chunks); JSON key "decode_ms_per_token"
     ttft_ms: float
     tokens_per_s: float
 
@@ -133,8 +133,8 @@ class Plan:
             ],
             "replicas": [
                 {"id": r.id, "model": r.model, "gpu": r.gpu, "tp": r.tp, "pp": r.pp, "concurrency": r.concurrency,
-                 "capacity_units": r.capacity_units, "bound": r.bound, "shared": r.shared, "devices": list(r.devices),
-                 "decode_ms_per_token": round(r.decode_ms_per_token, 3), "ttft_ms": round(r.ttft_ms, 2),
+                 "capacity_units": r.capacity_units, "bound": r.binding, "shared": r.shared, "devices": list(r.devices),
+                 "decode_ms_per_token": round(r.step_ms, 3), "ttft_ms": round(r.ttft_ms, 2),
                  "tokens_per_s": round(r.tokens_per_s, 1)}
                 for r in self.replicas
             ],

@@ -69,7 +69,7 @@ def line_chart(xs: list[str], series: dict[str, list[float | None]], title: str,
     """Points joined by lines over categorical x values (a sweep); None leaves a gap (infeasible)."""
     left, top, bottom, right = 70, 40, 40, 20
     vals = [v for s in series.values() for v in s if v is not None]
-    vmax = max(vals + [1e-9]) * 1.1
+    vmax = max([*vals, 1e-9]) * 1.1
     pw, ph = width - left - right, height - top - bottom
     out = [f'<svg class="chart" id="{chart_id}" role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg" '
            f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
@@ -77,9 +77,9 @@ def line_chart(xs: list[str], series: dict[str, list[float | None]], title: str,
            f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" stroke="#333"/>',
            f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + ph}" stroke="#333"/>']
     for k in range(5):
-        v = vmax * k / 4
+        tick = vmax * k / 4
         y = top + ph - ph * k / 4
-        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">{_fmt(v)}</text>')
+        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">{_fmt(tick)}</text>')
     n = max(1, len(xs) - 1)
     for i, x in enumerate(xs):
         px = left + pw * i / n if len(xs) > 1 else left + pw / 2

@@ -28,20 +28,26 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
+def _csv_cell(v: Any) -> Any:
+    """A CSV cell: empty for None, lists joined by ';', anything else as is."""
+    if v is None:
+        return ""
+    return ";".join(map(str, v)) if isinstance(v, (list, tuple)) else v
+
+
 def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(columns)
     for r in rows:
-        w.writerow(["" if r.get(c) is None else (r.get(c) if not isinstance(r.get(c), (list, tuple)) else ";".join(map(str, r.get(c)))) for c in columns])
+        w.writerow([_csv_cell(r.get(c)) for c in columns])
     return buf.getvalue()
 
 
 def to_markdown(rows: Sequence[dict[str, Any]], columns: Sequence[str], headers: Sequence[str] | None = None) -> str:
     headers = list(headers or columns)
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    for r in rows:
-        out.append("| " + " | ".join(_cell(r.get(c)).replace("|", "\\|") for c in columns) + " |")
+    out += ["| " + " | ".join(_cell(r.get(c)).replace("|", "\\|") for c in columns) + " |" for r in rows]
     return "\n".join(out) + "\n"
 
 

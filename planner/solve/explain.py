@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner.candidates.deployments import CandidateSet
+from planner.candidates.deployments import CandidateSet, RejectionKind
 from planner.estimate.memory import estimate_memory, parallel_problem
 from planner.inputs.scenario import ModelReq, Scenario
-from planner.units import GIB
+from planner.units import GIB, TP_SIZES
 
 _LOWER = {"fp32": ["bf16", "fp8", "int8", "int4"], "fp16": ["fp8", "int8", "int4"], "bf16": ["fp8", "int8", "int4"],
           "fp8": ["int8", "int4"], "int8": ["int4"], "int4": []}
@@ -17,8 +17,8 @@ def _fits(m: ModelReq, s: Scenario, gid: str, precision: str | None = None, cont
     """Smallest (TP, PP) on ``gid`` where one sequence fits, or None."""
     g = s.catalog.gpus[gid]
     prec = precision or m.precision
-    for gpus in (1, 2, 4, 8, 16, 32):
-        for tp in (8, 4, 2, 1):
+    for gpus in TP_SIZES[:6]:  # 1 to 32 GPUs in all (the TP ladder's powers of two)
+        for tp in reversed(TP_SIZES[:4]):  # TP 8, 4, 2, 1: within one 8-GPU node
             pp = gpus // tp
             if tp > gpus or gpus % tp or tp > g.max_gpus_per_node or pp > m.arch.num_layers:
                 continue
@@ -41,10 +41,10 @@ def explain_model(m: ModelReq, cs: CandidateSet) -> dict[str, Any]:
         best = min(mem, key=lambda r: (r.shortfall_bytes, r.gpu, r.tp, r.pp))
         out["closest"] = {"gpu": best.gpu, "tp": best.tp, "pp": best.pp, "reason": best.reason,
                           "shortfall_gib_per_device": round((best.shortfall_bytes or 0) / GIB, 2)}
-    other = sorted({r.reason for r in rej if not r.shortfall_bytes and r.tp and not r.reason.startswith(("SLO", "dominated"))})
+    other = sorted({r.reason for r in rej if not r.shortfall_bytes and r.tp and r.kind not in (RejectionKind.SLO, RejectionKind.DOMINATED)})
     if other:
         out["reasons"] = other[:5]
-    slo = [r for r in rej if r.reason.startswith("SLO")]
+    slo = [r for r in rej if r.kind is RejectionKind.SLO]
     if slo:
         out["slo"] = sorted({r.reason for r in slo})[:3]
     noprice = [r.gpu for r in rej if r.tp == 0]
@@ -124,23 +124,18 @@ def explanation_lines(e: dict[str, Any]) -> list[str]:
         if c:
             head += f"; closest: {c['gpu']} TP={c['tp']} PP={c['pp']}, short by {c['shortfall_gib_per_device']} GiB per device"
         out.append(head)
-        for r in m.get("reasons", [])[:2]:
-            out.append(f"  because: {r}")
-        for r in m.get("slo", [])[:2]:
-            out.append(f"  SLO: {r}")
+        out += [f"  because: {r}" for r in m.get("reasons", [])[:2]]
+        out += [f"  SLO: {r}" for r in m.get("slo", [])[:2]]
         if m.get("unpriced_gpus"):
             out.append(f"  no price under this pricing for: {', '.join(m['unpriced_gpus'])}")
-        for f in m.get("what_would_fit", []):
-            out.append(f"  would fit: {f}")
+        out += [f"  would fit: {f}" for f in m.get("what_would_fit", [])]
     if "binding" in e:
-        for b in e["binding"]:
-            out.append(f"binding: {b}")
+        out += [f"binding: {b}" for b in e["binding"]]
         u = e.get("unconstrained_plan")
         if u:
             gpus = ", ".join(f"{n} x {g}" for g, n in u["gpus_by_type"].items())
             out.append(f"without limits and budget: {u['cost_usd_per_hour']} USD/hour on {gpus}")
-        for f in e.get("what_would_fit", []):
-            out.append(f"would fit: {f}")
+        out += [f"would fit: {f}" for f in e.get("what_would_fit", [])]
         if e.get("detail"):
             out.append(e["detail"])
     return out

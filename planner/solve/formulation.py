@@ -31,33 +31,37 @@ instance's free space stays a multiple of the next group's size). ``place`` reco
 replica are separate groups and may sit in different instances of the same GPU type. Sharing patterns are maximal,
 so the ">=" in (3) never costs anything: engines a device does not need are left off it.
 
-Solvers: the model is built once as rows over integer variables and handed to CP-SAT or to a MIP solver that
-OR-Tools bundles (CBC or SCIP via pywraplp; its HiGHS segfaulted on this model). ``solver="auto"`` uses CP-SAT for
-small fleets and for fleets with many sharing patterns, and CBC for large fleets of mostly dedicated replicas: on 1,000
-models without sharing CBC proved the optimum in 17 s where CP-SAT stopped at a 1.5 % gap after 60 s, and on 100
-models with 4,600 sharing patterns CP-SAT proved it in 14 s where CBC stopped at 0.3 % (benchmarks/RESULTS.md).
+Solvers: the model is built once as rows over integer variables (``planner.solve.backends.LinearModel``) and handed
+to CP-SAT or to a MIP solver that OR-Tools bundles (CBC or SCIP via pywraplp; its HiGHS segfaulted on this model).
+``solver="auto"`` uses CP-SAT for small fleets and for fleets with many sharing patterns, and CBC for large fleets of
+mostly dedicated replicas: on 1,000 models without sharing CBC proved the optimum in 17 s where CP-SAT stopped at a
+1.5 % gap after 60 s, and on 100 models with 4,600 sharing patterns CP-SAT proved it in 14 s where CBC stopped at
+0.3 % (benchmarks/RESULTS.md). ``planner.solve.backends`` runs them.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from planner.candidates.deployments import Candidate, CandidateSet, Pattern
+from planner.candidates.deployments import Candidate, CandidateSet
+from planner.candidates.sharing import Pattern
 from planner.errors import InfeasibleError, InputError, SolveTimeoutError, not_one_of
 from planner.inputs.pricing import PricedOffer
+from planner.solve.backends import CANONICAL_MAX_VARIABLES, SOLVERS, LinearModel, choose_backend, run_backend
+
+__all__ = ["SOLVERS", "FleetModel", "Solution", "solve_fleet"]
 
 PRICE_SCALE = 10_000  # objective counts cost in 1e-4 USD per hour
-SOLVERS = ("auto", "cp-sat", "cbc", "scip")
-CANONICAL_MAX_VARIABLES = 3_000  # the stable tie-break solve is cheap below this size
-AUTO_MIP_ABOVE_VARIABLES = 3_000  # measured (benchmarks/RESULTS.md): CBC proves large fleets where CP-SAT stalls
+
+Terms = list[tuple[int, int]]  # (coefficient, variable index) pairs: a linear expression over the program's variables
 
 
 @dataclass(frozen=True)
 class Solution:
-    """What the solver chose, in the problem's words, plus its status and bound."""
+    """What the solver chose, in the problem's words, plus its status and the solver's bound on the cost."""
 
     status: str  # optimal | feasible
     replicas: dict[str, int]  # candidate key -> x_k
@@ -70,49 +74,9 @@ class Solution:
     stats: dict[str, Any]
 
 
-@dataclass
-class Var:
-    name: str
-    ub: int
-    boolean: bool = False
-
-
-@dataclass
-class Row:
-    """lo <= sum coeff x var <= hi (None: unbounded side)."""
-
-    coeffs: dict[int, int]
-    lo: int | None
-    hi: int | None
-
-
-@dataclass
-class LinearModel:
-    """A solver-neutral integer program: variables with bounds, rows, a minimised objective, a hint."""
-
-    vars: list[Var] = field(default_factory=list)
-    rows: list[Row] = field(default_factory=list)
-    objective: dict[int, int] = field(default_factory=dict)
-    hint: dict[int, int] = field(default_factory=dict)
-
-    def var(self, name: str, ub: int, boolean: bool = False) -> int:
-        self.vars.append(Var(name, int(ub), boolean))
-        return len(self.vars) - 1
-
-    def add(self, terms: list[tuple[int, int]], lo: int | None = None, hi: int | None = None) -> None:
-        coeffs: dict[int, int] = {}
-        for c, v in terms:
-            if c:
-                coeffs[v] = coeffs.get(v, 0) + int(c)
-        if not coeffs:
-            if (lo is not None and lo > 0) or (hi is not None and hi < 0):
-                self.rows.append(Row({}, lo, hi))  # an empty row that cannot hold: the model is infeasible
-            return
-        self.rows.append(Row(coeffs, lo, hi))
-
-
 class FleetModel:
-    """Builds the integer program of the module doc; offers queries in the problem's words."""
+    """Builds the integer program of the module doc: variables, then one ``_add_<constraint>`` per family, each over
+    terms named in the problem's words (``served_units``, ``gpus_in_groups``, ...)."""
 
     def __init__(self, cs: CandidateSet, *, budget_usd_per_hour: float | str | None = "scenario",
                  limits: dict[str, int] | None = None, gpu_types: set[str] | None = None) -> None:
@@ -130,6 +94,9 @@ class FleetModel:
             for name in p.models:
                 self.holding.setdefault((name, p.gpu), []).append(p)
         self.shared_keys = sorted(self.holding)
+        self.patterns_by_gpu: dict[str, list[Pattern]] = {}
+        for p in self.patterns:
+            self.patterns_by_gpu.setdefault(p.gpu, []).append(p)
         self.models = list(s.models)
         self.req = {m.name: m for m in self.models}
         self.by_model: dict[str, list[Candidate]] = {m.name: [] for m in self.models}
@@ -173,42 +140,59 @@ class FleetModel:
                 ub = min(ub, o.max_instances)
             self.y[o.id] = lm.var(f"y[{o.id}]", ub)
 
+    # ---- the problem's quantities, as terms (coefficient, variable) -------------------------------------------------
+    def served_units(self, model: str) -> Terms:
+        """Demand units model m's replicas hold: sum_k c_k x_k + sum_g D_m s_mg."""
+        d = self.cs.demand[model]
+        return ([(c.capacity_units, self.x[c.key]) for c in self.by_model[model]]
+                + [(d, self.s[k]) for k in self.shared_by_model.get(model, [])])
+
+    def replicas_of(self, model: str) -> Terms:
+        """Replicas model m runs: sum_k x_k + sum_g r_m s_mg."""
+        r = self.req[model].min_replicas
+        return [(1, self.x[c.key]) for c in self.by_model[model]] + [(r, self.s[k]) for k in self.shared_by_model.get(model, [])]
+
+    def devices_sharing(self, key: tuple[str, str]) -> Terms:
+        """Devices whose pattern includes model m on GPU type g: sum_{p: m in S_p, g_p = g} u_p."""
+        return [(1, self.u[p.key]) for p in self.holding[key]]
+
+    def gpus_in_groups(self, gpu: str, tp: int) -> Terms:
+        """GPUs of type g in TP groups of size >= t (shared devices count as groups of 1)."""
+        terms = [(c.tp * c.pp, self.x[c.key]) for c in self.by_gpu.get(gpu, []) if c.tp >= tp]
+        if tp == 1:
+            terms += [(1, self.u[p.key]) for p in self.patterns_by_gpu.get(gpu, [])]
+        return terms
+
+    def gpus_for_groups(self, gpu: str, tp: int) -> Terms:
+        """GPUs of type g that groups of size t can use: sum_{o: g_o = g} floor(n_o / t) t y_o."""
+        return [((o.gpus_per_instance // tp) * tp, self.y[o.id]) for o in self.offers if o.gpu == gpu]
+
+    def hourly_cost(self) -> Terms:
+        """The fleet's price in 1e-4 USD per hour."""
+        return [(self._price(o), self.y[o.id]) for o in self.offers]
+
     # ---- constraints ----------------------------------------------------------------------------------------------
     def _add_demand(self) -> None:
         """(1) Every model's replicas together hold its demand."""
         for m in self.models:
-            d = self.cs.demand[m.name]
-            terms = [(c.capacity_units, self.x[c.key]) for c in self.by_model[m.name]]
-            terms += [(d, self.s[k]) for k in self.shared_by_model.get(m.name, [])]
-            self.lm.add(terms, lo=d)
+            self.lm.add(self.served_units(m.name), lo=self.cs.demand[m.name])
 
     def _add_min_replicas(self) -> None:
         """(2) Every model runs at least its minimum number of replicas."""
         for m in self.models:
-            terms = [(1, self.x[c.key]) for c in self.by_model[m.name]]
-            terms += [(m.min_replicas, self.s[k]) for k in self.shared_by_model.get(m.name, [])]
-            self.lm.add(terms, lo=m.min_replicas)
+            self.lm.add(self.replicas_of(m.name), lo=m.min_replicas)
 
     def _add_sharing(self) -> None:
         """(3) A model in shared mode on a GPU type gets r_m devices whose pattern includes it."""
         for k in self.shared_keys:
-            devs = [(1, self.u[p.key]) for p in self.holding[k]]
-            self.lm.add(devs + [(-self.req[k[0]].min_replicas, self.s[k])], lo=0)
+            self.lm.add([*self.devices_sharing(k), (-self.req[k[0]].min_replicas, self.s[k])], lo=0)
 
     def _add_packing(self) -> None:
         """(4) TP groups of size >= t fit in the instances' GPUs usable by such groups, for every TP size t."""
-        pats: dict[str, list[Pattern]] = {}
-        for p in self.patterns:
-            pats.setdefault(p.gpu, []).append(p)
         for gid in sorted({o.gpu for o in self.offers} | set(self.by_gpu)):
-            cands = self.by_gpu.get(gid, [])
-            offers = [o for o in self.offers if o.gpu == gid]
-            for t in sorted({1} | {c.tp for c in cands}):
-                need = [(c.tp * c.pp, self.x[c.key]) for c in cands if c.tp >= t]
-                if t == 1:
-                    need += [(1, self.u[p.key]) for p in pats.get(gid, [])]
-                have = [(-(o.gpus_per_instance // t) * t, self.y[o.id]) for o in offers]
-                self.lm.add(need + have, hi=0)
+            for t in sorted({1} | {c.tp for c in self.by_gpu.get(gid, [])}):
+                have = [(-n, v) for n, v in self.gpus_for_groups(gid, t)]
+                self.lm.add(self.gpus_in_groups(gid, t) + have, hi=0)
 
     def _add_limits(self) -> None:
         """(5) At most L_g GPUs of a type and L_o instances of an offer."""
@@ -222,11 +206,11 @@ class FleetModel:
     def _add_budget(self) -> None:
         """(6) The hourly cost stays within the budget."""
         if self.budget is not None:
-            self.lm.add([(self._price(o), self.y[o.id]) for o in self.offers], hi=int(self.budget * PRICE_SCALE))
+            self.lm.add(self.hourly_cost(), hi=int(self.budget * PRICE_SCALE))
 
     @staticmethod
     def _price(o: PricedOffer) -> int:
-        return int(round(o.usd_per_hour * PRICE_SCALE))
+        return round(o.usd_per_hour * PRICE_SCALE)
 
     def _set_objective(self) -> None:
         """Minimum cost, then fewer GPUs (W exceeds any GPU count, so cost always comes first)."""
@@ -250,37 +234,30 @@ class FleetModel:
     def cost_of(self, instances: dict[str, int]) -> float:
         return sum(o.usd_per_hour * instances.get(o.id, 0) for o in self.offers)
 
-    def solution(self, values: list[int], status: str, bound_obj: float | None, secs: float, stats: dict) -> Solution:
+    def solution(self, values: list[int], status: str, obj_bound: float | None, secs: float,
+                 stats: dict[str, Any]) -> Solution:
         y = {k: values[v] for k, v in self.y.items() if values[v]}
         cost = self.cost_of(y)
-        bound = cost if bound_obj is None else min(cost, math.floor(bound_obj / self.W + 1e-9) / PRICE_SCALE)
+        cost_bound = cost if obj_bound is None else min(cost, math.floor(obj_bound / self.W + 1e-9) / PRICE_SCALE)
         return Solution(
             status=status, replicas={k: values[v] for k, v in self.x.items() if values[v]}, instances=y,
             shared={k: values[v] for k, v in self.s.items() if values[v]},
             patterns={k: values[v] for k, v in self.u.items() if values[v]},
-            cost_usd_per_hour=cost, bound_usd_per_hour=max(0.0, bound), solve_seconds=secs, stats=stats,
+            cost_usd_per_hour=cost, bound_usd_per_hour=max(0.0, cost_bound), solve_seconds=secs, stats=stats,
         )
 
     def solve(self, time_limit_s: float, threads: int = 1, solver: str = "auto", log: bool = False,
               started: float | None = None) -> Solution:
         if solver not in SOLVERS:
-
             raise InputError(not_one_of("--solver: ", solver, SOLVERS))
-        if solver == "auto":
-            # measured (benchmarks/RESULTS.md): CBC proves large fleets of dedicated replicas where CP-SAT stalls,
-            # while CP-SAT handles many sharing patterns (bin packing) where CBC stalls
-            many_patterns = len(self.patterns) * 2 >= len(self.cands)
-            solver = "cbc" if len(self.lm.vars) > AUTO_MIP_ABOVE_VARIABLES and not many_patterns else "cp-sat"
+        solver = choose_backend(solver, self.lm, len(self.patterns), len(self.cands))
         t0 = started if started is not None else time.perf_counter()
         deadline = t0 + float(time_limit_s)  # the limit covers building the model too
-        if solver == "cp-sat":
-            # ties (same cost, same GPU count) go to a stable order: always for modest models, and whenever
-            # several workers could otherwise return different optima
-            canon = threads > 1 or len(self.lm.vars) <= CANONICAL_MAX_VARIABLES
-            values, status, bound, stats = _solve_cpsat(self.lm, deadline, threads, log,
-                                                        canonical=self.canonical_objective() if canon else None)
-        else:
-            values, status, bound, stats = _solve_mip(self.lm, solver, deadline, threads, log)
+        # CP-SAT ties (same cost, same GPU count) go to a stable order: always for modest models, and whenever
+        # several workers could otherwise return different optima
+        canon = solver == "cp-sat" and (threads > 1 or len(self.lm.vars) <= CANONICAL_MAX_VARIABLES)
+        values, status, obj_bound, stats = run_backend(self.lm, solver, deadline, threads, log,
+                                                       self.canonical_objective() if canon else None)
         secs = time.perf_counter() - t0
         stats = {"solver": solver, **stats, "wall_seconds": round(secs, 3), "variables": len(self.lm.vars),
                  "constraints": len(self.lm.rows)}
@@ -291,106 +268,7 @@ class FleetModel:
                 f"the solver found no plan within {time_limit_s:g} s ({len(self.cands)} candidates, {len(self.offers)} "
                 f"offers, {len(self.patterns)} sharing patterns); raise --time-limit"
             )
-        return self.solution(values, status, bound, secs, stats)
-
-
-def _solve_cpsat(lm: LinearModel, deadline: float, threads: int, log: bool,
-                 canonical: dict[int, int] | None) -> tuple[list[int], str, float | None, dict]:
-    """CP-SAT. With several workers the optimum found may depend on the run, so a second single-worker solve fixes
-    the objective at the optimum and minimises a stable secondary order (same plan whatever the thread count)."""
-    from ortools.sat.python import cp_model as cp
-
-    m = cp.CpModel()
-    xs = [m.NewBoolVar(v.name) if v.boolean else m.NewIntVar(0, v.ub, v.name) for v in lm.vars]
-    for r in lm.rows:
-        expr = sum(c * xs[i] for i, c in r.coeffs.items())
-        if not r.coeffs:
-            expr = 0
-        if r.lo is not None and r.hi is not None:
-            m.AddLinearConstraint(expr, r.lo, r.hi)
-        elif r.lo is not None:
-            m.Add(expr >= r.lo)
-        elif r.hi is not None:
-            m.Add(expr <= r.hi)
-    obj = sum(c * xs[i] for i, c in lm.objective.items())
-    m.Minimize(obj)
-    for i, v in sorted(lm.hint.items()):
-        m.AddHint(xs[i], v)
-    sol = cp.CpSolver()
-    p = sol.parameters
-    p.max_time_in_seconds = max(0.01, deadline - time.perf_counter())
-    p.num_workers = int(threads)
-    p.random_seed = 0
-    if threads == 1:
-        p.linearization_level = 2  # an LP bound in the single worker (solver_notes.md: proves 100 models in ~1 s)
-    elif threads == 2:
-        p.subsolvers.extend(["max_lp", "core"])  # the default 2-worker portfolio has no LP bound (solver_notes.md)
-    p.log_search_progress = log
-    st = sol.Solve(m)
-    stats: dict[str, Any] = {"status": sol.StatusName(st), "workers": threads, "branches": sol.NumBranches()}
-    if st == cp.INFEASIBLE:
-        return [], "infeasible", None, stats
-    if st == cp.MODEL_INVALID:  # pragma: no cover - a bug in the formulation, not user input
-        raise RuntimeError(f"invalid CP-SAT model: {m.Validate()}")
-    if st not in (cp.OPTIMAL, cp.FEASIBLE):
-        return [], "unknown", None, stats
-    if st == cp.OPTIMAL and canonical is not None:
-        m.Add(obj == int(round(sol.ObjectiveValue())))
-        m.Minimize(sum(c * xs[i] for i, c in canonical.items()))
-        second = cp.CpSolver()
-        second.parameters.num_workers = 1
-        second.parameters.random_seed = 0
-        second.parameters.linearization_level = 2
-        second.parameters.max_time_in_seconds = max(0.01, min(deadline - time.perf_counter(), 10.0))
-        st2 = second.Solve(m)
-        stats["canonical"] = second.StatusName(st2)
-        if st2 == cp.OPTIMAL:
-            return [int(second.Value(x)) for x in xs], "optimal", None, stats
-    values = [int(sol.Value(x)) for x in xs]
-    if st == cp.OPTIMAL:
-        return values, "optimal", None, stats
-    return values, "feasible", sol.BestObjectiveBound(), stats
-
-
-def _solve_mip(lm: LinearModel, backend: str, deadline: float, threads: int, log: bool) -> tuple[list[int], str, float | None, dict]:
-    """CBC or SCIP through OR-Tools' pywraplp (single-threaded: deterministic for a given model)."""
-    from ortools.linear_solver import pywraplp
-
-    s = pywraplp.Solver.CreateSolver({"scip": "SCIP", "cbc": "CBC"}[backend])
-    if s is None:  # pragma: no cover - OR-Tools built without that solver
-        raise InputError(f"--solver {backend}: this OR-Tools build has no {backend.upper()}")
-    inf = s.infinity()
-    xs = [s.IntVar(0, v.ub, v.name) for v in lm.vars]
-    for r in lm.rows:
-        ct = s.Constraint(-inf if r.lo is None else r.lo, inf if r.hi is None else r.hi)
-        for i, c in r.coeffs.items():
-            ct.SetCoefficient(xs[i], c)
-    o = s.Objective()
-    for i, c in lm.objective.items():
-        o.SetCoefficient(xs[i], c)
-    o.SetMinimization()
-    if lm.hint:
-        s.SetHint([xs[i] for i in sorted(lm.hint)], [float(lm.hint[i]) for i in sorted(lm.hint)])
-    left = deadline - time.perf_counter()
-    if left <= 0:
-        return [], "unknown", None, {"status": "NOT_STARTED", "nodes": 0}
-    s.SetTimeLimit(max(10, int(left * 1000)))
-    s.SetNumThreads(1)
-    if log:
-        s.EnableOutput()
-    else:
-        s.SuppressOutput()
-    st = s.Solve()
-    stats: dict[str, Any] = {"status": {s.OPTIMAL: "OPTIMAL", s.FEASIBLE: "FEASIBLE", s.INFEASIBLE: "INFEASIBLE"}.get(st, str(st)),
-                             "nodes": s.nodes()}
-    if st == s.INFEASIBLE:
-        return [], "infeasible", None, stats
-    if st not in (s.OPTIMAL, s.FEASIBLE):
-        return [], "unknown", None, stats
-    values = [int(round(x.solution_value())) for x in xs]
-    if st == s.OPTIMAL:
-        return values, "optimal", None, stats
-    return values, "feasible", o.BestBound(), stats
+        return self.solution(values, status, obj_bound, secs, stats)
 
 
 def solve_fleet(cs: CandidateSet, *, time_limit_s: float, threads: int = 1, hint: tuple[dict, dict] | None = None,

@@ -1,0 +1,200 @@
+"""Solver backends for a solver-neutral integer program (``LinearModel``): CP-SAT, and CBC or SCIP through
+OR-Tools' pywraplp; choosing a backend; mapping each backend's status to optimal | feasible | infeasible | unknown.
+
+``solver="auto"`` uses CP-SAT for small fleets and for fleets with many sharing patterns, and CBC for large fleets of
+mostly dedicated replicas (measured: benchmarks/RESULTS.md). OR-Tools' bundled HiGHS segfaulted on this model.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from planner.errors import InputError
+
+SOLVERS = ("auto", "cp-sat", "cbc", "scip")
+CANONICAL_MAX_VARIABLES = 3_000  # the stable tie-break solve is cheap below this size
+AUTO_MIP_ABOVE_VARIABLES = 3_000  # measured (benchmarks/RESULTS.md): CBC proves large fleets where CP-SAT stalls
+
+Outcome = tuple[list[int], str, float | None, dict[str, Any]]  # values, status, objective bound (if not optimal), stats
+
+
+@dataclass
+class Var:
+    name: str
+    ub: int
+    boolean: bool = False
+
+
+@dataclass
+class Row:
+    """lo <= sum coeff x var <= hi (None: unbounded side)."""
+
+    coeffs: dict[int, int]
+    lo: int | None
+    hi: int | None
+
+
+@dataclass
+class LinearModel:
+    """A solver-neutral integer program: variables with bounds, rows, a minimised objective, a hint."""
+
+    vars: list[Var] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    objective: dict[int, int] = field(default_factory=dict)
+    hint: dict[int, int] = field(default_factory=dict)
+
+    def var(self, name: str, ub: int, boolean: bool = False) -> int:
+        self.vars.append(Var(name, int(ub), boolean))
+        return len(self.vars) - 1
+
+    def add(self, terms: list[tuple[int, int]], lo: int | None = None, hi: int | None = None) -> None:
+        coeffs: dict[int, int] = {}
+        for c, v in terms:
+            if c:
+                coeffs[v] = coeffs.get(v, 0) + int(c)
+        if not coeffs:
+            if (lo is not None and lo > 0) or (hi is not None and hi < 0):
+                self.rows.append(Row({}, lo, hi))  # an empty row that cannot hold: the model is infeasible
+            return
+        self.rows.append(Row(coeffs, lo, hi))
+
+
+def choose_backend(solver: str, lm: LinearModel, patterns: int, candidates: int) -> str:
+    """The backend ``solver`` names; for "auto": CBC for large models of mostly dedicated replicas, else CP-SAT."""
+    if solver != "auto":
+        return solver
+    # measured (benchmarks/RESULTS.md): CBC proves large fleets of dedicated replicas where CP-SAT stalls,
+    # while CP-SAT handles many sharing patterns (bin packing) where CBC stalls
+    many_patterns = patterns * 2 >= candidates
+    return "cbc" if len(lm.vars) > AUTO_MIP_ABOVE_VARIABLES and not many_patterns else "cp-sat"
+
+
+def run_backend(lm: LinearModel, backend: str, deadline: float, threads: int, log: bool,
+                canonical: dict[int, int] | None) -> Outcome:
+    """Solve ``lm`` with ``backend`` until ``deadline`` (``canonical``: CP-SAT's stable tie-break objective)."""
+    if backend == "cp-sat":
+        return _solve_cpsat(lm, deadline, threads, log, canonical)
+    return _solve_mip(lm, backend, deadline, threads, log)
+
+
+def _solve_cpsat(lm: LinearModel, deadline: float, threads: int, log: bool,
+                 canonical: dict[int, int] | None) -> Outcome:
+    """CP-SAT. With several workers the optimum found may depend on the run, so a second single-worker solve fixes
+    the objective at the optimum and minimises a stable secondary order (same plan whatever the thread count)."""
+    from ortools.sat.python import cp_model as cp
+
+    m, xs, obj = _cpsat_model(lm)
+    sol = cp.CpSolver()
+    _cpsat_parameters(sol.parameters, deadline, threads, log)
+    st = sol.solve(m)
+    stats: dict[str, Any] = {"status": sol.status_name(st), "workers": threads, "branches": sol.num_branches}
+    if st == cp.INFEASIBLE:
+        return [], "infeasible", None, stats
+    if st == cp.MODEL_INVALID:  # pragma: no cover - a bug in the formulation, not user input
+        raise RuntimeError(f"invalid CP-SAT model: {m.validate()}")
+    if st not in (cp.OPTIMAL, cp.FEASIBLE):
+        return [], "unknown", None, stats
+    if st == cp.OPTIMAL and canonical is not None:
+        values = _cpsat_canonical(m, xs, obj, round(sol.objective_value), canonical, deadline, stats)
+        if values is not None:
+            return values, "optimal", None, stats
+    values = [int(sol.value(x)) for x in xs]
+    if st == cp.OPTIMAL:
+        return values, "optimal", None, stats
+    return values, "feasible", sol.best_objective_bound, stats
+
+
+def _cpsat_model(lm: LinearModel) -> tuple[Any, list[Any], Any]:
+    """The rows as a CP-SAT model: the model, its variables, the objective expression (minimised, hinted)."""
+    from ortools.sat.python import cp_model as cp
+
+    m = cp.CpModel()
+    xs = [m.new_bool_var(v.name) if v.boolean else m.new_int_var(0, v.ub, v.name) for v in lm.vars]
+    for r in lm.rows:
+        expr = sum(c * xs[i] for i, c in r.coeffs.items())
+        if not r.coeffs:
+            expr = 0
+        if r.lo is not None and r.hi is not None:
+            m.add_linear_constraint(expr, r.lo, r.hi)
+        elif r.lo is not None:
+            m.add(expr >= r.lo)
+        elif r.hi is not None:
+            m.add(expr <= r.hi)
+    obj = sum(c * xs[i] for i, c in lm.objective.items())
+    m.minimize(obj)
+    for i, v in sorted(lm.hint.items()):
+        m.add_hint(xs[i], v)
+    return m, xs, obj
+
+
+def _cpsat_parameters(p: Any, deadline: float, threads: int, log: bool) -> None:
+    p.max_time_in_seconds = max(0.01, deadline - time.perf_counter())
+    p.num_workers = int(threads)
+    p.random_seed = 0
+    if threads == 1:
+        p.linearization_level = 2  # an LP bound in the single worker [cpsat-lp-bound]
+    elif threads == 2:
+        p.subsolvers.extend(["max_lp", "core"])  # the default 2-worker portfolio has no LP bound [cpsat-lp-bound]
+    p.log_search_progress = log
+
+
+def _cpsat_canonical(m: Any, xs: list[Any], obj: Any, optimum: int, canonical: dict[int, int], deadline: float,
+                     stats: dict[str, Any]) -> list[int] | None:
+    """Fix the objective at ``optimum`` and minimise the stable order in one worker; None if that is not proven."""
+    from ortools.sat.python import cp_model as cp
+
+    m.add(obj == optimum)
+    m.minimize(sum(c * xs[i] for i, c in canonical.items()))
+    second = cp.CpSolver()
+    second.parameters.num_workers = 1
+    second.parameters.random_seed = 0
+    second.parameters.linearization_level = 2
+    second.parameters.max_time_in_seconds = max(0.01, min(deadline - time.perf_counter(), 10.0))
+    st2 = second.solve(m)
+    stats["canonical"] = second.status_name(st2)
+    if st2 == cp.OPTIMAL:
+        return [int(second.value(x)) for x in xs]
+    return None
+
+
+def _solve_mip(lm: LinearModel, backend: str, deadline: float, threads: int, log: bool) -> Outcome:
+    """CBC or SCIP through OR-Tools' pywraplp (single-threaded: deterministic for a given model)."""
+    from ortools.linear_solver import pywraplp
+
+    s = pywraplp.Solver.CreateSolver({"scip": "SCIP", "cbc": "CBC"}[backend])
+    if s is None:  # pragma: no cover - OR-Tools built without that solver
+        raise InputError(f"--solver {backend}: this OR-Tools build has no {backend.upper()}")
+    inf = s.infinity()
+    xs = [s.IntVar(0, v.ub, v.name) for v in lm.vars]
+    for r in lm.rows:
+        ct = s.Constraint(-inf if r.lo is None else r.lo, inf if r.hi is None else r.hi)
+        for i, c in r.coeffs.items():
+            ct.SetCoefficient(xs[i], c)
+    o = s.Objective()
+    for i, c in lm.objective.items():
+        o.SetCoefficient(xs[i], c)
+    o.SetMinimization()
+    if lm.hint:
+        s.SetHint([xs[i] for i in sorted(lm.hint)], [float(lm.hint[i]) for i in sorted(lm.hint)])
+    left = deadline - time.perf_counter()
+    if left <= 0:
+        return [], "unknown", None, {"status": "NOT_STARTED", "nodes": 0}
+    s.SetTimeLimit(max(10, int(left * 1000)))
+    s.SetNumThreads(1)
+    if log:
+        s.EnableOutput()
+    else:
+        s.SuppressOutput()
+    st = s.Solve()
+    stats: dict[str, Any] = {"status": {s.OPTIMAL: "OPTIMAL", s.FEASIBLE: "FEASIBLE", s.INFEASIBLE: "INFEASIBLE"}.get(st, str(st)),
+                             "nodes": s.nodes()}
+    if st == s.INFEASIBLE:
+        return [], "infeasible", None, stats
+    if st not in (s.OPTIMAL, s.FEASIBLE):
+        return [], "unknown", None, stats
+    values = [round(x.solution_value()) for x in xs]
+    if st == s.OPTIMAL:
+        return values, "optimal", None, stats
+    return values, "feasible", o.BestBound(), stats
