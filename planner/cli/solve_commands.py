@@ -96,6 +96,7 @@ def plan(
     solver: str = typer.Option("auto", "--solver", help="auto, cp-sat, cbc or scip (auto: CP-SAT for small fleets, CBC for large)."),
     no_baselines: bool = typer.Option(False, "--no-baselines", help="Skip the greedy and single-GPU-type baselines."),
     reproducible: bool = typer.Option(False, "--reproducible", help="Zero the timing fields so runs compare byte for byte."),
+    schedule_csv: Path | None = typer.Option(None, "--schedule-csv", help="With a profile: write per-hour replica targets (hour, model, gpu, tp, pp, replicas) as CSV."),
     quiet: bool = QuietOpt,
 ) -> None:
     """The cheapest fleet for a scenario: GPU types, splits, replicas, placement on devices; proven optimal.
@@ -113,6 +114,12 @@ def plan(
         raise InputError(not_one_of("--solver: ", solver, SOLVERS))
     check_out_path(out)
     s = _scenario(scenario)
+    if s.profile is not None or s.commitment is not None:  # demand over time: the hourly schedule (issue 16)
+        from planner.cli.schedule_commands import plan_schedule_command
+
+        return plan_schedule_command(s, fmt, out, schedule_csv, time_limit, threads, solver, reproducible, quiet)
+    if schedule_csv is not None:
+        raise InputError("--schedule-csv: the scenario has no profile; add profile: (or commitment:) to plan by the hour")
     if not quiet:
         sys.stderr.write(f"planning {s.name}: {len(s.models)} model(s), {len(s.gpu_ids)} GPU type(s)\n")
     from planner.errors import InfeasibleError

@@ -44,6 +44,12 @@ class Offer:
     source: str
     as_of: str
     note: str | None = None
+    reserved_1y_usd_per_hour: float | None = None  # effective hourly rate of a 1-year commitment (reserved_source)
+    reserved_3y_usd_per_hour: float | None = None
+    reserved_source: str | None = None
+    reserved_as_of: str | None = None
+    spot_interruption: str | None = None  # AWS Spot Advisor bucket, e.g. "5-10%" (spot_interruption_source)
+    spot_interruption_source: str | None = None
 
     @property
     def id(self) -> str:
@@ -121,6 +127,9 @@ class Catalog:
         return list(self.gpus)
 
 
+COMMITMENT_FIELDS = ("reserved_1y_usd_per_hour", "reserved_3y_usd_per_hour", "reserved_source", "reserved_as_of",
+                     "spot_interruption", "spot_interruption_source")
+
 REQUIRED_FOR_NEW = ("name", "memory_gib", "bandwidth_gb_s", "fp16_tflops", "tdp_w", "interconnect", "interconnect_gb_s",
                     "max_gpus_per_node", "formats")
 
@@ -185,7 +194,8 @@ def _to_gpu(g: dict[str, Any], base: GPU | None, sources: dict[str, dict[str, st
         offers = tuple(
             Offer(provider=o["provider"], instance=o["instance"], gpus_per_instance=int(o["gpus_per_instance"]),
                   usd_per_hour=o.get("usd_per_hour"), spot_usd_per_hour=o.get("spot_usd_per_hour"), region=o.get("region"),
-                  source=o["source"], as_of=as_of(o["source"], o.get("as_of")), note=o.get("note"))
+                  source=o["source"], as_of=as_of(o["source"], o.get("as_of")), note=o.get("note"),
+                  **{k: o.get(k) for k in COMMITMENT_FIELDS})
             for o in g["offers"]
         )
     else:

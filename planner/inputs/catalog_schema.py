@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -22,6 +22,13 @@ class OfferIn(BaseModel):
     note: str | None = None
     price_cny_per_hour: float | None = Field(default=None, ge=0)
     fx: str | None = None
+    # commitments and spot interruption (issue 16): effective hourly rates of reserved instances, with their source
+    reserved_1y_usd_per_hour: float | None = Field(default=None, ge=0, le=10_000)
+    reserved_3y_usd_per_hour: float | None = Field(default=None, ge=0, le=10_000)
+    reserved_source: str | None = None
+    reserved_as_of: str | None = None
+    spot_interruption: Literal["<5%", "5-10%", "10-15%", "15-20%", ">20%"] | None = None  # AWS Spot Advisor bucket
+    spot_interruption_source: str | None = None
 
 
 class PurchaseIn(BaseModel):

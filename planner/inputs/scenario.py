@@ -12,9 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from planner.errors import InputError, did_you_mean
 from planner.inputs.architectures import ModelArch
 from planner.inputs.catalog import Catalog, load_catalog
+from planner.inputs.commitment import Commitment, CommitmentIn, resolve_commitment
 from planner.inputs.input_errors import validate
 from planner.inputs.library import get_model, load_hf_model, resolve_model_id, unknown_model_message
 from planner.inputs.pricing import Owned, Pricing
+from planner.inputs.profiles import DemandProfile, resolve_profiles
 from planner.inputs.yaml_source import field_path, line_of, load_yaml
 from planner.resources import DATA_DIR
 from planner.units import KVDtype, Precision
@@ -51,6 +53,7 @@ class ModelSpec(BaseModel):
     tp: list[int] | None = None
     pp: list[int] | None = None
     slo: SLO | None = None
+    profile: Any = None  # demand over time: checked by planner.inputs.profiles
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelSpec:
@@ -118,6 +121,8 @@ class ScenarioIn(BaseModel):
     owned: OwnedIn = OwnedIn()
     sharing: Sharing = Sharing()
     solver: Solver = Solver()
+    profile: Any = None  # the fleet's demand over time: checked by planner.inputs.profiles
+    commitment: CommitmentIn | None = None  # committed, on-demand and spot capacity (planner.inputs.commitment)
     models: list[ModelSpec]
 
 
@@ -159,6 +164,8 @@ class Scenario:
     models: tuple[ModelReq, ...]
     calibration_path: str | None = None
     source: str = ""
+    profile: DemandProfile | None = None  # hourly demand multipliers: plan an hourly schedule (planner.solve.schedule)
+    commitment: Commitment | None = None
 
 
 def default_scenario_path() -> Path:
@@ -190,11 +197,13 @@ def scenario_from_dict(data: Any, lines: dict | None = None, name: str = "<scena
     providers = _providers(s, catalog, where)
     reqs = _model_reqs(s, base_dir, where)
     cal = _calibration_path(s, base_dir, where)
+    profile = resolve_profiles(s.profile, [(m.name, m.profile) for m in s.models], lines, name, base_dir)
+    commitment = resolve_commitment(s.commitment, catalog, where("commitment")) if profile or s.commitment else None
     return Scenario(
         name=s.name, description=s.description or "", pricing=s.pricing, catalog=catalog, gpu_ids=gpu_ids,
         providers=providers, limits=limits, max_usd_per_hour=s.max_usd_per_hour,
         gpu_memory_utilization=s.gpu_memory_utilization, owned=Owned(**s.owned.model_dump()), sharing=s.sharing, solver=s.solver,
-        models=reqs, calibration_path=cal, source=name,
+        models=reqs, calibration_path=cal, source=name, profile=profile, commitment=commitment,
     )
 
 
