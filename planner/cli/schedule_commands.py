@@ -4,6 +4,7 @@ CSV (hour, model, gpu, tp, pp, replicas). Called from ``planner.cli.solve_comman
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,8 +17,9 @@ AUTOSCALER_COLUMNS = ["hour", "model", "gpu", "tp", "pp", "replicas"]
 
 def plan_schedule_command(s: Scenario, fmt: str, out: Path | None, schedule_csv: Path | None,
                           time_limit: float | None, threads: int | None, solver: str, reproducible: bool,
-                          quiet: bool) -> None:
-    from planner.cli.solve_commands import _write_or_print, check_out_path
+                          quiet: bool, write: Callable[[str, Path | None], None],
+                          check_out_path: Callable[[Path | None], None]) -> None:
+    """``write`` and ``check_out_path``: the plan command's own (passed in: no import circle)."""
     from planner.report.tables import to_csv, to_json, to_markdown
     from planner.scheduling import plan_schedule
 
@@ -26,12 +28,12 @@ def plan_schedule_command(s: Scenario, fmt: str, out: Path | None, schedule_csv:
         sys.stderr.write(f"planning {s.name} hour by hour: {len(s.models)} model(s), {len(s.gpu_ids)} GPU type(s)\n")
     sp = plan_schedule(s, time_limit_s=time_limit, threads=threads, solver=solver)
     if schedule_csv is not None:
-        _write_or_print(to_csv(sp.autoscaler_rows(), AUTOSCALER_COLUMNS), schedule_csv)
+        write(to_csv(sp.autoscaler_rows(), AUTOSCALER_COLUMNS), schedule_csv)
     if fmt == "json" or (fmt == "table" and out is not None):
-        _write_or_print(to_json(sp.to_dict(reproducible=reproducible)), out)
+        write(to_json(sp.to_dict(reproducible=reproducible)), out)
     if fmt == "markdown":
         rows, cols = day_rows(sp)
-        _write_or_print(f"# Hourly schedule: {sp.scenario}\n\n{summary_lines(sp)}\n\n" + to_markdown(rows, cols), out)
+        write(f"# Hourly schedule: {sp.scenario}\n\n{summary_lines(sp)}\n\n" + to_markdown(rows, cols), out)
     if fmt == "table":
         print_schedule(sp)
 

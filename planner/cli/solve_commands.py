@@ -117,7 +117,8 @@ def plan(
     if s.profile is not None or s.commitment is not None:  # demand over time: the hourly schedule (issue 16)
         from planner.cli.schedule_commands import plan_schedule_command
 
-        return plan_schedule_command(s, fmt, out, schedule_csv, time_limit, threads, solver, reproducible, quiet)
+        return plan_schedule_command(s, fmt, out, schedule_csv, time_limit, threads, solver, reproducible, quiet,
+                                     _write_or_print, check_out_path)
     if schedule_csv is not None:
         raise InputError("--schedule-csv: the scenario has no profile; add profile: (or commitment:) to plan by the hour")
     if not quiet:

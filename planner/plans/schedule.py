@@ -259,15 +259,21 @@ def _check_limits(h: HourPlan, offers: dict[str, TieredOffer], limits: dict[str,
     return out
 
 
+def _listed_price(o: TieredOffer, kind: str) -> float:
+    """The offer's price of a kind; 0 when it has none (``_check_counts`` reports that kind as a problem)."""
+    p = {"committed": o.committed_usd_per_hour, "on_demand": o.on_demand_usd_per_hour, "spot": o.spot_usd_per_hour}[kind]
+    return 0.0 if p is None else p
+
+
 def _check_hour_cost(h: HourPlan, offers: dict[str, TieredOffer]) -> list[str]:
-    cost = sum(n * _price(offers[oid], kind) for oid, k in h.instances.items() for kind, n in k.items() if n)
+    cost = sum(n * _listed_price(offers[oid], kind) for oid, k in h.instances.items() for kind, n in k.items() if n)
     if not math.isclose(cost, h.cost_usd_per_hour, rel_tol=1e-9, abs_tol=1e-6):
         return [f"hour {h.hour}: cost {h.cost_usd_per_hour} stated, {cost} recomputed"]
     return []
 
 
 def _check_cost(sp: SchedulePlan, offers: dict[str, TieredOffer]) -> list[str]:
-    period = sum(n * _price(offers[oid], kind) for h in sp.hours for oid, k in h.instances.items()
+    period = sum(n * _listed_price(offers[oid], kind) for h in sp.hours for oid, k in h.instances.items()
                  for kind, n in k.items() if n)
     monthly = period * HOURS_PER_MONTH / len(sp.hours) if sp.hours else 0.0
     if not math.isclose(monthly, sp.cost_usd_per_month, rel_tol=1e-9, abs_tol=1e-6):

@@ -19,7 +19,7 @@ for GPU types with a spot price when sigma > 0, c only for offers with a committ
     x_ks  in Z>=0   replicas of candidate k in slot s on committed or on-demand instances ("firm")
     z_ks  in Z>=0   replicas of candidate k in slot s on spot instances
 
-Objective: the period's cost in 1e-4 USD (times 730 / |H| for a month)
+Objective: the period's cost in micro-USD (times 730 / |H| for a month)
     min  |H| sum_o P^c_o c_o  +  sum_s w_s sum_o (P^d_o d_os + P^e_o e_os)
 
 Constraints (every slot s)
@@ -52,7 +52,7 @@ from planner.errors import InfeasibleError, InputError, SolveTimeoutError, not_o
 from planner.inputs.commitment import TieredOffer
 from planner.solve.backends import SOLVERS, LinearModel, choose_backend, run_backend
 
-PRICE_SCALE = 10_000  # the objective counts cost in 1e-4 USD
+PRICE_SCALE = 1_000_000  # the objective counts cost in micro-USD (catalog prices have at most 6 decimals)
 MILLI = 1000  # availability and the spot cap in per mille
 
 Terms = list[tuple[int, int]]
@@ -275,7 +275,7 @@ class ScheduleModel:
             self.lm.add(self.hourly_cost(s), hi=math.floor(self.budget * PRICE_SCALE))
 
     def hourly_cost(self, s: int) -> Terms:
-        """The cost of one hour of slot s in 1e-4 USD."""
+        """The cost of one hour of slot s in micro-USD."""
         terms: Terms = []
         for o in self.offers:
             if o.id in self.c:
@@ -360,12 +360,25 @@ class ScheduleModel:
                                     "variables); raise --time-limit")
         return self._solution(values, status, obj_bound, secs, stats)
 
+    def cost_of(self, values: list[int]) -> float:
+        """The period's cost in USD at the offers' own prices."""
+        total = 0.0
+        for o in self.offers:
+            if o.id in self.c:
+                total += self.H * (o.committed_usd_per_hour or 0.0) * values[self.c[o.id]]
+            for s, slot in enumerate(self.slots):
+                total += slot.weight * o.on_demand_usd_per_hour * values[self.d[s][o.id]]
+                if o.id in self.e[s]:
+                    total += slot.weight * (o.spot_usd_per_hour or 0.0) * values[self.e[s][o.id]]
+        return total
+
     def _solution(self, values: list[int], status: str, obj_bound: float | None, secs: float,
                   stats: dict[str, Any]) -> ScheduleSolution:
         def pick(vs: dict[str, int]) -> dict[str, int]:
             return {k: values[v] for k, v in sorted(vs.items()) if values[v]}
 
-        cost = sum(c * values[v] for v, c in self.lm.objective.items()) / PRICE_SCALE
+        cost = self.cost_of(values)
+        # the solver's bound is on prices rounded to micro-USD; never above the plan's own cost
         bound = cost if obj_bound is None else min(cost, max(0.0, obj_bound / PRICE_SCALE))
         return ScheduleSolution(
             status=status, committed=pick(self.c), on_demand=tuple(pick(d) for d in self.d),
@@ -375,6 +388,7 @@ class ScheduleModel:
 
 
 def _scaled(price: float | None) -> int:
+    """A price in micro-USD."""
     assert price is not None
     return round(price * PRICE_SCALE)
 
