@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from planner.candidates.deployments import CandidateSet, build_candidates
@@ -25,6 +26,7 @@ def plan_schedule(scenario: Scenario, *, time_limit_s: float | None = None, thre
     if scenario.pricing != "on_demand":
         raise InputError(f"{scenario.source}: pricing: a profile or commitment plans committed, on-demand and spot "
                          f"capacity itself; set pricing: on_demand (got {scenario.pricing})")
+    started = time.perf_counter()
     tl = time_limit_s if time_limit_s is not None else scenario.solver.time_limit_s
     th = threads if threads is not None else scenario.solver.threads
     c = scenario.commitment or DEFAULT_COMMITMENT
@@ -50,7 +52,8 @@ def plan_schedule(scenario: Scenario, *, time_limit_s: float | None = None, thre
     committed_all = [replace(o, on_demand_usd_per_hour=o.committed_usd_per_hour or o.on_demand_usd_per_hour,
                              committed_usd_per_hour=None, spot_usd_per_hour=None) for o in offers]
     allc = run(committed_all, [peak], 1, 0.0, 0.1)
-    sol = run(offers, slots, profile.period_hours, c.spot_max_share, 0.75, cheapest_choice(flat))
+    left = (tl - (time.perf_counter() - started)) / tl  # the schedule gets the rest of the limit
+    sol = run(offers, slots, profile.period_hours, c.spot_max_share, left, cheapest_choice(flat))
     sp = _schedule_plan(scenario, cs, offers, slots, sol, profile.period_hours)
     sp = replace(sp, comparisons=_comparisons(sp, flat, allc), notes=_notes(cs, sp))
     problems = check_schedule(sp, scenario, cs)
@@ -125,7 +128,7 @@ def _comparisons(sp: SchedulePlan, flat: ScheduleSolution, allc: ScheduleSolutio
         month = sol.cost_usd_per_period * HOURS_PER_MONTH
         out[name] = {"cost_usd_per_month": round(month, 2), "status": sol.status,
                      "instances": dict(sorted(sol.on_demand[0].items())),
-                     "savings": round(1 - cost / month, 4) if month > 0 else 0.0}
+                     "savings": round(1 - cost / month, 6) if month > 0 else 0.0}
     return out
 
 
