@@ -305,3 +305,67 @@ def test_shipped_catalog_commitment_fields_validate() -> None:
             if o.spot_interruption is not None:
                 assert o.spot_interruption_source in sources
     assert seen >= 10
+
+
+# ---- spot: brute force with a spot pool ----------------------------------------------------------------------------
+
+def _spot_offers(rate: float, mode: str) -> list[TieredOffer]:
+    spot_list = 0.4
+    planned = spot_list if mode == "expected" else (1 - rate) * spot_list + rate * 1.0
+    return [TieredOffer(id="p:one", gpu="g", gpus_per_instance=1, on_demand_usd_per_hour=1.0, committed_usd_per_hour=0.62,
+                        committed_basis="test", spot_usd_per_hour=planned, spot_list_usd_per_hour=spot_list,
+                        interruption_rate=rate, max_instances=None),
+            _offer("p:two", 2, 2.1, 1.3)]
+
+
+def _spot_brute_force(models, offers, hourly, mode: str, cap: float) -> float:
+    """TP1 replicas only (every group fits anywhere): enumerate commitments, then per hour firm and spot replicas
+    and the instances of each kind."""
+    one, two = offers
+    a = 1 - one.interruption_rate if mode == "expected" else 1.0
+    hours = len(next(iter(hourly.values())))
+    peak = max(sum(math.ceil(hourly[n][h] / c) + r for n, r, c in models) for h in range(hours))
+    best = math.inf
+    for c1, c2 in itertools.product(range(peak + 1), range(peak // 2 + 1)):
+        total = hours * (0.62 * c1 + 1.3 * c2)
+        for h in range(hours):
+            total += _spot_hour(models, {n: v[h] for n, v in hourly.items()}, c1, c2, a, cap, one, two)
+            if total >= best:
+                break
+        best = min(best, total)
+    return best
+
+
+def _spot_hour(models, demand, c1, c2, a, cap, one, two) -> float:
+    choices = []
+    for n, r, c in models:
+        d = demand[n]
+        top = math.ceil(d / (c * a)) + r if d > 0 else 0
+        choices.append([(f, z) for f in range(top + 1) for z in range(top + 1)
+                        if d <= 0 or (c * f + a * c * z >= d - 1e-9 and f + z >= r)])
+    best = math.inf
+    for pick in itertools.product(*choices):
+        firm = sum(f for f, _ in pick)
+        spot = sum(z for _, z in pick)
+        for d1, d2 in itertools.product(range(firm + 1), range(firm // 2 + 2)):
+            if c1 + d1 + 2 * (c2 + d2) < firm:
+                continue
+            e = spot
+            if e > cap * (c1 + d1 + 2 * (c2 + d2) + e) + 1e-9:
+                continue
+            best = min(best, 1.0 * d1 + 2.1 * d2 + one.spot_usd_per_hour * e)
+    return best
+
+
+@pytest.mark.parametrize("mode", ["expected", "fallback"])
+@pytest.mark.parametrize("solver", ["cp-sat", "scip"])
+def test_spot_brute_force_equals_optimizer(mode: str, solver: str) -> None:
+    models = [("m0", 1, 5), ("m1", 2, 4)]  # (name, min replicas, capacity of a TP1 replica)
+    hourly = {"m0": [9, 3, 0, 12], "m1": [4, 8, 2, 6]}
+    offers = _spot_offers(0.2, mode)
+    cs = _fake_cs([(n, r, [(1, c)]) for n, r, c in models])
+    sol = solve_schedule(cs, offers, slots_of({n: tuple(v) for n, v in hourly.items()}), 4, spot_mode=mode,  # type: ignore[arg-type]
+                         spot_max_share=0.4, time_limit_s=20, solver=solver)
+    assert sol.status == "optimal"
+    assert sol.cost_usd_per_period == pytest.approx(_spot_brute_force(models, offers, hourly, mode, 0.4), abs=1e-6)
+    assert any(sol.spot)  # spot is cheap enough that the optimum uses it
