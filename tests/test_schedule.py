@@ -369,3 +369,25 @@ def test_spot_brute_force_equals_optimizer(mode: str, solver: str) -> None:
     assert sol.status == "optimal"
     assert sol.cost_usd_per_period == pytest.approx(_spot_brute_force(models, offers, hourly, mode, 0.4), abs=1e-6)
     assert any(sol.spot)  # spot is cheap enough that the optimum uses it
+
+
+def test_week_profile_plans_168_hours_and_json_carries_the_schedule(run_cli, tmp_path) -> None:
+    import json
+
+    week = [0.3] * 24 * 5 + [0.1] * 48  # weekdays busier than the weekend
+    p = tmp_path / "week.yaml"
+    p.write_text(SMALL.replace(SMALL.splitlines()[5], f"profile: {{period: week, values: {week}}}"))
+    code, out, err = run_cli("plan", p, "--format", "json", "--time-limit", "20", "-q", "--reproducible")
+    assert code == 0, err
+    d = json.loads(out)
+    assert len(d["schedule"]) == 168 and d["period_hours"] == 168
+    assert set(d["cost_usd_per_month"]) == {"total", "committed", "on_demand", "spot"}
+    assert isinstance(d["committed"], dict)
+    weekday, weekend = d["schedule"][10], d["schedule"][24 * 6 + 10]
+    assert weekday["demand_units"]["chat"] > weekend["demand_units"]["chat"]
+
+
+def test_schedule_csv_without_a_profile_is_an_input_error(run_cli, tmp_path) -> None:
+    code, _, err = run_cli("plan", ROOT / "scenarios" / "chat-fleet.yaml", "--schedule-csv", tmp_path / "x.csv", "-q")
+    assert code == 2 and "--schedule-csv: the scenario has no profile" in err
+    assert not (tmp_path / "x.csv").exists()
