@@ -540,11 +540,17 @@ def _vllm_error(b: _Budget, st: _Stage, context_tokens: int, largest: int) -> st
         return (f"ValueError: The model's max seq len ({context_tokens}) is larger than the maximum number of tokens "
                 f"that can be stored in KV cache ({st.kv_tokens}). Try increasing `gpu_memory_utilization` or "
                 "decreasing `max_model_len` when initializing the engine.")
-    return (f"ValueError: To serve at least one request with the models's max seq len ({context_tokens}), "
+    # kv_cache_utils.py check_enough_kv_cache_memory: 0.8.x text (issue #15871) has no estimate; the estimate
+    # sentence was added after, and later builds say "the model's" / "Estimated maximum model length is N."
+    # (release boundaries approximate: 0.9 and 0.11; docs/sources.md: vllm-version-rules)
+    v = b.rules_version
+    whose, est = ("the model's", f" Estimated maximum model length is {largest}.") if v >= (0, 11, 0) else (
+        "the models's", f" Based on the available memory, the estimated maximum model length is {largest}."
+        if v >= (0, 9, 0) else "")
+    return (f"ValueError: To serve at least one request with {whose} max seq len ({context_tokens}), "
             f"({st.seq / GIB:.2f} GiB KV cache is needed, which is larger than the available KV cache memory "
-            f"({st.device.kv_cache_bytes / GIB:.2f} GiB). Based on the available memory, the estimated maximum model "
-            f"length is {largest}. Try increasing `gpu_memory_utilization` or decreasing `max_model_len` when "
-            "initializing the engine.")
+            f"({st.device.kv_cache_bytes / GIB:.2f} GiB).{est} Try increasing `gpu_memory_utilization` or decreasing "
+            "`max_model_len` when initializing the engine.")
 
 
 def _no_fit_reason(gpu: GPU, b: _Budget, st: _Stage, tp: int, pp: int, gpu_memory_utilization: float,
@@ -594,6 +600,7 @@ class _Budget:
     batched_tokens: int
     max_num_seqs: int
     fixed_kv: int | None
+    rules_version: tuple[int, int, int]
 
 
 def _budget(arch: ModelArch, gpu: GPU, tp: int, pp: int, precision: str, kv_cache_dtype: str,
@@ -616,4 +623,5 @@ def _budget(arch: ModelArch, gpu: GPU, tp: int, pp: int, precision: str, kv_cach
                    kv_per_token_layer=kv_bytes_per_token_layer(arch, tp, kv_bits(precision, kv_cache_dtype),
                                                                rules.mla_cache),
                    exact=exact, stages=stages, rules=rules, block=prof.block_size, batched_tokens=T,
-                   max_num_seqs=num_seqs(prof, gpu), fixed_kv=prof.kv_cache_memory_bytes)
+                   max_num_seqs=num_seqs(prof, gpu), fixed_kv=prof.kv_cache_memory_bytes,
+                   rules_version=prof.version_tuple)
