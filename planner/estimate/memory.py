@@ -518,6 +518,10 @@ def _largest_context(arch: ModelArch, b: _Budget) -> int:
     caps = []
     for layers, w in b.stages:
         kv = _stage_device(b, layers, w)[0].kv_cache_bytes
+        if not arch.sliding_window:  # full attention: whole blocks of the stage's tokens
+            per_block = b.block * b.kv_per_token_layer * layers
+            caps.append(min(arch.max_context, kv // per_block * b.block if per_block else 0))
+            continue
         lo, hi = 0, arch.max_context
         while lo < hi:  # seq_kv_bytes grows with the context: bisect on it
             mid = (lo + hi + 1) // 2
