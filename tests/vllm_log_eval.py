@@ -47,8 +47,11 @@ class Case:
             layers = stage_layers(get_model(self.run["model"]).num_layers, self.est.pp)[0]
             prof = dataclasses.replace(self.est.engine, version="0.21.0", core="v1")
             return cuda_graph_bytes(layers, rules_for(prof)) / GIB
-        if key == "weights_gib" and self.est.pp > 2:  # a PP log prints one rank, not always the fullest: the nearest stage
-            return min((x.weights_bytes / GIB for x in self.stages()), key=lambda w: abs(w - (self.logged(key) or 0)))
+        if key in ("weights_gib", "activation_peak_gib") and self.est.pp > 1:  # a PP log prints one rank, not
+            # always the binding one: compare with the nearest stage
+            attr = "weights_bytes" if key == "weights_gib" else "activation_bytes"
+            vals = [getattr(x, attr) / GIB for x in self.stages()]
+            return min(vals, key=lambda w: abs(w - (self.logged(key) or 0)))
         return {"weights_gib": d.weights_bytes / GIB, "activation_peak_gib": d.activation_bytes / GIB,
                 "non_torch_gib": d.non_torch_bytes / GIB, "kv_cache_gib": d.kv_cache_bytes / GIB,
                 "kv_tokens": float(self.est.kv_cache_tokens)}[key]

@@ -78,6 +78,9 @@ ACTIVATION_SCALE = {"v1": 1.30, "v0": 1.08}
 # indices; the profile runs top_k/top_p on every row). Fitted on the v0.19.0 H100 logs at 1,024 rows: Llama-3.1-8B
 # 1.89 GiB (V = 128,256), Qwen2.5-7B 2.21 (152,064), Gemma-2 3.62-3.66 (256,000), Phi-4 1.52 (100,352).
 SAMPLER_BYTES_PER_LOGIT = 15.2
+# V0's profile (256 rows by default) costs less per logit: Qwen3-0.6B's whole V0 peak is 0.23 GiB at T = 8192 with
+# 256 x 151,936 logits (mellea PR #416), which leaves room for the fp32 logits alone (4 bytes).
+SAMPLER_BYTES_PER_LOGIT_V0 = 4.0
 # Fused MoE workspace held through the profile: M x top_k x (2 x N / TP + hidden) x activation bytes, M = batched
 # tokens up to VLLM_FUSED_MOE_CHUNK_SIZE (32,768). Qwen3-30B-A3B: 2.24 GiB sampler + 0.44 = 2.68 logged; DeepSeek-V2-Lite
 # 1.51 + 0.46 = 1.97 vs 1.93; Kimi-VL-A3B 2.87 vs 2.92 (v0.19.0).
@@ -390,7 +393,7 @@ def activation_bytes(arch: ModelArch, tp: int, precision: str, max_batched_token
     """Activation peak of vLLM's profiling run on one rank (constants and their logs above):
 
         mlp     = scale x T x (3 x I / TP + 2 x h) x act_bytes        (T = batched tokens; I = dense MLP width)
-        sampler = rows x V x 15.2 bytes                               (fp32 logits + top-k/top-p sort)
+        sampler = rows x V x 15.2 bytes (V1; 4 in V0)                 (fp32 logits + top-k/top-p sort)
         moe     = min(T, 32768) x top_k x (2 x I_e / TP + h) x act_bytes   (fused-MoE workspace, MoE models)
         peak    = max(mlp, sampler) + moe
     ``max_num_seqs`` is the sampler's row count (engine.sampler_rows).
@@ -399,7 +402,7 @@ def activation_bytes(arch: ModelArch, tp: int, precision: str, max_batched_token
     ab = activation_bits(precision) // 8
     scale = ACTIVATION_SCALE["v1" if v1 else "v0"]
     mlp = scale * max_batched_tokens * (3 * width / tp + 2 * arch.hidden_size) * ab
-    sampler = max_num_seqs * arch.vocab_size * SAMPLER_BYTES_PER_LOGIT
+    sampler = max_num_seqs * arch.vocab_size * (SAMPLER_BYTES_PER_LOGIT if v1 else SAMPLER_BYTES_PER_LOGIT_V0)
     moe = 0.0
     if arch.is_moe:
         m = min(max_batched_tokens, FUSED_MOE_CHUNK_TOKENS)
@@ -479,25 +482,28 @@ class _Stage:
     sequences_fit: int  # sequences of context_tokens that fit: the least over stages
 
 
-def _stage_device(b: _Budget, layers: int, w: int) -> tuple[DeviceMemory, int]:
-    """One device of a stage of ``layers`` layers holding ``w`` weight bytes, and its KV budget (may be negative)."""
+def _stage_device(b: _Budget, layers: int, w: int, last: bool = True) -> tuple[DeviceMemory, int]:
+    """One device of a stage of ``layers`` layers holding ``w`` weight bytes, and its KV budget (may be negative).
+    Only the last pipeline stage computes logits and samples (vLLM's profile_run on non-last PP ranks stops at the
+    hidden states): the llm-d v0.19.0 PP2/PP4 logs of Llama-3.1-8B show 1.10 / 1.05 GiB against 1.89 at PP1."""
+    act = b.activation if last else b.activation_no_sampler
     graphs = cuda_graph_bytes(layers, b.rules)
     overhead = b.non_torch + graphs
     if b.fixed_kv is not None:  # --kv-cache-memory-bytes: no profiling, the pool is what was asked
-        kv_budget = b.fixed_kv if b.fixed_kv + w + b.activation + overhead <= b.total else -1
+        kv_budget = b.fixed_kv if b.fixed_kv + w + act + overhead <= b.total else -1
     else:
-        kv_budget = b.usable - w - b.activation - overhead
+        kv_budget = b.usable - w - act - overhead
     block_bytes = b.block * b.kv_per_token_layer * layers
     kv = (max(0, kv_budget) // block_bytes) * block_bytes if block_bytes else 0
-    usable = b.usable if b.fixed_kv is None else w + b.activation + overhead + kv
-    return DeviceMemory(b.total, usable, w, kv, b.activation, overhead, b.non_torch, graphs), kv_budget
+    usable = b.usable if b.fixed_kv is None else w + act + overhead + kv
+    return DeviceMemory(b.total, usable, w, kv, act, overhead, b.non_torch, graphs), kv_budget
 
 
 def _binding_stage(arch: ModelArch, b: _Budget, context_tokens: int) -> _Stage:
     binding: tuple[tuple[int, int], _Stage] | None = None
     kv_tokens = max_conc = None
-    for layers, w in b.stages:
-        dev, kv_budget = _stage_device(b, layers, w)
+    for i, (layers, w) in enumerate(b.stages):
+        dev, kv_budget = _stage_device(b, layers, w, i == len(b.stages) - 1)
         seq = seq_kv_bytes(arch, layers, b.kv_per_token_layer, context_tokens, b.block)
         block_bytes = b.block * b.kv_per_token_layer * layers
         tokens = dev.kv_cache_bytes // block_bytes * b.block if block_bytes else 0
@@ -516,8 +522,8 @@ def _largest_context(arch: ModelArch, b: _Budget) -> int:
     """The longest max_model_len whose one sequence fits every stage's KV cache (0 when none does), capped at the
     model's maximum: vLLM's "estimated maximum model length" (kv_cache_utils.py check_enough_kv_cache_memory)."""
     caps = []
-    for layers, w in b.stages:
-        kv = _stage_device(b, layers, w)[0].kv_cache_bytes
+    for i, (layers, w) in enumerate(b.stages):
+        kv = _stage_device(b, layers, w, i == len(b.stages) - 1)[0].kv_cache_bytes
         if not arch.sliding_window:  # full attention: whole blocks of the stage's tokens
             per_block = b.block * b.kv_per_token_layer * layers
             caps.append(min(arch.max_context, kv // per_block * b.block if per_block else 0))
@@ -587,14 +593,15 @@ def stage_devices(arch: ModelArch, gpu: GPU, *, tp: int, pp: int, precision: str
     """The budget of one device of each pipeline stage (every TP rank of a stage holds the same)."""
     prof = (engine or DEFAULT_PROFILE).with_overrides(max_num_batched_tokens=max_batched_tokens, max_num_seqs=max_num_seqs)
     b = _budget(arch, gpu, tp, pp, precision, kv_cache_dtype, gpu_memory_utilization, prof, context_tokens)
-    return [_stage_device(b, layers, w)[0] for layers, w in b.stages]
+    return [_stage_device(b, layers, w, i == len(b.stages) - 1)[0] for i, (layers, w) in enumerate(b.stages)]
 
 
 @dataclass(frozen=True)
 class _Budget:
     total: int
     usable: int
-    activation: int
+    activation: int  # on the last pipeline stage (forward pass and sampler)
+    activation_no_sampler: int  # on the other stages (forward pass only)
     non_torch: int
     kv_per_token_layer: int
     exact: float
@@ -623,6 +630,7 @@ def _budget(arch: ModelArch, gpu: GPU, tp: int, pp: int, precision: str, kv_cach
     )
     return _Budget(total=total, usable=int(total * gpu_memory_utilization),
                    activation=activation_bytes(arch, tp, precision, T, rows, prof.v1),
+                   activation_no_sampler=activation_bytes(arch, tp, precision, T, 0, prof.v1),
                    non_torch=non_torch_bytes(gpu, tp, pp, rules.family),
                    kv_per_token_layer=kv_bytes_per_token_layer(arch, tp, kv_bits(precision, kv_cache_dtype),
                                                                rules.mla_cache),
