@@ -143,3 +143,15 @@ def test_official_quantized_checkpoints() -> None:
     assert awq.intermediate_size == 29696
     assert estimate_memory(awq, g, tp=8, precision="int4").reason is None
     assert get_model("deepseek-ai/DeepSeek-R1").quantization["quant_method"] == "fp8"
+
+
+def test_capacity_above_the_default_max_num_seqs_budgets_its_sampler() -> None:
+    """A replica launched with --max-num-seqs N above vLLM's default must hold N sequences with a sampler of N rows."""
+    from planner.estimate.memory import estimate_at_own_capacity
+
+    a, g = get_model("llama-3.2-1b"), CAT.get("rtx-4090")
+    plain = estimate_memory(a, g, context_tokens=2048)
+    own = estimate_at_own_capacity(a, g, context_tokens=2048)
+    assert plain.max_concurrency > plain.max_num_seqs  # the default (256) would cap it
+    assert own.max_concurrency >= own.max_num_seqs > plain.max_num_seqs
+    assert own.per_device.activation_bytes > plain.per_device.activation_bytes

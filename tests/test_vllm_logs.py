@@ -67,3 +67,15 @@ def test_refusal_in_vllms_words() -> None:
     assert not c.est.fits
     assert c.est.vllm_error is not None and "larger than the maximum number of tokens that can be stored in KV cache" in c.est.vllm_error
     assert 0 < c.est.largest_context < 29000
+
+
+def test_readme_shows_the_current_fit_table(capsys: pytest.CaptureFixture[str]) -> None:
+    """README "Checked against public vLLM start-up logs" prints what benchmarks/vllm_memory_fit.py prints."""
+    import runpy
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    capsys.readouterr()
+    runpy.run_path(str(root / "benchmarks" / "vllm_memory_fit.py"), run_name="__main__")
+    out = capsys.readouterr().out.strip()
+    assert out in (root / "README.md").read_text(encoding="utf-8"), "rerun benchmarks/vllm_memory_fit.py into the README"

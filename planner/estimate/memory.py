@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from planner.errors import InputError, not_one_of
 from planner.estimate.engine import (
@@ -637,3 +637,21 @@ def _budget(arch: ModelArch, gpu: GPU, tp: int, pp: int, precision: str, kv_cach
                    exact=exact, stages=stages, rules=rules, block=prof.block_size, batched_tokens=T,
                    max_num_seqs=num_seqs(prof, gpu), fixed_kv=prof.kv_cache_memory_bytes,
                    rules_version=prof.version_tuple)
+
+
+def estimate_at_own_capacity(arch: ModelArch, gpu: GPU, **kw: Any) -> MemoryEstimate:
+    """The estimate whose max_num_seqs equals the sequences it holds, for a replica that will be launched with
+    ``--max-num-seqs`` = its planned sequences: vLLM profiles its sampler on that many rows, so a replica that holds
+    more than the default max_num_seqs needs the larger sampler budget. Iterates N <- sequences that fit at
+    max_num_seqs N, from the version's default, until N sequences fit at max_num_seqs N (at most 8 steps; the
+    sampler term grows with N, so N only falls after the first step). Keywords are estimate_memory's."""
+    e = estimate_memory(arch, gpu, **kw)
+    n = e.max_concurrency
+    if n <= e.max_num_seqs:
+        return e
+    for _ in range(8):
+        e = estimate_memory(arch, gpu, **{**kw, "max_num_seqs": n})
+        if e.max_concurrency >= n:
+            return e
+        n = e.max_concurrency
+    return estimate_memory(arch, gpu, **{**kw, "max_num_seqs": max(1, n)})

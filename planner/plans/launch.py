@@ -82,8 +82,24 @@ def _device_layout(plan: Plan) -> tuple[dict[str, tuple[str, int]], dict[tuple[s
     return where, util
 
 
+def _sampler_note(r: Replica, m: ModelReq, scenario: Scenario, u: float, seqs: int) -> list[str]:
+    """vLLM profiles its sampler on max_num_seqs rows: with more rows than the plan's estimate assumed, say whether
+    the replica still holds its planned sequences (the estimate at --max-num-seqs N)."""
+    from planner.estimate.memory import estimate_memory
+
+    if r.shared:
+        return []
+    e = estimate_memory(m.arch, scenario.catalog.get(r.gpu), tp=r.tp, pp=r.pp, precision=m.precision,
+                        kv_cache_dtype=m.kv_cache_dtype, context_tokens=m.context_tokens, gpu_memory_utilization=u,
+                        max_batched_tokens=m.max_batched_tokens, max_num_seqs=seqs)
+    if e.max_concurrency >= r.concurrency:
+        return []
+    return [f"at --max-num-seqs {seqs} vLLM's sampler profile takes more memory: the KV cache holds "
+            f"{e.max_concurrency} sequences of {m.context_tokens} tokens, not the {r.concurrency} planned"]
+
+
 def launch_line(r: Replica, m: ModelReq, where: dict[str, tuple[str, int]], util: dict[tuple[str, str], float],
-                port: int) -> LaunchLine:
+                port: int, scenario: Scenario | None = None) -> LaunchLine:
     """The `vllm serve` line of one replica (module docstring)."""
     instances = tuple(dict.fromkeys(where[d][0] for d in r.devices))
     first = [where[d][1] for d in r.devices if where[d][0] == instances[0]]
@@ -97,6 +113,8 @@ def launch_line(r: Replica, m: ModelReq, where: dict[str, tuple[str, int]], util
     if m.kv_cache_dtype == "fp8":
         argv += ["--kv-cache-dtype", "fp8"]
     flags, notes = _weight_flags(m)
+    if scenario is not None:
+        notes += _sampler_note(r, m, scenario, u, seqs)
     argv += flags
     if m.max_batched_tokens:
         argv += ["--max-num-batched-tokens", str(m.max_batched_tokens)]
@@ -120,7 +138,7 @@ def launch_lines(plan: Plan, scenario: Scenario) -> list[LaunchLine]:
         head = where[r.devices[0]][0]
         port = next_port.get(head, BASE_PORT)
         next_port[head] = port + 1
-        out.append(launch_line(r, models[r.model], where, util, port))
+        out.append(launch_line(r, models[r.model], where, util, port, scenario))
     return out
 
 
