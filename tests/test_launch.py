@@ -73,3 +73,27 @@ def test_replica_planned_above_vllms_default_gets_its_max_num_seqs() -> None:
     lines = {ln.replica: ln for ln in launch_lines(p, s)}
     for r in big:
         assert lines[r.id].max_num_seqs >= r.concurrency
+
+
+def test_replica_of_578_plus_sequences_on_an_rtx_4090() -> None:
+    """Regression (issue 13): a replica planned for 578 or more sequences on an RTX 4090 (vLLM's default
+    max_num_seqs there is 256) is launched with --max-num-seqs of at least its planned sequences."""
+    from planner.inputs.scenario import scenario_from_dict
+
+    s = scenario_from_dict({"name": "many-small", "gpus": ["rtx-4090"], "models": [
+        {"name": "helper", "model": "llama-3.2-1b", "concurrency": 1200, "context_tokens": 960}]}, name="many-small")
+    p = plan(s, baselines=False)
+    lines = {ln.replica: ln for ln in launch_lines(p, s)}
+    assert p.replicas and all(r.concurrency >= 578 for r in p.replicas)
+    for r in p.replicas:
+        assert int(_flags(lines[r.id].argv)["--max-num-seqs"]) >= max(578, r.concurrency)
+
+
+def test_plan_json_gets_replicas_launch(planned) -> None:
+    from planner.plans.launch import attach_launch
+
+    s, p = planned
+    d = attach_launch(p.to_dict(reproducible=True), p, s)
+    for r in d["replicas"]:
+        assert r["launch"]["command"].split()[1:3] == ["vllm", "serve"]
+        assert r["launch"]["max_num_seqs"] >= r["concurrency"]

@@ -153,3 +153,11 @@ def launch_script(plan: Plan, scenario: Scenario) -> str:
         lines.append(f"{ln.command} &")
     lines += ["", "wait", ""]
     return "\n".join(lines)
+
+
+def attach_launch(plan_dict: dict[str, Any], plan: Plan, scenario: Scenario) -> dict[str, Any]:
+    """Adds ``replicas[].launch`` (LaunchLine.to_dict) to a plan's JSON dict (Plan.to_dict) and returns it."""
+    by_id = {ln.replica: ln.to_dict() for ln in launch_lines(plan, scenario)}
+    for r in plan_dict.get("replicas", []):
+        r["launch"] = by_id[r["id"]]
+    return plan_dict
