@@ -118,7 +118,12 @@ def vllm_startup_lines(m: MemoryEstimate) -> list[str]:
     conc = m.kv_cache_tokens / m.context_tokens if m.context_tokens else 0.0
     conc_line = f"Maximum concurrency for {m.context_tokens:,} tokens per request: {conc:.2f}x"
     if m.family.startswith("v1"):  # V1 checks the KV cache against max_model_len before it logs the size
-        lines = [f"Model loading took {w:.4f} GiB", f"Available KV cache memory: {kv:.2f} GiB"]
+        avail = f"Available KV cache memory: {kv:.2f} GiB"
+        if m.engine.kv_cache_memory_bytes:  # v0.26 wording (vLLM issue #49878)
+            avail = (f"Initial free memory {d.total_bytes / GIB:.2f} GiB, reserved {kv:.1f} GiB memory for KV Cache as "
+                     "specified by kv_cache_memory_bytes config and skipped memory profiling. This does not respect the "
+                     "gpu_memory_utilization config.")
+        lines = [f"Model loading took {w:.4f} GiB", avail]
         if not m.vllm_error:
             lines += [f"GPU KV cache size: {m.kv_cache_tokens:,} tokens", conc_line]
     elif m.family == "v0-profile":
