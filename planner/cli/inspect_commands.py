@@ -29,12 +29,52 @@ def _arch(model: str | None, hf_config: Path | None) -> ModelArch:
     return get_model(model)
 
 
+# vLLM --quantization methods -> the weight format they store (vllm/model_executor/layers/quantization/__init__.py)
+QUANTIZATION_PRECISION = {"awq": "int4", "awq_marlin": "int4", "gptq": "int4", "gptq_marlin": "int4", "marlin": "int4",
+                          "fp8": "fp8", "fbgemm_fp8": "fp8", "modelopt": "fp8", "compressed-tensors": "int8",
+                          "bitsandbytes": "int4", "experts_int8": "int8", "gguf": "int4"}
+MAX_GPUS_PER_MACHINE = 8  # the most GPUs a standard server holds (HGX/PCIe 8-GPU boxes); larger TP spans machines
+KV_DTYPE_ALIASES = {"fp8_e4m3": "fp8", "fp8_e5m2": "fp8", "fp8_inc": "fp8", "float16": "fp16", "bfloat16": "bf16"}
+
+
+def precision_of(precision: str | None, quantization: str | None) -> str | None:
+    """--precision, or the weight format vLLM's --quantization method stores (gptq is taken as 4-bit; give
+    --precision int8 for GPTQ-Int8)."""
+    if quantization is None:
+        return precision
+    q = quantization.lower()
+    if q not in QUANTIZATION_PRECISION:
+        raise InputError(not_one_of("--quantization: ", quantization, tuple(QUANTIZATION_PRECISION)))
+    return precision or QUANTIZATION_PRECISION[q]
+
+
+def kv_dtype_of(kv: str) -> str:
+    """--kv-cache-dtype with vLLM's spellings (fp8_e4m3 and fp8_e5m2 are both 8 bits)."""
+    return KV_DTYPE_ALIASES.get(kv.lower(), kv)
+
+
+def engine_profile(*, engine: str, vllm_version: str | None, max_num_seqs: int | None, max_batched_tokens: int | None,
+                   enforce_eager: bool, block_size: int, kv_cache_memory: int | None, usage: str,
+                   chunked_prefill: str | None) -> Any:
+    """The EngineProfile the estimate flags describe (errors name the flag)."""
+    from planner.estimate.engine import DEFAULT_VLLM_VERSION, EngineProfile
+
+    if chunked_prefill is not None and chunked_prefill not in ("on", "off"):
+        raise InputError(not_one_of("--chunked-prefill: ", chunked_prefill, ("on", "off")))
+    return EngineProfile(engine=engine, version=vllm_version or DEFAULT_VLLM_VERSION, max_num_seqs=max_num_seqs,
+                         max_num_batched_tokens=max_batched_tokens, enforce_eager=enforce_eager, block_size=block_size,
+                         kv_cache_memory_bytes=kv_cache_memory, usage=usage,
+                         chunked_prefill=None if chunked_prefill is None else chunked_prefill == "on")
+
+
 def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precision: str | None, kv_cache_dtype: str,
-                 context: int, concurrency: int, util: float, max_batched_tokens: int | None, hf_config: Path | None,
+                 context: int | None, concurrency: int, util: float, max_batched_tokens: int | None, hf_config: Path | None,
                  method: str, batch: int, input_tokens: int | None, output_tokens: int | None,
                  min_tokens_per_s: float | None, max_ttft_ms: float | None, pricing: str, calibration: Path | None,
-                 catalog_path: Path | None, fmt: str) -> None:
-    """`planner estimate`: the articles' rule (--method seed-*), one deployment (--gpu), or every GPU type."""
+                 catalog_path: Path | None, fmt: str, engine: Any = None) -> None:
+    """`planner estimate`: the articles' rule (--method seed-*), one deployment (--gpu), or every GPU type.
+    Without --context the max_model_len is the model's own, as in vLLM (speed figures then use a 2048 + 2048
+    request unless --input-tokens/--output-tokens say otherwise)."""
     from planner.estimate.memory import check_kv_dtype, check_precision, default_precision
     from planner.estimate.rules_of_thumb import seed_estimates
     from planner.estimate.speed import load_calibration
@@ -50,8 +90,13 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
     arch = _arch(model, hf_config)
     if precision is None:
         precision = default_precision(arch)
+    if context is None:
+        context = arch.max_context
+        input_tokens = input_tokens or min(2048, max(1, context // 2))
+        output_tokens = output_tokens or min(2048, max(1, context - input_tokens))
     if context > arch.max_context:
-        raise InputError(f"--context: {context} exceeds {arch.id}'s maximum context of {arch.max_context} tokens")
+        raise InputError(f"--context: {context} exceeds {arch.id}'s maximum context of {arch.max_context} tokens "
+                         "(vLLM refuses it unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1)")
     if input_tokens and output_tokens and input_tokens + output_tokens > context:
         context = input_tokens + output_tokens
     cat = load_catalog(catalog_path)
@@ -59,7 +104,8 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
     kw: dict[str, Any] = {"precision": precision, "kv_cache_dtype": kv_cache_dtype, "context_tokens": context,
                           "concurrency": concurrency, "gpu_memory_utilization": util, "max_batched_tokens": max_batched_tokens,
                           "batch": batch, "input_tokens": input_tokens, "output_tokens": output_tokens,
-                          "min_tokens_per_s": min_tokens_per_s, "max_ttft_ms": max_ttft_ms, "pricing": pricing, "calibration": cal}
+                          "min_tokens_per_s": min_tokens_per_s, "max_ttft_ms": max_ttft_ms, "pricing": pricing, "calibration": cal,
+                          "engine": engine}
     seeds = seed_estimates(arch.params, precision)
     if method != "detailed":
         _estimate_by_rule(arch, cat, precision, method, seeds[method], fmt)
@@ -89,11 +135,16 @@ def _estimate_by_rule(arch: ModelArch, cat: Catalog, precision: str, method: str
 
 def _estimate_one_gpu(arch: ModelArch, g: GPU, tp: int, pp: int, kw: dict[str, Any], seeds: dict[str, int], fmt: str) -> None:
     """--gpu: one deployment at the given split; a split vLLM would refuse is an error naming the flag to change."""
+    import dataclasses
+
     from planner.estimate.deployment import estimate_deployment
     from planner.estimate.memory import parallel_problem
     from planner.report.tables import to_json
 
     precision = kw["precision"]
+    # any TP the model allows on a machine of this GPU the user owns (up to MAX_GPUS_PER_MACHINE), even where no
+    # offer sells that many in one box; the plan still buys only what offers sell
+    g = dataclasses.replace(g, max_gpus_per_node=max(g.max_gpus_per_node, min(tp, MAX_GPUS_PER_MACHINE)))
     why = parallel_problem(arch, g, tp, pp, precision, kw["kv_cache_dtype"])
     if why:
         flag = "--precision" if precision in why and "natively" in why else "--kv-cache-dtype" if "KV cache" in why else \
@@ -157,6 +208,8 @@ def _print_one(e: DeploymentEstimate, arch: ModelArch, seeds: dict[str, int]) ->
         ("runtime (non-torch: CUDA, NCCL)", d.overhead_bytes),
         ("KV cache (the rest)", d.kv_cache_bytes),
     ]
+    budget[4:5] = [("runtime: non-torch (CUDA, NCCL)", d.non_torch_bytes),
+                   ("runtime: CUDA graphs (inside the budget)", d.cuda_graph_bytes)]
     rows = [{"item": item, "gib": round(nbytes / GIB, 2)} for item, nbytes in budget]
     print_table(rows, ["item", "gib"], ["per device", "GiB"])
     print(f"KV cache: {m.kv_bytes_per_token / 1024:.1f} KiB per token per device; {m.kv_cache_tokens:,} tokens per replica; "
@@ -172,6 +225,15 @@ def _print_one(e: DeploymentEstimate, arch: ModelArch, seeds: dict[str, int]) ->
     print(f"Rules of thumb: seed-1.2 {seeds['seed-1.2'] / GB:.1f} GB, seed-2x {seeds['seed-2x'] / GB:.1f} GB "
           f"vs detailed {m.gpus * (m.fixed_bytes_per_device + m.concurrency * m.seq_kv_bytes) / GB:.1f} GB needed "
           f"for {m.concurrency} sequence(s) of {m.context_tokens} tokens")
+    from planner.estimate.deployment import vllm_startup_lines
+
+    eng = m.engine
+    print(f"vLLM {eng.version} ({m.family}: {'V1' if eng.v1 else 'V0'}), max_num_seqs {m.max_num_seqs}, "
+          f"max_num_batched_tokens {m.max_batched_tokens}, block size {m.block_size}, max_model_len {m.context_tokens:,}"
+          f"; would log:")
+    for line in vllm_startup_lines(m):
+        print(f"  {line}")
+    print(f"Largest max_model_len that starts: {m.largest_context:,} tokens")
     print(("FITS" if m.fits else "DOES NOT FIT") + (f": {m.reason}" if m.reason else ""))
 
 
