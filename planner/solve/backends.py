@@ -1,5 +1,5 @@
-"""Solver backends for a solver-neutral integer program (``LinearModel``): CP-SAT, and CBC or SCIP through
-OR-Tools' pywraplp; choosing a backend; mapping each backend's status to optimal | feasible | infeasible | unknown.
+"""Solver backends for a solver-neutral integer program (``LinearModel``): CP-SAT, CBC or SCIP through OR-Tools'
+pywraplp, and HiGHS through highspy (``planner.solve.highs``); choosing a backend; mapping each backend's status to optimal | feasible | infeasible | unknown.
 
 ``solver="auto"`` uses CP-SAT for small fleets and for fleets with many sharing patterns, and CBC for large fleets of
 mostly dedicated replicas (measured: benchmarks/RESULTS.md). OR-Tools' bundled HiGHS segfaulted on this model.
@@ -13,7 +13,7 @@ from typing import Any
 
 from planner.errors import InputError
 
-SOLVERS = ("auto", "cp-sat", "cbc", "scip")
+SOLVERS = ("auto", "cp-sat", "cbc", "scip", "highs")
 CANONICAL_MAX_VARIABLES = 3_000  # the stable tie-break solve is cheap below this size
 AUTO_MIP_ABOVE_VARIABLES = 3_000  # measured (benchmarks/RESULTS.md): CBC proves large fleets where CP-SAT stalls
 
@@ -76,6 +76,10 @@ def run_backend(lm: LinearModel, backend: str, deadline: float, threads: int, lo
     """Solve ``lm`` with ``backend`` until ``deadline`` (``canonical``: CP-SAT's stable tie-break objective)."""
     if backend == "cp-sat":
         return _solve_cpsat(lm, deadline, threads, log, canonical)
+    if backend == "highs":
+        from planner.solve.highs import solve_highs  # its own module: highspy is imported only when used
+
+        return solve_highs(lm, deadline, threads, log)
     return _solve_mip(lm, backend, deadline, threads, log)
 
 
