@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -94,6 +95,7 @@ def main() -> None:
                 for solver in a.solvers:
                     r = {"models": n, "sharing": sharing, "seed": seed, "candidates": len(cs.candidates),
                          "patterns": len(cs.patterns), "build_seconds": build,
+                         "load_avg_1m": round(os.getloadavg()[0], 1),  # other processes on the machine skew timings
                          **solve_one(cs, solver, a.time_limit, a.threads)}
                     line = json.dumps(r)
                     print(line, flush=True)

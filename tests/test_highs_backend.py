@@ -92,3 +92,33 @@ def test_every_highs_model_status_is_mapped():
     members = {name for name in dir(highspy.HighsModelStatus) if name.startswith("k")}
     assert members <= set(STATUS), f"unmapped HiGHS statuses: {sorted(members - set(STATUS))}"
     assert set(STATUS.values()) == {"optimal", "infeasible", "solution", "error"}
+
+
+def test_a_hint_is_a_fallback_plan_only_when_it_holds():
+    from planner.solve.highs import _feasible_hint
+
+    lm = _knapsack()
+    lm.hint = {0: 3, 2: 1}  # a = 3, c = 1 (b unhinted: 0): 2*3 + 1 >= 7, a + b <= 3
+    assert _feasible_hint(lm) == [3, 0, 1]
+    lm.hint = {0: 1}  # 2 < 7: breaks the covering row
+    assert _feasible_hint(lm) is None
+    lm.hint = {1: 9}  # above b's upper bound
+    assert _feasible_hint(lm) is None
+
+
+def test_auto_follows_the_measured_rule():
+    from planner.solve.backends import AUTO_CPSAT_ABOVE_VARIABLES, AUTO_MIP_ABOVE_VARIABLES, choose_backend
+
+    def model(n: int) -> LinearModel:
+        lm = LinearModel()
+        for i in range(n):
+            lm.var(f"v{i}", 1)
+        return lm
+
+    small, mid, big = model(AUTO_MIP_ABOVE_VARIABLES), model(AUTO_MIP_ABOVE_VARIABLES + 1), model(AUTO_CPSAT_ABOVE_VARIABLES + 1)
+    assert choose_backend("auto", small, patterns=2_000, candidates=1_000) == "cbc"
+    assert choose_backend("auto", mid, patterns=2_000, candidates=1_000) == "highs"
+    assert choose_backend("auto", big, patterns=40_000, candidates=8_000) == "cp-sat"
+    assert choose_backend("auto", mid, patterns=0, candidates=3_001) == "cbc"
+    assert choose_backend("auto", big, patterns=0, candidates=20_001) == "cp-sat"
+    assert choose_backend("scip", big, patterns=0, candidates=20_001) == "scip"
