@@ -93,7 +93,7 @@ def plan(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the plan to this file instead of stdout."),
     time_limit: float | None = TimeLimitOpt,
     threads: int | None = ThreadsOpt,
-    solver: str = typer.Option("auto", "--solver", help="auto, cp-sat, cbc or scip (auto: CP-SAT for small fleets, CBC for large)."),
+    solver: str = typer.Option("auto", "--solver", help="auto, cp-sat, cbc, scip or highs (auto: chosen by size, benchmarks/RESULTS.md)."),
     no_baselines: bool = typer.Option(False, "--no-baselines", help="Skip the greedy and single-GPU-type baselines."),
     reproducible: bool = typer.Option(False, "--reproducible", help="Zero the timing fields so runs compare byte for byte."),
     quiet: bool = QuietOpt,
