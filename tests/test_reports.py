@@ -66,23 +66,31 @@ def test_xlsx_holds_the_same_numbers_as_the_json(tmp_path):
 
     import pandas as pd
 
+    from planner.i18n import column
+
     out = _report(tmp_path, "chinese-model-fleet")
     plan_json = json.loads((out / "plan.json").read_text())
     sheets = pd.read_excel(out / "report.xlsx", sheet_name=None)
-    assert {"summary", "deployments", "devices", "cost_by_gpu", "instances", "rejected", "sources"} <= set(sheets)
+    assert list(sheets)[:3] == ["shopping_list", "cost_by_model", "summary"]
+    assert {"deployments", "devices", "cost_by_gpu", "instances", "rejected", "sources"} <= set(sheets)
+
+    def h(name: str) -> str:
+        return column("en", name, cur="USD")
+
     inst = sheets["instances"]
-    assert list(inst["id"]) == [i["id"] for i in plan_json["instances"]]
-    assert inst["usd_per_hour"].sum() == pytest.approx(plan_json["cost_usd_per_hour"], abs=1e-6)
-    summary = dict(zip(sheets["summary"]["field"], sheets["summary"]["value"], strict=True))
+    assert list(inst[h("id")]) == [i["id"] for i in plan_json["instances"]]
+    assert inst[h("usd_per_hour")].sum() == pytest.approx(plan_json["cost_usd_per_hour"], abs=1e-6)
+    summary = dict(zip(sheets["summary"][h("field")], sheets["summary"][h("value")], strict=True))
     assert float(summary["cost_usd_per_hour"]) == pytest.approx(plan_json["cost_usd_per_hour"])
+    assert float(summary["cost_per_month"]) == pytest.approx(plan_json["costs"]["total_per_month"], abs=0.001)
     assert int(summary["gpus"]) == plan_json["gpus"]
     dep = sheets["deployments"]
-    assert dep["replicas"].sum() == len(plan_json["replicas"])
+    assert dep[h("replicas")].sum() == len(plan_json["replicas"])
     devices = sheets["devices"]
     assert len(devices) == sum(len(i["devices"]) for i in plan_json["instances"])
     used = {d["id"]: round(d["memory_used_bytes"] / 2**30, 2) for i in plan_json["instances"] for d in i["devices"]}
     for _, row in devices.iterrows():
-        assert row["used_gib"] == pytest.approx(used[row["device"]], abs=0.01)
+        assert row[h("used_gib")] == pytest.approx(used[row[h("device")]], abs=0.01)
 
 
 def test_failed_write_keeps_the_earlier_report(tmp_path, monkeypatch):
