@@ -274,7 +274,8 @@ def compare(
     heads = ["fleet", "feasible", "USD/month", "GPUs", "GPUs chosen", "load / capacity", "USD per M tokens",
              "savings vs best single type", "why not"]
     data = {"scenario": s.name, "best_single": rows[0]["best_single"] if rows else None, "fleets": table}
-    view, heads = study_view(percent_view(table), heads, cols, s, *_money_lang(s, currency, lang))
+    view, heads = study_view(percent_view(table), heads, cols, s, *_money_lang(s, currency, lang),
+                             plans=[r.get("plan") for r in rows])
     emit(view, cols, fmt, heads, title=f"{s.name}: fleets compared ({s.pricing.replace('_', '-')} pricing)", json_data=data)
     if out is not None:
         from planner.report.charts import bar_chart

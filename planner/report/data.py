@@ -63,7 +63,7 @@ def report_data(p: Plan, s: Scenario, cs: CandidateSet, currency: str | None = N
         "cost_by_model": mn.cost_by_model(p, s, m),
         "deployments": _deployment_rows(p, s), "devices": _device_rows(p),
         "cost_by_gpu": by_gpu,
-        "baselines": _baseline_rows(p, m), "rent_vs_own": mn.rent_vs_own(p, s, m, by_gpu),
+        "baselines": _baseline_rows(p, m, lang), "rent_vs_own": mn.rent_vs_own(p, s, m, by_gpu),
         "seed_vs_detailed": _seed_rows(p, s), "candidates": _candidate_rows(s, cs),
         "rejected": [{"model": r.model, "gpu": r.gpu, "tp": r.tp, "pp": r.pp, "reason": r.reason} for r in cs.rejected],
         "sources": sorted(_sources(p, s, m).values(), key=lambda x: x["key"]),
@@ -222,16 +222,19 @@ def _assumptions(p: Plan, s: Scenario, m: Money, lang: str) -> list[str]:
     return out
 
 
-def _baseline_rows(p: Plan, m: Money) -> list[dict[str, Any]]:
+def _baseline_rows(p: Plan, m: Money, lang: str) -> list[dict[str, Any]]:
     """The greedy and single-type baselines, per month in the report currency, with this plan's saving."""
     b = p.baselines
     rows = []
     if b.get("greedy"):
-        rows.append({"baseline": "greedy", "per_month": m.monthly(b["greedy"]["cost_usd_per_hour"]),
+        rows.append({"baseline": t(lang, "baseline.greedy"), "per_month": m.monthly(b["greedy"]["cost_usd_per_hour"]),
                      "savings": b["greedy"]["savings"], "note": ""})
     for gid, v in sorted((b.get("single_type") or {}).items()):
         usd = v.get("cost_usd_per_hour")
-        rows.append({"baseline": f"only {gid}", "per_month": None if usd is None else m.monthly(usd),
+        reason = v.get("reason", "")
+        if reason == "some model has no deployment on this GPU type":
+            reason = t(lang, "baseline.no_deployment")
+        rows.append({"baseline": t(lang, "baseline.only", gpu=gid), "per_month": None if usd is None else m.monthly(usd),
                      "savings": None if not v.get("feasible") else round(1 - p.cost_usd_per_hour / usd, 4)
-                     if usd else None, "note": v.get("reason", "")})
+                     if usd else None, "note": reason})
     return rows

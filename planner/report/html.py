@@ -33,6 +33,14 @@ def _charts(d: dict[str, Any]) -> dict[str, str]:
     return charts
 
 
+def _numeric_columns(tb: Any) -> set[str]:
+    """Columns whose values are numbers (right-aligned)."""
+    from decimal import Decimal
+
+    return {c for c in tb.columns if any(isinstance(r.get(c), (int, float, Decimal)) and not isinstance(r.get(c), bool)
+                                         for r in tb.rows)}
+
+
 def render_html(d: dict[str, Any]) -> str:
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -44,7 +52,7 @@ def render_html(d: dict[str, Any]) -> str:
     lang = d["lang"]
     sections = [{"key": tb.key, "title": t(lang, f"h.{tb.key}"), "intro": catalogue(lang).get(f"intro.{tb.key}"),
                  "heads": headers(d, tb.columns), "cols": tb.columns, "rows": formatted(tb, lang),
-                 "has_total": tb.total is not None} for tb in tables(d)]
+                 "has_total": tb.total is not None, "num_cols": _numeric_columns(tb)} for tb in tables(d)]
     return env.get_template("report.html.j2").render(
         d=d, s=d["summary"], charts=_charts(d), sections=sections, summary=summary_lines(d),
         tr=lambda key, **kw: t(lang, key, **kw), html_lang="zh-CN" if lang == "zh" else "en",

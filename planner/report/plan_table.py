@@ -92,9 +92,16 @@ STUDY_HEADS = {"fleet": "study.fleet", "feasible": "study.feasible", "USD/month"
 
 
 def study_view(rows: list[dict[str, Any]], heads: list[str], cols: list[str], s: Scenario,
-               currency: str | None, lang: str | None) -> tuple[list[dict[str, Any]], list[str]]:
-    """Compare and sweep tables in the asked currency (default: the scenario's) and language."""
+               currency: str | None, lang: str | None, plans: list[Any] | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """Compare and sweep tables in the asked currency (default: the scenario's) and language. With ``plans`` (one per
+    row, None where infeasible) the monthly cost is the shopping list's total, from the sources' own prices."""
     rows, heads = convert_rows(rows, heads, cols, currency or s.currency, s)
+    if plans is not None and (currency or s.currency) != "USD":
+        from planner.report.money import Money, shopping_list, totals
+
+        m = Money(currency or s.currency, s.catalog.fx)
+        rows = [dict(r, cost_usd_per_month=float(totals(shopping_list(p, s, m))["per_month"])) if p is not None else r
+                for r, p in zip(rows, plans, strict=True)]
     lang = lang or s.lang
     cur = currency or s.currency
     if lang != "en":
