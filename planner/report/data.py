@@ -67,7 +67,7 @@ def report_data(p: Plan, s: Scenario, cs: CandidateSet, currency: str | None = N
         "seed_vs_detailed": _seed_rows(p, s), "candidates": _candidate_rows(s, cs),
         "rejected": [{"model": r.model, "gpu": r.gpu, "tp": r.tp, "pp": r.pp, "reason": r.reason} for r in cs.rejected],
         "sources": sorted(_sources(p, s, m).values(), key=lambda x: x["key"]),
-        "assumptions": _assumptions(p, s, m, lang), "notes": list(p.notes) + _price_notes(lines, lang),
+        "assumptions": _assumptions(p, s, m, lang), "notes": list(p.notes) + price_notes(lines, lang),
     }
 
 
@@ -77,7 +77,7 @@ def _fx(m: Money) -> dict[str, Any] | None:
                                    "text": r.text, "describe": r.describe()}
 
 
-def _price_notes(lines: list[dict[str, Any]], lang: str) -> list[str]:
+def price_notes(lines: list[dict[str, Any]], lang: str) -> list[str]:
     """A plan that buys at a low-confidence price says so."""
     low = [f"{r['provider']}:{r['instance']} ({r['source']}, {r['as_of']})" for r in lines if r["confidence"] == "low"]
     return [t(lang, "note.low_confidence", offers="; ".join(low))] if low else []

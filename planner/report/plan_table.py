@@ -66,6 +66,12 @@ def print_plan_table(p: Plan, s: Scenario | None = None, currency: str = "USD", 
                     savings=f"{b['greedy']['savings']:.1%}"))
     for n in p.notes:
         con.print(t(lang, "note", note=n))
+    if s is not None:
+        from planner.report.data import price_notes
+        from planner.report.money import shopping_list
+
+        for n in price_notes(shopping_list(p, s, m), lang):
+            con.print(t(lang, "note", note=n), markup=False)
     if m.rate is not None:
         con.print(t(lang, "plan.fx", currency=currency, rate=m.rate.describe()))
 
