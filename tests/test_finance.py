@@ -185,3 +185,22 @@ def test_request_rates_are_shown_in_requests_per_second(tmp_path):
         text = (tmp_path / "r" / f).read_text()
         assert "milli_requests" not in text and "milli-requests" not in text, f
     assert "requests/s" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_infeasibility_is_explained_in_the_asked_language(tmp_path, run_cli):
+    from planner.report.explain_text import explanation_lines
+    from planner.solve import explain
+
+    path = tmp_path / "s.yaml"
+    path.write_text("name: t\nmax_usd_per_hour: 0.01\nmodels:\n  - {name: 聊天模型, model: llama-3.1-8b, concurrency: 64, "
+                    "context_tokens: 4096}\n", encoding="utf-8")
+    code, _, err_zh = run_cli("plan", path, "--no-baselines", "-q", "--lang", "zh")
+    assert code == 1 and err_zh.startswith("Error: 没有满足该场景的 GPU 方案") and "\n  约束：budget" in err_zh
+    code, _, err_en = run_cli("plan", path, "--no-baselines", "-q")
+    assert code == 1 and "\n  binding: budget" in err_en and "约束" not in err_en
+    # the English labels are the solver's own lines, word for word
+    e = {"models": [{"model": "m", "problem": "p", "closest": {"gpu": "a10", "tp": 2, "pp": 1, "shortfall_gib_per_device": 1.5},
+                     "reasons": ["r1", "r2", "r3"], "slo": ["s"], "unpriced_gpus": ["h20"], "what_would_fit": ["f"]}],
+         "binding": ["b"], "unconstrained_plan": {"cost_usd_per_hour": 1.2, "gpus_by_type": {"a10": 2}},
+         "what_would_fit": ["g"], "detail": "d"}
+    assert explanation_lines(e, "en") == explain.explanation_lines(e)

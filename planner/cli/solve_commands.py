@@ -164,8 +164,11 @@ def _translate_infeasible(exc: Exception, lang: str) -> None:
     """An infeasibility's first line in the asked language (the explanation's figures and ids stay as they are)."""
     if lang != "en" and hasattr(exc, "message"):
         from planner.i18n import t
+        from planner.report.explain_text import explanation_lines
 
         exc.message = f"{t(lang, 'infeasible.lead')}: {exc.message}"
+        if getattr(exc, "explanation", None):
+            exc.explanation_lines = explanation_lines(exc.explanation, lang)  # type: ignore[attr-defined]
 
 
 def print_plan(p: Plan, s: Scenario | None = None, currency: str = "USD", lang: str = "en") -> None:
