@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(exc, "explanation", None):
             from planner.solve.explain import explanation_lines
 
-            for line in explanation_lines(exc.explanation):  # type: ignore[attr-defined]
+            for line in getattr(exc, "explanation_lines", None) or explanation_lines(exc.explanation):  # type: ignore[attr-defined]
                 sys.stderr.write(f"  {one_line(line)}\n")
         return exc.exit_code
     except KeyboardInterrupt:

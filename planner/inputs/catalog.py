@@ -2,7 +2,12 @@
 
 Each figure names a source key; ``sources.yaml`` says what the source is and when it was observed (``as_of``).
 A scenario may name its own catalog folder or file: its GPUs are added, and a GPU id that already exists is
-overridden field by field (``offers`` and ``purchase`` replace the built-in ones when given).
+overridden field by field. Its ``offers`` are added to the built-in ones; an offer with the id (``provider:instance``)
+of a built-in offer replaces that one offer. ``purchase`` replaces the built-in purchase when given.
+
+Prices keep the currency their source quotes (``usd_per_hour``, ``cny_per_hour``, ``eur_per_hour`` and their
+``spot_`` forms); ``usd_per_hour`` of an ``Offer`` is the USD figure at the catalog's exchange rate
+(``planner.inputs.currency``), which a user catalog folder may replace with its own ``fx.yaml``.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import InputError, did_you_mean
+from planner.inputs.currency import FxRates, load_fx, shipped_fx
 from planner.inputs.yaml_source import load_yaml
 from planner.resources import PACKAGE_DIR
 from planner.units import PRECISIONS
@@ -33,7 +39,11 @@ def builtin_catalog_dir() -> Path:
 
 @dataclass(frozen=True)
 class Offer:
-    """A way to rent GPUs: an instance of ``gpus_per_instance`` GPUs at a price per hour."""
+    """A way to rent GPUs: an instance of ``gpus_per_instance`` GPUs at a price per hour.
+
+    ``price_per_hour`` / ``spot_price_per_hour`` are the source's figures in ``currency``; ``usd_per_hour`` /
+    ``spot_usd_per_hour`` the same at the catalog's exchange rate (what the solver adds up).
+    """
 
     provider: str
     instance: str
@@ -44,6 +54,10 @@ class Offer:
     source: str
     as_of: str
     note: str | None = None
+    currency: str = "USD"
+    price_per_hour: float | None = None
+    spot_price_per_hour: float | None = None
+    confidence: str | None = None  # high | medium | low (None: not rated)
 
     @property
     def id(self) -> str:
@@ -52,13 +66,15 @@ class Offer:
 
 @dataclass(frozen=True)
 class Purchase:
-    """Buying the card: price and power draw, so owned hardware can be priced."""
+    """Buying the card: price (in USD at the catalog's rate; ``price`` in ``currency`` as quoted) and power draw."""
 
     usd: float
     power_w: float
     source: str
     as_of: str
     note: str | None = None
+    currency: str = "USD"
+    price: float | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,7 @@ class GPU:
 class Catalog:
     gpus: dict[str, GPU]
     sources: dict[str, dict[str, str]]
+    fx: FxRates = field(default_factory=shipped_fx)
 
     def get(self, gpu_id: str) -> GPU:
         if gpu_id not in self.gpus:
@@ -130,7 +147,7 @@ def _read_gpu_files(path: Path) -> list[tuple[dict[str, Any], str]]:
     from planner.inputs.catalog_schema import GPUIn
     from planner.inputs.input_errors import validate
 
-    files = sorted(p for p in path.glob("*.yaml") if p.name != "sources.yaml") if path.is_dir() else [path]
+    files = sorted(p for p in path.glob("*.yaml") if p.name not in ("sources.yaml", "fx.yaml")) if path.is_dir() else [path]
     if path.is_dir() and not files:
         raise InputError(f"{path}: catalog folder has no .yaml files")
     out = []
@@ -159,7 +176,32 @@ def _read_builtin_files(path: Path) -> list[tuple[dict[str, Any], str]]:
     return out
 
 
-def _to_gpu(g: dict[str, Any], base: GPU | None, sources: dict[str, dict[str, str]], fname: str) -> GPU:
+def _to_offer(o: dict[str, Any], fx: FxRates, as_of: str) -> Offer:
+    """An offer in the currency its source quotes, with its USD figures at the catalog's rate."""
+    from planner.inputs.catalog_schema import PRICE_FIELDS
+
+    if o.get("price_cny_per_hour") is not None and o.get("cny_per_hour") is None:
+        o = dict(o, cny_per_hour=o["price_cny_per_hour"])
+    cur = next((c for c, fs in PRICE_FIELDS.items() if any(o.get(f) is not None for f in fs)), "USD")
+    od, spot = (o.get(f) for f in PRICE_FIELDS[cur])
+    return Offer(provider=o["provider"], instance=o["instance"], gpus_per_instance=int(o["gpus_per_instance"]),
+                 usd_per_hour=None if od is None else fx.to_usd(float(od), cur),
+                 spot_usd_per_hour=None if spot is None else fx.to_usd(float(spot), cur), region=o.get("region"),
+                 source=o["source"], as_of=as_of, note=o.get("note"), currency=cur,
+                 price_per_hour=None if od is None else float(od), spot_price_per_hour=None if spot is None else float(spot),
+                 confidence=o.get("confidence"))
+
+
+def _layer_offers(base: tuple[Offer, ...], new: list[Offer]) -> tuple[Offer, ...]:
+    """The built-in offers plus the user's: a user offer with a built-in offer's id replaces that one offer."""
+    by_id = {o.id: o for o in base}
+    for o in new:
+        by_id[o.id] = o
+    return tuple(by_id.values())
+
+
+def _to_gpu(g: dict[str, Any], base: GPU | None, sources: dict[str, dict[str, str]], fname: str,
+            fx: FxRates) -> GPU:
     gid = g["id"]
 
     def pick(name: str) -> Any:
@@ -180,21 +222,15 @@ def _to_gpu(g: dict[str, Any], base: GPU | None, sources: dict[str, dict[str, st
             return sources[src]["as_of"]
         raise InputError(f"{fname}: {gid}: source '{src}' has no as_of date and is not a known source key; add as_of")
 
-    offers: tuple[Offer, ...]
-    if g.get("offers") is not None:
-        offers = tuple(
-            Offer(provider=o["provider"], instance=o["instance"], gpus_per_instance=int(o["gpus_per_instance"]),
-                  usd_per_hour=o.get("usd_per_hour"), spot_usd_per_hour=o.get("spot_usd_per_hour"), region=o.get("region"),
-                  source=o["source"], as_of=as_of(o["source"], o.get("as_of")), note=o.get("note"))
-            for o in g["offers"]
-        )
-    else:
-        offers = base.offers if base else ()
+    offers = _layer_offers(base.offers if base else (),
+                           [_to_offer(o, fx, as_of(o["source"], o.get("as_of"))) for o in g.get("offers") or ()])
     purchase = base.purchase if base else None
     if g.get("purchase") is not None:
         p = g["purchase"]
-        purchase = Purchase(usd=float(p["usd"]), power_w=float(p["power_w"]), source=p["source"],
-                            as_of=as_of(p["source"], p.get("as_of")), note=p.get("note"))
+        cur = next((c for c in ("usd", "cny", "eur") if p.get(c) is not None), "usd")
+        purchase = Purchase(usd=fx.to_usd(float(p[cur]), cur.upper()), power_w=float(p["power_w"]), source=p["source"],
+                            as_of=as_of(p["source"], p.get("as_of")), note=p.get("note"), currency=cur.upper(),
+                            price=float(p[cur]))
     mgn = pick("max_gpus_per_node")
     return GPU(
         id=gid, name=pick("name"), vendor=pick("vendor") or "unknown", architecture=pick("architecture") or "unknown",
@@ -215,9 +251,10 @@ def _builtin() -> Catalog:
     data, _ = load_yaml(d / "sources.yaml", "catalog sources")
     sources = {k: {"text": str(v["text"]), "as_of": str(v["as_of"])} for k, v in data.items()}
     gpus = {}
+    fx = shipped_fx()
     for g, fname in _read_builtin_files(d):
-        gpus[g["id"]] = _to_gpu(g, None, sources, fname)
-    return Catalog(gpus=gpus, sources=sources)
+        gpus[g["id"]] = _to_gpu(g, None, sources, fname, fx)
+    return Catalog(gpus=gpus, sources=sources, fx=fx)
 
 
 def load_catalog(path: str | Path | None = None) -> Catalog:
@@ -237,7 +274,27 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
             if not isinstance(v, dict) or "as_of" not in v:
                 raise InputError(f"{p / 'sources.yaml'}: source '{k}' needs text and as_of")
             sources[str(k)] = {"text": str(v.get("text", "")), "as_of": str(v["as_of"])}
-    gpus = dict(base.gpus)
+    fx = base.fx
+    if p.is_dir() and (p / "fx.yaml").is_file():
+        fx = load_fx(p / "fx.yaml")
+    builtin = base.gpus if fx == base.fx else {k: _reprice(g, fx) for k, g in base.gpus.items()}
+    gpus = dict(builtin)
     for g, fname in _read_gpu_files(p):
-        gpus[g["id"]] = _to_gpu(g, base.gpus.get(g["id"]), sources, fname)
-    return Catalog(gpus=gpus, sources=sources)
+        gpus[g["id"]] = _to_gpu(g, builtin.get(g["id"]), sources, fname, fx)
+    return Catalog(gpus=gpus, sources=sources, fx=fx)
+
+
+def _reprice(g: GPU, fx: FxRates) -> GPU:
+    """A built-in GPU with its non-USD prices converted at the user's rates."""
+    from dataclasses import replace
+
+    def conv(x: float | None, cur: str) -> float | None:
+        return None if x is None else fx.to_usd(x, cur)
+
+    offers = tuple(replace(o, usd_per_hour=conv(o.price_per_hour, o.currency),
+                           spot_usd_per_hour=conv(o.spot_price_per_hour, o.currency))
+                   if o.currency != "USD" else o for o in g.offers)
+    purchase = g.purchase
+    if purchase is not None and purchase.currency != "USD" and purchase.price is not None:
+        purchase = replace(purchase, usd=fx.to_usd(purchase.price, purchase.currency))
+    return replace(g, offers=offers, purchase=purchase)

@@ -10,8 +10,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from planner.errors import InputError, did_you_mean
+from planner.i18n import Lang
 from planner.inputs.architectures import ModelArch
 from planner.inputs.catalog import Catalog, load_catalog
+from planner.inputs.currency import Currency
 from planner.inputs.input_errors import validate
 from planner.inputs.library import get_model, load_hf_model, resolve_model_id, unknown_model_message
 from planner.inputs.pricing import Owned, Pricing
@@ -36,7 +38,7 @@ class ModelSpec(BaseModel):
     """One model to serve and its workload."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[\w.\-]+$")  # \w: letters and digits of any script
     model: str | None = Field(default=None, min_length=1)
     hf_config: str | None = Field(default=None, min_length=1)
     precision: Precision | None = None  # default: a checkpoint's quantization_config, else bf16
@@ -118,6 +120,8 @@ class ScenarioIn(BaseModel):
     owned: OwnedIn = OwnedIn()
     sharing: Sharing = Sharing()
     solver: Solver = Solver()
+    currency: Currency = "USD"  # the currency reports show money in (prices convert at the catalog's rates)
+    lang: Lang = "en"  # the language of tables and reports
     models: list[ModelSpec]
 
 
@@ -159,6 +163,8 @@ class Scenario:
     models: tuple[ModelReq, ...]
     calibration_path: str | None = None
     source: str = ""
+    currency: str = "USD"
+    lang: str = "en"
 
 
 def default_scenario_path() -> Path:
@@ -194,7 +200,7 @@ def scenario_from_dict(data: Any, lines: dict | None = None, name: str = "<scena
         name=s.name, description=s.description or "", pricing=s.pricing, catalog=catalog, gpu_ids=gpu_ids,
         providers=providers, limits=limits, max_usd_per_hour=s.max_usd_per_hour,
         gpu_memory_utilization=s.gpu_memory_utilization, owned=Owned(**s.owned.model_dump()), sharing=s.sharing, solver=s.solver,
-        models=reqs, calibration_path=cal, source=name,
+        models=reqs, calibration_path=cal, source=name, currency=s.currency, lang=s.lang,
     )
 
 
