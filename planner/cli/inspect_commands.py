@@ -23,7 +23,11 @@ def _arch(model: str | None, hf_config: Path | None) -> ModelArch:
     if hf_config is not None and model is not None:
         raise InputError("give either MODEL or --hf-config, not both")
     if hf_config is not None:
-        return load_hf_model(hf_config)
+        from planner.inputs.architectures import check_checkpoint_size
+
+        arch = load_hf_model(hf_config)
+        check_checkpoint_size(arch)
+        return arch
     if model is None:
         raise InputError("give a MODEL id (see `planner models`) or --hf-config PATH")
     return get_model(model)
@@ -181,17 +185,26 @@ def calibrate_cmd(points: Path, out: Path, fmt: str) -> None:
     from planner.report.tables import print_table, to_json
 
     pts = read_points(points)
-    cal = calibrate(pts, str(points))
+    notes: list[str] = []
+    cal = calibrate(pts, str(points), notes=notes)
     s = score(pts, cal)
-    header = f"# Throughput-model constants fitted by `planner calibrate {points}` ({len(pts)} points). Formula: planner/perf.py\n"
+    header = (f"# Throughput-model constants fitted by `planner calibrate {points}` ({len(pts)} points). "
+              "Formula: planner/estimate/speed.py\n")
     atomic_write_text(Path(out), calibration_text(cal, header))
     summary = {k: v for k, v in s.items() if k != "rows"}
     if fmt == "json":
-        sys.stdout.write(to_json({"out": str(out), "fit": summary, "constants": {k: vars(v) for k, v in cal.items()}}))
+        sys.stdout.write(to_json({"out": str(out), "fit": summary, "points": s["rows"], "notes": notes,
+                                  "constants": {k: vars(v) for k, v in cal.items()}}))
         return
     rows = [{"family": k, "t0_ms": v.t0_ms, "eta_bw": v.eta_bw, "eta_flops": v.eta_flops, "eta_prefill": v.eta_prefill,
              "points": v.points} for k, v in cal.items()]
     print_table(rows, list(rows[0].keys()), title=f"Constants written to {out}")
+    per_point = [{k: r[k] for k in ("id", "gpu", "tp", "batch", "tpot_ms", "pred_tpot_ms")}
+                 | {"tpot_err": f"{r['tpot_err']:+.1%}", "ttft_ms": r["ttft_ms"], "pred_ttft_ms": r["pred_ttft_ms"],
+                    "ttft_err": None if r["ttft_err"] is None else f"{r['ttft_err']:+.1%}"} for r in s["rows"]]
+    print_table(per_point, list(per_point[0].keys()), title="Error of the fit at each point (predicted vs measured)")
     print(f"decode time: median error {summary['decode_median_rel_err']:.1%}, worst {summary['decode_worst_rel_err']:.1%} over {len(pts)} points")
     if summary["ttft_median_rel_err"] is not None:
         print(f"TTFT: median error {summary['ttft_median_rel_err']:.1%}, worst {summary['ttft_worst_rel_err']:.1%}")
+    for n in notes:
+        print(f"Note: {n}")

@@ -10,7 +10,7 @@ from planner.units import Precision
 
 
 class OfferIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     provider: str = Field(min_length=1)
     instance: str = Field(min_length=1)
     gpus_per_instance: int = Field(ge=1, le=64)
@@ -25,7 +25,7 @@ class OfferIn(BaseModel):
 
 
 class PurchaseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     usd: float = Field(gt=0, le=10_000_000)
     power_w: float = Field(gt=0, le=10_000)
     source: str = Field(min_length=1)
@@ -36,7 +36,7 @@ class PurchaseIn(BaseModel):
 
 
 class GPUIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")
     name: str | None = None
     vendor: str | None = None

@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 
 from planner.errors import InputError
+from planner.inputs.files import read_text
 
-MAX_FILE_BYTES = 5 * 2**20  # a scenario or catalog file larger than 5 MiB is not a hand-written input
 MAX_NODES = 200_000  # nodes after alias expansion; an alias bomb ("billion laughs") blows far past this
 
 # libyaml's loader is much faster (PyYAML wheels ship it); the pure-Python one is the fallback
@@ -23,28 +23,6 @@ SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader
 _scalar = yaml.constructor.SafeConstructor()
 
 FieldPath = tuple[Any, ...]  # keys and indexes from the document root to a node, e.g. ("models", 0, "name")
-
-
-def read_text(path: str | Path, what: str = "file") -> str:
-    """Read a user file as UTF-8 text, with one clear error for each way that can fail."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: no such {what}")
-    if p.is_dir():
-        raise InputError(f"{p}: is a directory, expected a {what}")
-    try:
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputError(f"{p}: file is {size / 2**20:.1f} MiB, larger than the 5 MiB limit for a {what}")
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read ({exc.strerror or exc})") from None
-    if b"\x00" in raw:
-        raise InputError(f"{p}: binary data, expected a text {what}")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{p}: not UTF-8 text (byte {exc.start})") from None
 
 
 def load_yaml(path: str | Path, what: str = "YAML file") -> tuple[Any, dict[FieldPath, int]]:
