@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from planner.errors import InputError, not_one_of
 from planner.estimate.rules_of_thumb import METHODS
 from planner.inputs.pricing import PRICING_MODES
-from planner.units import GB, GIB
+from planner.units import GB, GIB, TP_SIZES
 
 if TYPE_CHECKING:
     from planner.estimate.deployment import DeploymentEstimate
@@ -25,8 +25,13 @@ def _arch(model: str | None, hf_config: Path | None) -> ModelArch:
     if hf_config is not None:
         from planner.inputs.architectures import check_checkpoint_size
 
-        arch = load_hf_model(hf_config)
-        check_checkpoint_size(arch)
+        try:
+            arch = load_hf_model(hf_config)
+            check_checkpoint_size(arch)
+        except InputError as exc:  # config field errors say "config.json: ..."; name the file the user gave
+            cfg = hf_config / "config.json" if hf_config.is_dir() else hf_config
+            raise InputError(f"{cfg}: {exc.message.removeprefix('config.json: ')}"
+                             if exc.message.startswith("config.json: ") else exc.message) from None
         return arch
     if model is None:
         raise InputError("give a MODEL id (see `planner models`) or --hf-config PATH")
@@ -46,6 +51,11 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
 
     if method not in METHODS:
         raise InputError(not_one_of("--method: ", method, METHODS))
+    if tp not in TP_SIZES:
+        raise InputError(f"--tp: {tp} is not a power of two; allowed: {', '.join(map(str, TP_SIZES))}")
+    if gpu is None and method == "detailed" and (tp, pp) != (1, 1):
+        raise InputError(f"--tp {tp} --pp {pp}: a split applies to one GPU type; give --gpu (without it, every GPU "
+                         "type gets its smallest split that fits)")
     if pricing not in PRICING_MODES:
         raise InputError(not_one_of("--pricing: ", pricing, PRICING_MODES))
     kv_cache_dtype = check_kv_dtype(kv_cache_dtype)
@@ -184,6 +194,8 @@ def calibrate_cmd(points: Path, out: Path, fmt: str) -> None:
     from planner.report.files import atomic_write_text
     from planner.report.tables import print_table, to_json
 
+    if out.is_dir():
+        raise InputError(f"--out {out}: is a directory, expected a file")
     pts = read_points(points)
     notes: list[str] = []
     cal = calibrate(pts, str(points), notes=notes)

@@ -55,6 +55,8 @@ def format_error(model: type[BaseModel], err: ErrorDetails, lines: dict, name: s
                     "list": "a list", "dict": "a mapping", "model": "a mapping"}
         want = next((v for k, v in expected.items() if kind.startswith(k)), msg)
         return f"{where}: {fpath}: expected {want}, got {_show(value)}"
+    if kind == "finite_number":
+        return f"{where}: {fpath}: {shown(value)} is not a finite number"
     if kind == "string_pattern_mismatch":
         return f"{where}: {fpath}: {shown(value)} is not allowed; allowed: letters, digits, '_', '.' and '-'"
     if kind in ("string_too_short", "string_too_long"):

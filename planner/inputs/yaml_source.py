@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,9 @@ MAX_NODES = 200_000  # nodes after alias expansion; an alias bomb ("billion laug
 SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _scalar = yaml.constructor.SafeConstructor()
+
+# YAML 1.1 (PyYAML) reads an unquoted 1e9 or 5E-3 as a string; YAML 1.2 and every user read it as a number
+_YAML12_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
 
 FieldPath = tuple[Any, ...]  # keys and indexes from the document root to a node, e.g. ("models", 0, "name")
 
@@ -70,10 +74,16 @@ def _convert(node: yaml.Node, path: FieldPath, lines: dict[FieldPath, int], coun
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_convert(v, (*path, i), lines, counter, name) for i, v in enumerate(node.value)]
+    if (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:str" and not node.style
+            and _YAML12_FLOAT.fullmatch(node.value)):
+        node = yaml.ScalarNode("tag:yaml.org,2002:float", node.value, node.start_mark, node.end_mark)
     try:
         value = _scalar.construct_object(node, deep=True)
     except yaml.YAMLError as exc:
         raise InputError(f"{name}:{node.start_mark.line + 1}: {_fmt(path)}: {exc}") from None
+    except (ValueError, OverflowError):  # an integer of more than 4,300 digits
+        raise InputError(f"{name}:{node.start_mark.line + 1}: {_fmt(path)}: {len(str(node.value))}-digit number "
+                         "is out of range") from None
     if isinstance(value, float) and not math.isfinite(value):
         raise InputError(f"{name}:{node.start_mark.line + 1}: {_fmt(path)}: {value} is not a finite number")
     if not isinstance(value, (str, int, float, bool, type(None))):
