@@ -47,6 +47,14 @@ class WeightGroup:
     layers: str = "all"  # "all", "dense" (first_k_dense / non-MoE layers) or "moe"
 
 
+class QuantizationConfig(dict[str, Any]):
+    """A checkpoint's quantization_config: a plain mapping that hashes by its contents, so a ``ModelArch`` holding one
+    stays hashable (estimates are cached by architecture) and two checkpoints with different configs differ."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(json.dumps(self, sort_keys=True, default=str))
+
+
 @dataclass(frozen=True)
 class ModelArch:
     """The architecture facts every estimator needs. Field names follow Hugging Face configs where one exists."""
@@ -77,6 +85,10 @@ class ModelArch:
     groups: tuple[WeightGroup, ...] = field(default=(), repr=False)
     source: str = ""
     quantization: dict[str, Any] | None = None  # a checkpoint's quantization_config, when read from one
+
+    def __post_init__(self) -> None:
+        if self.quantization is not None and not isinstance(self.quantization, QuantizationConfig):
+            object.__setattr__(self, "quantization", QuantizationConfig(self.quantization))
 
     @property
     def is_moe(self) -> bool:
