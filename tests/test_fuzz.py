@@ -157,16 +157,21 @@ def test_random_user_catalogs(tmp_path, capsys, gid, fields, offer_list, two_fil
 CONSTANTS = ("t0_ms", "eta_bw", "eta_flops", "eta_prefill", "allreduce_us_nvlink", "allreduce_us_pcie")
 families = st.dictionaries(st.sampled_from(["default", "ada-dc", "ampere-dc", "l4", "x"]),
                            st.dictionaries(st.sampled_from([*CONSTANTS, "points", "extra"]),
-                                           st.one_of(numbers, st.floats(0.05, 1.0), st.floats(0, 50)), max_size=8),
+                                           st.one_of(st.floats(0.05, 1.0), st.floats(0, 50), numbers), max_size=8),
                            max_size=3)
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(families, st.booleans())
+@given(families, st.integers(0, 3))
 def test_random_calibration_files(tmp_path, capsys, fams, complete_default):
+    """Three examples in four complete every family with valid constants first, so that many plan (exit 0)."""
+    valid = {"t0_ms": 2.0, "eta_bw": 0.8, "eta_flops": 0.6, "eta_prefill": 0.6, "allreduce_us_nvlink": 20.0,
+             "allreduce_us_pcie": 50.0}
     if complete_default:
-        fams = {**fams, "default": {"t0_ms": 2.0, "eta_bw": 0.8, "eta_flops": 0.6, "eta_prefill": 0.6,
-                                    "allreduce_us_nvlink": 20.0, "allreduce_us_pcie": 50.0, **fams.get("default", {})}}
+        fams = {k: {**valid, **v} for k, v in {**fams, "default": fams.get("default", {})}.items()}
+    from planner.estimate.speed import load_calibration
+
+    load_calibration.cache_clear()  # cached by path: every example rewrites the same file
     (tmp_path / "cal.yaml").write_text(yaml.safe_dump({"families": fams}, allow_unicode=True))
     _plan_case(tmp_path, capsys, {"name": "f", "calibration": "cal.yaml", "gpus": ["l4"],
                                   "models": [{"name": "m", "model": "llama-3.2-1b", "concurrency": 4, "context_tokens": 2048}]})

@@ -139,7 +139,7 @@ def estimate(
     pp: int = typer.Option(1, "--pp", min=1, max=64, help="Pipeline-parallel size."),
     precision: str | None = typer.Option(None, "--precision", help="fp32, fp16, bf16, fp8, int8 or int4 (weights; default: a checkpoint's quantization, else bf16)."),
     kv_cache_dtype: str = typer.Option("auto", "--kv-cache-dtype", help="auto, fp16, bf16 or fp8."),
-    context: int = typer.Option(4096, "--context", min=1, max=10_000_000, help="Tokens per sequence (prompt + output)."),
+    context: int | None = typer.Option(None, "--context", min=1, max=10_000_000, help="Tokens per sequence (prompt + output; default 4096, or input + output tokens when both are given)."),
     concurrency: int = typer.Option(1, "--concurrency", min=1, max=10_000_000, help="Simultaneous sequences."),
     util: float = typer.Option(0.9, "--gpu-memory-utilization", min=0.01, max=0.99, help="vLLM's fraction of GPU memory."),
     max_batched_tokens: int | None = typer.Option(None, "--max-batched-tokens", min=16, help="vLLM max_num_batched_tokens (default: vLLM's)."),

@@ -38,8 +38,20 @@ def _arch(model: str | None, hf_config: Path | None) -> ModelArch:
     return get_model(model)
 
 
+def _context(context: int | None, input_tokens: int | None, output_tokens: int | None) -> int:
+    """--context, or 4096 (input + output tokens when both are given and more); below input + output is an error."""
+    given = (input_tokens or 0) + (output_tokens or 0)
+    if context is None:
+        return max(4096, given) if input_tokens and output_tokens else 4096
+    if given > context:
+        flags = " + ".join(f for f, v in (("--input-tokens", input_tokens), ("--output-tokens", output_tokens)) if v)
+        raise InputError(f"--context: {context} is below {flags} = {given}; allowed: --context {given} or more "
+                         "(the KV cache is sized for the context)")
+    return context
+
+
 def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precision: str | None, kv_cache_dtype: str,
-                 context: int, concurrency: int, util: float, max_batched_tokens: int | None, hf_config: Path | None,
+                 context: int | None, concurrency: int, util: float, max_batched_tokens: int | None, hf_config: Path | None,
                  method: str, batch: int, input_tokens: int | None, output_tokens: int | None,
                  min_tokens_per_s: float | None, max_ttft_ms: float | None, pricing: str, calibration: Path | None,
                  catalog_path: Path | None, fmt: str) -> None:
@@ -64,10 +76,9 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
     arch = _arch(model, hf_config)
     if precision is None:
         precision = default_precision(arch)
+    context = _context(context, input_tokens, output_tokens)
     if context > arch.max_context:
         raise InputError(f"--context: {context} exceeds {arch.id}'s maximum context of {arch.max_context} tokens")
-    if input_tokens and output_tokens and input_tokens + output_tokens > context:
-        context = input_tokens + output_tokens
     cat = load_catalog(catalog_path)
     cal = load_calibration(str(calibration) if calibration else None)
     kw: dict[str, Any] = {"precision": precision, "kv_cache_dtype": kv_cache_dtype, "context_tokens": context,

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from planner.errors import InputError, did_you_mean, shown
+from planner.errors import InputError, cut, did_you_mean, shown
 from planner.inputs.yaml_source import field_path, line_of
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def format_error(model: type[BaseModel], err: ErrorDetails, lines: dict, name: s
     if kind == "extra_forbidden":
         allowed = _allowed_keys(model, loc[:-1])
         key = loc[-1]
-        return f"{where}: {fpath}: unknown field '{key}'; allowed: {', '.join(allowed)}{did_you_mean(str(key), allowed)}"
+        return f"{where}: {fpath}: unknown field '{cut(str(key))}'; allowed: {', '.join(allowed)}{did_you_mean(str(key), allowed)}"
     if kind == "missing":
         return f"{where}: {fpath}: required field is missing"
     msg = err.get("msg", "invalid value")

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from planner.errors import InputError
+from planner.errors import InputError, cut
 from planner.inputs.files import read_text
 
 MAX_NODES = 200_000  # nodes after alias expansion, or half the file's characters if more (a node takes 2 or more):
@@ -119,7 +119,8 @@ def _convert(node: yaml.Node, path: FieldPath, lines: dict[FieldPath, int], coun
 def _fmt(path: FieldPath) -> str:
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        text = cut(str(part))  # a 1 MB key stays a readable field name
+        out += f"[{part}]" if isinstance(part, int) else (f".{text}" if out else text)
     return out or "(top level)"
 
 
