@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from planner.candidates.deployments import build_candidates
+from planner.errors import InputError
 from planner.inputs.scenario import load_scenario
 from planner.pipeline import plan
 from planner.plans.check import check_plan
@@ -104,7 +105,7 @@ def test_failed_write_keeps_the_earlier_report(tmp_path, monkeypatch):
     monkeypatch.setattr(rep, "write_xlsx", boom)
     s = load_scenario(ROOT / "scenarios" / "service-7b-int8.yaml")
     cs = build_candidates(s)
-    with pytest.raises(OSError):
+    with pytest.raises(InputError, match="disk full"):  # one line and exit 2 from the CLI, never a traceback
         write_report(plan(s, candidates=cs), s, cs, out)
     assert {f.name: f.read_bytes() for f in out.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from planner.errors import InputError, not_one_of
 from planner.estimate.rules_of_thumb import METHODS
 from planner.inputs.pricing import PRICING_MODES
-from planner.units import GB, GIB
+from planner.units import GB, GIB, TP_SIZES
 
 if TYPE_CHECKING:
     from planner.estimate.deployment import DeploymentEstimate
@@ -23,7 +23,16 @@ def _arch(model: str | None, hf_config: Path | None) -> ModelArch:
     if hf_config is not None and model is not None:
         raise InputError("give either MODEL or --hf-config, not both")
     if hf_config is not None:
-        return load_hf_model(hf_config)
+        from planner.inputs.architectures import check_checkpoint_size
+
+        try:
+            arch = load_hf_model(hf_config)
+            check_checkpoint_size(arch)
+        except InputError as exc:  # config field errors say "config.json: ..."; name the file the user gave
+            cfg = hf_config / "config.json" if hf_config.is_dir() else hf_config
+            raise InputError(f"{cfg}: {exc.message.removeprefix('config.json: ')}"
+                             if exc.message.startswith("config.json: ") else exc.message) from None
+        return arch
     if model is None:
         raise InputError("give a MODEL id (see `planner models`) or --hf-config PATH")
     return get_model(model)
@@ -67,6 +76,15 @@ def engine_profile(*, engine: str, vllm_version: str | None, max_num_seqs: int |
                          chunked_prefill=None if chunked_prefill is None else chunked_prefill == "on")
 
 
+def _check_context(context: int, input_tokens: int | None, output_tokens: int | None) -> None:
+    """A given --context below input + output tokens is an error: the KV cache is sized for the context."""
+    given = (input_tokens or 0) + (output_tokens or 0)
+    if given > context:
+        flags = " + ".join(f for f, v in (("--input-tokens", input_tokens), ("--output-tokens", output_tokens)) if v)
+        raise InputError(f"--context: {context} is below {flags} = {given}; allowed: --context {given} or more "
+                         "(the KV cache is sized for the context)")
+
+
 def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precision: str | None, kv_cache_dtype: str,
                  context: int | None, concurrency: int, util: float, max_batched_tokens: int | None, hf_config: Path | None,
                  method: str, batch: int, input_tokens: int | None, output_tokens: int | None,
@@ -82,6 +100,11 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
 
     if method not in METHODS:
         raise InputError(not_one_of("--method: ", method, METHODS))
+    if tp not in TP_SIZES:
+        raise InputError(f"--tp: {tp} is not a power of two; allowed: {', '.join(map(str, TP_SIZES))}")
+    if gpu is None and method == "detailed" and (tp, pp) != (1, 1):
+        raise InputError(f"--tp {tp} --pp {pp}: a split applies to one GPU type; give --gpu (without it, every GPU "
+                         "type gets its smallest split that fits)")
     if pricing not in PRICING_MODES:
         raise InputError(not_one_of("--pricing: ", pricing, PRICING_MODES))
     kv_cache_dtype = check_kv_dtype(kv_cache_dtype)
@@ -94,6 +117,8 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
         context = arch.max_context
         input_tokens = input_tokens or min(2048, max(1, context // 2))
         output_tokens = output_tokens or min(2048, max(1, context - input_tokens))
+    else:
+        _check_context(context, input_tokens, output_tokens)
     if context > arch.max_context:
         raise InputError(f"--context: {context} exceeds {arch.id}'s maximum context of {arch.max_context} tokens "
                          "(vLLM refuses it unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1)")
@@ -242,18 +267,29 @@ def calibrate_cmd(points: Path, out: Path, fmt: str) -> None:
     from planner.report.files import atomic_write_text
     from planner.report.tables import print_table, to_json
 
+    if out.is_dir():
+        raise InputError(f"--out {out}: is a directory, expected a file")
     pts = read_points(points)
-    cal = calibrate(pts, str(points))
+    notes: list[str] = []
+    cal = calibrate(pts, str(points), notes=notes)
     s = score(pts, cal)
-    header = f"# Throughput-model constants fitted by `planner calibrate {points}` ({len(pts)} points). Formula: planner/perf.py\n"
+    header = (f"# Throughput-model constants fitted by `planner calibrate {points}` ({len(pts)} points). "
+              "Formula: planner/estimate/speed.py\n")
     atomic_write_text(Path(out), calibration_text(cal, header))
     summary = {k: v for k, v in s.items() if k != "rows"}
     if fmt == "json":
-        sys.stdout.write(to_json({"out": str(out), "fit": summary, "constants": {k: vars(v) for k, v in cal.items()}}))
+        sys.stdout.write(to_json({"out": str(out), "fit": summary, "points": s["rows"], "notes": notes,
+                                  "constants": {k: vars(v) for k, v in cal.items()}}))
         return
     rows = [{"family": k, "t0_ms": v.t0_ms, "eta_bw": v.eta_bw, "eta_flops": v.eta_flops, "eta_prefill": v.eta_prefill,
              "points": v.points} for k, v in cal.items()]
     print_table(rows, list(rows[0].keys()), title=f"Constants written to {out}")
+    per_point = [{k: r[k] for k in ("id", "gpu", "tp", "batch", "tpot_ms", "pred_tpot_ms")}
+                 | {"tpot_err": f"{r['tpot_err']:+.1%}", "ttft_ms": r["ttft_ms"], "pred_ttft_ms": r["pred_ttft_ms"],
+                    "ttft_err": None if r["ttft_err"] is None else f"{r['ttft_err']:+.1%}"} for r in s["rows"]]
+    print_table(per_point, list(per_point[0].keys()), title="Error of the fit at each point (predicted vs measured)")
     print(f"decode time: median error {summary['decode_median_rel_err']:.1%}, worst {summary['decode_worst_rel_err']:.1%} over {len(pts)} points")
     if summary["ttft_median_rel_err"] is not None:
         print(f"TTFT: median error {summary['ttft_median_rel_err']:.1%}, worst {summary['ttft_worst_rel_err']:.1%}")
+    for n in notes:
+        print(f"Note: {n}")

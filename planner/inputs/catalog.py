@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from planner.errors import InputError, did_you_mean
+from planner.errors import InputError, cut, did_you_mean
 from planner.inputs.currency import FxRates, load_fx, shipped_fx
 from planner.inputs.yaml_source import load_yaml
 from planner.resources import PACKAGE_DIR
@@ -127,7 +127,7 @@ class Catalog:
 
     def get(self, gpu_id: str) -> GPU:
         if gpu_id not in self.gpus:
-            raise InputError(f"unknown GPU '{gpu_id}'{did_you_mean(gpu_id, list(self.gpus))}; `planner catalog` lists the ids")
+            raise InputError(f"unknown GPU '{cut(gpu_id)}'{did_you_mean(gpu_id, list(self.gpus))}; `planner catalog` lists the ids")
         return self.gpus[gpu_id]
 
     def source_text(self, key: str) -> str:
@@ -142,7 +142,24 @@ REQUIRED_FOR_NEW = ("name", "memory_gib", "bandwidth_gb_s", "fp16_tflops", "tdp_
                     "max_gpus_per_node", "formats")
 
 
-def _read_gpu_files(path: Path) -> list[tuple[dict[str, Any], str]]:
+@dataclass(frozen=True)
+class _UserGPU:
+    """One GPU mapping of a user's catalog file: its validated fields and where each was written."""
+
+    fields: dict[str, Any]
+    file: str
+    lines: dict[Any, int]
+    prefix: tuple[Any, ...]
+
+    def where(self, *path: Any) -> str:
+        """``file:line: field`` of a field of this GPU mapping."""
+        from planner.inputs.yaml_source import field_path, line_of
+
+        ln = line_of(self.lines, (*self.prefix, *path))
+        return f"{self.file}:{ln}: {field_path(path)}" if ln else f"{self.file}: {field_path(path)}"
+
+
+def _read_gpu_files(path: Path) -> list[_UserGPU]:
     """User catalog files, validated against the schema (pydantic is imported only here)."""
     from planner.inputs.catalog_schema import GPUIn
     from planner.inputs.input_errors import validate
@@ -159,8 +176,29 @@ def _read_gpu_files(path: Path) -> list[tuple[dict[str, Any], str]]:
                 raise InputError(f"{f}: expected a GPU mapping (id, memory_gib, offers, ...), got {type(doc).__name__}")
             prefix = (i,) if isinstance(data, list) else ()
             g = validate(GPUIn, doc, lines, str(f), prefix)
-            out.append((g.model_dump(exclude_none=False), str(f)))
+            out.append(_UserGPU(g.model_dump(exclude_none=False), str(f), lines, prefix))
+    _check_unique(out)
     return out
+
+
+def _check_unique(user: list[_UserGPU]) -> None:
+    """A GPU id defined twice, or one offer id twice, is an error naming both places (never "the later wins")."""
+    seen: dict[str, _UserGPU] = {}
+    for u in user:
+        gid = u.fields["id"]
+        if gid in seen:
+            raise InputError(f"{u.where('id')}: GPU '{gid}' is defined twice (also {seen[gid].where('id')}); "
+                             "allowed: one definition per GPU id")
+        seen[gid] = u
+    offers: dict[str, str] = {}
+    for u in user:
+        for j, o in enumerate(u.fields.get("offers") or ()):
+            oid = f"{o['provider']}:{o['instance']}"
+            here = u.where("offers", j)
+            if oid in offers:
+                raise InputError(f"{here}: duplicate offer '{cut(oid)}' (also {offers[oid]}); "
+                                 "allowed: one offer per provider:instance")
+            offers[oid] = here
 
 
 def _read_builtin_files(path: Path) -> list[tuple[dict[str, Any], str]]:
@@ -279,8 +317,11 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
         fx = load_fx(p / "fx.yaml")
     builtin = base.gpus if fx == base.fx else {k: _reprice(g, fx) for k, g in base.gpus.items()}
     gpus = dict(builtin)
-    for g, fname in _read_gpu_files(p):
-        gpus[g["id"]] = _to_gpu(g, builtin.get(g["id"]), sources, fname, fx)
+    user = _read_gpu_files(p)
+    for u in user:
+        gid = u.fields["id"]
+        gpus[gid] = _to_gpu(u.fields, builtin.get(gid), sources, u.file, fx)
+    _check_offers_unique(gpus, {u.fields["id"]: u for u in user})
     return Catalog(gpus=gpus, sources=sources, fx=fx)
 
 
@@ -298,3 +339,20 @@ def _reprice(g: GPU, fx: FxRates) -> GPU:
     if purchase is not None and purchase.currency != "USD" and purchase.price is not None:
         purchase = replace(purchase, usd=fx.to_usd(purchase.price, purchase.currency))
     return replace(g, offers=offers, purchase=purchase)
+
+
+def _check_offers_unique(gpus: dict[str, GPU], user: dict[str, _UserGPU]) -> None:
+    """An offer id (provider:instance) names one machine: a user's offer must not repeat one of another GPU type."""
+    owner: dict[str, str] = {}
+    for gid, g in gpus.items():
+        for o in g.offers:
+            prev = owner.setdefault(o.id, gid)
+            if prev == gid:
+                continue
+            mine, other = (gid, prev) if gid in user else (prev, gid)
+            if mine not in user:
+                continue  # two built-in GPUs: tests/test_catalog.py keeps the shipped catalog free of this
+            u = user[mine]
+            j = next(k for k, x in enumerate(u.fields.get("offers") or ()) if f"{x['provider']}:{x['instance']}" == o.id)
+            raise InputError(f"{u.where('offers', j)}: offer '{cut(o.id)}' is also an offer of GPU '{other}'; "
+                             "allowed: one GPU type per provider:instance (rename the instance)")

@@ -17,7 +17,7 @@ PRICE_FIELDS = {"USD": ("usd_per_hour", "spot_usd_per_hour"), "CNY": ("cny_per_h
 class OfferIn(BaseModel):
     """An offer quotes its price in one currency: the one its source quotes (converted to USD at the catalog's rate)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     provider: str = Field(min_length=1)
     instance: str = Field(min_length=1)
     gpus_per_instance: int = Field(ge=1, le=64)
@@ -54,7 +54,7 @@ class OfferIn(BaseModel):
 
 
 class PurchaseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     usd: float | None = Field(default=None, gt=0, le=10_000_000)
     cny: float | None = Field(default=None, gt=0, le=100_000_000)
     eur: float | None = Field(default=None, gt=0, le=10_000_000)
@@ -74,7 +74,7 @@ class PurchaseIn(BaseModel):
 
 
 class GPUIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")
     name: str | None = None
     vendor: str | None = None

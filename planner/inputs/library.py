@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from planner.errors import InputError, did_you_mean
+from planner.errors import InputError, cut, did_you_mean
 from planner.inputs.architectures import ModelArch, arch_from_config, read_hf_config
 from planner.resources import DATA_DIR
 
@@ -76,7 +76,7 @@ def unknown_model_message(name: str) -> str:
         target = resolve_model_id(hint.split("'")[1]) or ""
         if target and target != hint.split("'")[1]:
             hint = f" (did you mean '{target}'?)"
-    return f"unknown model '{name}'{hint}; `planner models` lists the {len(library())} built-in ids, or give hf_config: path/to/config.json"
+    return f"unknown model '{cut(name)}'{hint}; `planner models` lists the {len(library())} built-in ids, or give hf_config: path/to/config.json"
 
 
 @lru_cache(maxsize=256)
