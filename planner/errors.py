@@ -40,7 +40,7 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> 
     """Return ``" (did you mean 'x'?)"`` for the closest choice, or ``""`` when nothing is close."""
     import difflib
 
-    w = str(word).lower()
+    w = str(word).lower()[:200]  # a long value has no close match, and difflib is quadratic in its length
     lowered = {c.lower(): c for c in choices}
     prefix = sorted(c for c in lowered if c.startswith(w) and c != w) if len(w) >= 3 else []
     if prefix:
@@ -52,4 +52,20 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> 
 
 def not_one_of(label: str, value: object, allowed: list[str] | tuple[str, ...]) -> str:
     """The one shape of a "not an allowed value" message: ``label: 'x' is not one of a, b, c (did you mean 'a'?)``."""
-    return f"{label}'{value}' is not one of {', '.join(allowed)}{did_you_mean(str(value), allowed)}"
+    return f"{label}'{cut(str(value))}' is not one of {', '.join(allowed)}{did_you_mean(str(value), allowed)}"
+
+
+SHOWN_CHARS = 60  # an echoed value longer than this is cut: an error line stays readable whatever the input
+
+
+def shown(value: object, limit: int = SHOWN_CHARS) -> str:
+    """``repr``-like text of a user's value for a message, cut to ``limit`` characters + '...' (a 1 MB id stays short)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 3 * limit:
+        return f"an integer of {int(value.bit_length() * 0.30103) + 1} digits"  # str() of a 5,000-digit int raises
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def cut(text: str, limit: int = SHOWN_CHARS) -> str:
+    """A user's string cut to ``limit`` characters + '...' (no quotes added)."""
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -6,13 +6,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from planner.errors import InfeasibleError, InputError, SolveTimeoutError, did_you_mean, not_one_of
+from planner.errors import InfeasibleError, InputError, SolveTimeoutError, did_you_mean
 from planner.inputs.catalog import Catalog
 from planner.inputs.pricing import PRICING_MODES
 from planner.inputs.scenario import Scenario
 from planner.pipeline import plan
 from planner.plans.metrics import fleet_tokens_per_s
-from planner.units import PRECISIONS
 
 SWEEP_FIELDS = ("concurrency", "context_tokens", "precision", "pricing", "price", "min_replicas")
 
@@ -115,20 +114,9 @@ def parse_vary(spec: str, s: Scenario) -> tuple[str, str | None, list[str]]:
         field = key
     if field not in SWEEP_FIELDS:
         raise InputError(f"--vary: cannot vary '{field}'; fields: {', '.join(SWEEP_FIELDS)}{did_you_mean(field, SWEEP_FIELDS)}")
-    for v in values:
-        if field in ("concurrency", "context_tokens", "min_replicas"):
-            if not v.isdigit() or int(v) < 1:
-                raise InputError(f"--vary: {field} value '{v}' is not a positive integer")
-        elif field == "precision" and v not in PRECISIONS:
-            raise InputError(not_one_of("--vary: precision ", v, PRECISIONS))
-        elif field == "pricing" and v not in PRICING_MODES:
-            raise InputError(not_one_of("--vary: pricing ", v, PRICING_MODES))
-        elif field == "price":
-            try:
-                if float(v) <= 0:
-                    raise ValueError
-            except ValueError:
-                raise InputError(f"--vary: price value '{v}' is not a positive USD per GPU-hour") from None
+    from planner.inputs.options import check_vary_values
+
+    check_vary_values(field, values, PRICING_MODES)
     return field, target, values
 
 

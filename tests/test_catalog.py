@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from planner.errors import InputError
 from planner.inputs.catalog import builtin_catalog_dir, load_catalog
 from planner.inputs.catalog_schema import GPUIn
 from planner.inputs.input_errors import validate
@@ -102,6 +103,51 @@ def test_user_catalog_overrides_a_price_and_adds_a_gpu(tmp_path):
     (tmp_path / "h20.yaml").write_text(
         "id: h20\noffers:\n  - {provider: cn-cloud, instance: h20x8, gpus_per_instance: 8, usd_per_hour: 12.5, source: my-quote, as_of: '2026-10-01'}\n")
     cat = load_catalog(tmp_path)
-    assert [o.usd_per_hour for o in cat.get("a10").offers] == [0.33]
-    assert cat.get("h20").offers[0].gpus_per_instance == 8
-    assert cat.get("a10").memory_gib == load_catalog().get("a10").memory_gib
+    builtin = load_catalog()
+    # a user's offers are added to the built-in ones
+    assert [o.id for o in cat.get("a10").offers] == [o.id for o in builtin.get("a10").offers] + ["mycloud:a10-box"]
+    assert cat.get("a10").offers[-1].usd_per_hour == 0.33
+    assert cat.get("h20").offers[-1].gpus_per_instance == 8
+    assert cat.get("a10").memory_gib == builtin.get("a10").memory_gib
+
+
+def test_user_offer_with_a_builtin_id_replaces_that_one_offer(tmp_path):
+    builtin = load_catalog().get("a10").offers
+    first = builtin[0]
+    (tmp_path / "a10.yaml").write_text(
+        f"id: a10\noffers:\n  - {{provider: {first.provider}, instance: '{first.instance}', gpus_per_instance: 1, "
+        "usd_per_hour: 0.01, source: my-quote, as_of: '2026-11-01'}\n")
+    offers = load_catalog(tmp_path).get("a10").offers
+    assert [o.id for o in offers] == [o.id for o in builtin]
+    assert offers[0].usd_per_hour == 0.01 and offers[1:] == builtin[1:]
+
+
+def test_price_in_cny_is_kept_and_converted_at_the_shipped_rate(tmp_path):
+    from planner.inputs.currency import shipped_fx
+
+    (tmp_path / "h20.yaml").write_text(
+        "id: h20\noffers:\n  - {provider: cn-cloud, instance: h20x8, gpus_per_instance: 8, price_cny_per_hour: 84.0, "
+        "spot_cny_per_hour: 50.0, source: my-quote, as_of: '2026-10-01', confidence: low}\n")
+    o = load_catalog(tmp_path).get("h20").offers[-1]
+    rate = shipped_fx().rate("CNY")
+    assert rate is not None and rate.pair == "USD/CNY"
+    assert (o.currency, o.price_per_hour, o.spot_price_per_hour, o.confidence) == ("CNY", 84.0, 50.0, "low")
+    assert o.usd_per_hour == pytest.approx(84.0 / rate.value) and o.spot_usd_per_hour == pytest.approx(50.0 / rate.value)
+
+
+def test_an_offer_priced_in_two_currencies_is_refused(tmp_path):
+    (tmp_path / "h20.yaml").write_text(
+        "id: h20\noffers:\n  - {provider: c, instance: x, gpus_per_instance: 1, usd_per_hour: 1.0, cny_per_hour: 7.0, "
+        "source: q, as_of: '2026-10-01'}\n")
+    with pytest.raises(InputError, match="one currency"):
+        load_catalog(tmp_path)
+
+
+def test_a_user_fx_file_replaces_the_shipped_rate(tmp_path):
+    (tmp_path / "fx.yaml").write_text("rates:\n  - {pair: USD/CNY, value: 8.0, as_of: '2026-11-30', source: my-bank}\n")
+    (tmp_path / "h20.yaml").write_text(
+        "id: h20\noffers:\n  - {provider: c, instance: x, gpus_per_instance: 1, cny_per_hour: 8.0, source: q, as_of: '2026-10-01'}\n")
+    cat = load_catalog(tmp_path)
+    assert cat.get("h20").offers[-1].usd_per_hour == 1.0
+    autodl = next(o for o in cat.get("l20").offers if o.provider == "autodl")  # built-in CNY offers follow the rate
+    assert autodl.usd_per_hour == pytest.approx(autodl.price_per_hour / 8.0)

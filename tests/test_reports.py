@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from planner.candidates.deployments import build_candidates
+from planner.errors import InputError
 from planner.inputs.scenario import load_scenario
 from planner.pipeline import plan
 from planner.plans.check import check_plan
@@ -66,23 +67,31 @@ def test_xlsx_holds_the_same_numbers_as_the_json(tmp_path):
 
     import pandas as pd
 
+    from planner.i18n import column
+
     out = _report(tmp_path, "chinese-model-fleet")
     plan_json = json.loads((out / "plan.json").read_text())
     sheets = pd.read_excel(out / "report.xlsx", sheet_name=None)
-    assert {"summary", "deployments", "devices", "cost_by_gpu", "instances", "rejected", "sources"} <= set(sheets)
+    assert list(sheets)[:3] == ["shopping_list", "cost_by_model", "summary"]
+    assert {"deployments", "devices", "cost_by_gpu", "instances", "rejected", "sources"} <= set(sheets)
+
+    def h(name: str) -> str:
+        return column("en", name, cur="USD")
+
     inst = sheets["instances"]
-    assert list(inst["id"]) == [i["id"] for i in plan_json["instances"]]
-    assert inst["usd_per_hour"].sum() == pytest.approx(plan_json["cost_usd_per_hour"], abs=1e-6)
-    summary = dict(zip(sheets["summary"]["field"], sheets["summary"]["value"], strict=True))
+    assert list(inst[h("id")]) == [i["id"] for i in plan_json["instances"]]
+    assert inst[h("usd_per_hour")].sum() == pytest.approx(plan_json["cost_usd_per_hour"], abs=1e-6)
+    summary = dict(zip(sheets["summary"][h("field")], sheets["summary"][h("value")], strict=True))
     assert float(summary["cost_usd_per_hour"]) == pytest.approx(plan_json["cost_usd_per_hour"])
+    assert float(summary["cost_per_month"]) == pytest.approx(plan_json["costs"]["total_per_month"], abs=0.001)
     assert int(summary["gpus"]) == plan_json["gpus"]
     dep = sheets["deployments"]
-    assert dep["replicas"].sum() == len(plan_json["replicas"])
+    assert dep[h("replicas")].sum() == len(plan_json["replicas"])
     devices = sheets["devices"]
     assert len(devices) == sum(len(i["devices"]) for i in plan_json["instances"])
     used = {d["id"]: round(d["memory_used_bytes"] / 2**30, 2) for i in plan_json["instances"] for d in i["devices"]}
     for _, row in devices.iterrows():
-        assert row["used_gib"] == pytest.approx(used[row["device"]], abs=0.01)
+        assert row[h("used_gib")] == pytest.approx(used[row[h("device")]], abs=0.01)
 
 
 def test_failed_write_keeps_the_earlier_report(tmp_path, monkeypatch):
@@ -96,7 +105,7 @@ def test_failed_write_keeps_the_earlier_report(tmp_path, monkeypatch):
     monkeypatch.setattr(rep, "write_xlsx", boom)
     s = load_scenario(ROOT / "scenarios" / "service-7b-int8.yaml")
     cs = build_candidates(s)
-    with pytest.raises(OSError):
+    with pytest.raises(InputError, match="disk full"):  # one line and exit 2 from the CLI, never a traceback
         write_report(plan(s, candidates=cs), s, cs, out)
     assert {f.name: f.read_bytes() for f in out.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
@@ -164,3 +173,43 @@ def test_committed_example_report_is_current(tmp_path):
     for f in ("report.md", "deployments.csv", "devices.csv"):
         assert (tmp_path / "r" / f).read_text() == (ROOT / "reports" / "default-chat-fleet" / f).read_text(), \
             "regenerate with: planner report --out reports/default-chat-fleet"
+
+
+@pytest.mark.skipif(CHROMIUM is None and os.environ.get("CI") != "true",
+                    reason="Chromium is installed by .ci/run; on a developer machine without it this test cannot run")
+def test_chinese_report_renders_in_headless_chromium_with_a_cjk_font(tmp_path):
+    """The zh/CNY report: charts present, no console errors, and a font with Chinese glyphs installed (else the
+    headings render as boxes; .ci/run installs fonts-noto-cjk)."""
+    assert CHROMIUM is not None, ".ci/run installs Debian's chromium"
+    fonts = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, timeout=30)
+    assert fonts.stdout.strip(), "no font with Chinese glyphs: apt-get install fonts-noto-cjk"
+    s = load_scenario(ROOT / "scenarios" / "chinese-model-fleet.yaml")
+    cs = build_candidates(s)
+    out = tmp_path / "zh"
+    write_report(plan(s, candidates=cs), s, cs, out, currency="CNY", lang="zh")
+    html = out / "report.html"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0"]
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", html.as_uri()], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert 'lang="zh-CN"' in dom.stdout and "采购清单" in dom.stdout and "¥" in dom.stdout
+    for chart in ("chart-memory", "chart-cost", "chart-chargeback", "chart-baselines"):
+        assert f'id="{chart}"' in dom.stdout, chart
+    assert [ln for ln in dom.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln] == []
+    shot = tmp_path / "zh.png"
+    proc = subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1280,1600", html.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and shot.exists(), proc.stderr[-2000:]
+    assert _png_is_not_blank(shot)
+
+
+def test_committed_chinese_report_is_current(tmp_path):
+    """reports/chinese-model-fleet-zh/ (zh, CNY) is the example a Chinese reader opens: it must match the tool."""
+    s = load_scenario(ROOT / "scenarios" / "chinese-model-fleet.yaml")
+    cs = build_candidates(s)
+    write_report(plan(s, candidates=cs), s, cs, tmp_path / "r", currency="CNY", lang="zh")
+    for f in ("report.md", "deployments.csv", "devices.csv"):
+        assert (tmp_path / "r" / f).read_text() == (ROOT / "reports" / "chinese-model-fleet-zh" / f).read_text(), \
+            "regenerate with: planner report scenarios/chinese-model-fleet.yaml --lang zh --currency CNY " \
+            "--out reports/chinese-model-fleet-zh/"

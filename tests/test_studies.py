@@ -58,7 +58,7 @@ def test_owned_report_shows_rent_vs_own(tmp_path, run_cli):
     code, _out, _ = run_cli("report", str(ROOT / "scenarios" / "local-7b-int4.yaml"), "--out", str(tmp_path / "r"), "-q")
     assert code == 0
     md = (tmp_path / "r" / "report.md").read_text()
-    assert "## Rent or own the same GPUs" in md and "owned_usd_per_month" in md
+    assert "## Rent or own the same GPUs" in md and "owned USD/month" in md
 
 
 def test_sweep_context_keeps_the_prompt_output_split_and_never_gets_cheaper(run_cli):

@@ -133,20 +133,29 @@ def models(fmt: str = FormatOpt) -> None:
 
 @app.command()
 def estimate(
-    model: str | None = typer.Argument(None, help="A library model id (see `planner models`)."),
+    model: str | None = typer.Argument(None, help="A library id or Hugging Face repo id (Qwen/Qwen2.5-7B-Instruct; see `planner models`)."),
     gpu: str | None = typer.Option(None, "--gpu", help="GPU id; without it, every GPU type in the catalog."),
-    tp: int = typer.Option(1, "--tp", min=1, max=64, help="Tensor-parallel size."),
-    pp: int = typer.Option(1, "--pp", min=1, max=64, help="Pipeline-parallel size."),
+    tp: int = typer.Option(1, "--tp", "--tensor-parallel-size", min=1, max=64, help="Tensor-parallel size (any the model allows)."),
+    pp: int = typer.Option(1, "--pp", "--pipeline-parallel-size", min=1, max=64, help="Pipeline-parallel size."),
     precision: str | None = typer.Option(None, "--precision", help="fp32, fp16, bf16, fp8, int8 or int4 (weights; default: a checkpoint's quantization, else bf16)."),
-    kv_cache_dtype: str = typer.Option("auto", "--kv-cache-dtype", help="auto, fp16, bf16 or fp8."),
-    context: int = typer.Option(4096, "--context", min=1, max=10_000_000, help="Tokens per sequence (prompt + output)."),
+    quantization: str | None = typer.Option(None, "--quantization", "-q", help="vLLM's --quantization: awq, gptq, fp8, ... (sets --precision)."),
+    kv_cache_dtype: str = typer.Option("auto", "--kv-cache-dtype", help="auto, fp16, bf16, fp8, fp8_e4m3 or fp8_e5m2."),
+    context: int | None = typer.Option(None, "--context", "--max-model-len", min=1, max=10_000_000, help="vLLM max_model_len (default, as vLLM: the model's max_position_embeddings)."),
     concurrency: int = typer.Option(1, "--concurrency", min=1, max=10_000_000, help="Simultaneous sequences."),
     util: float = typer.Option(0.9, "--gpu-memory-utilization", min=0.01, max=0.99, help="vLLM's fraction of GPU memory."),
-    max_batched_tokens: int | None = typer.Option(None, "--max-batched-tokens", min=16, help="vLLM max_num_batched_tokens (default: vLLM's)."),
+    max_batched_tokens: int | None = typer.Option(None, "--max-batched-tokens", "--max-num-batched-tokens", min=16, help="vLLM max_num_batched_tokens (default: the version's)."),
+    engine: str = typer.Option("vllm", "--engine", help="The serving engine: vllm."),
+    vllm_version: str | None = typer.Option(None, "--vllm-version", help="vLLM version X.Y[.Z] whose memory rules apply (default: the README's current release)."),
+    max_num_seqs: int | None = typer.Option(None, "--max-num-seqs", min=1, help="vLLM max_num_seqs (default: the version's)."),
+    enforce_eager: bool = typer.Option(False, "--enforce-eager", help="No CUDA graphs (vLLM --enforce-eager)."),
+    block_size: int = typer.Option(16, "--block-size", min=1, max=1024, help="KV block size in tokens (vLLM --block-size)."),
+    kv_cache_memory: int | None = typer.Option(None, "--kv-cache-memory", "--kv-cache-memory-bytes", min=1, help="A fixed KV cache per GPU in bytes (vLLM --kv-cache-memory-bytes; skips profiling)."),
+    usage: str = typer.Option("serve", "--usage", help="serve (`vllm serve`) or offline (the LLM class): vLLM's defaults differ."),
+    chunked_prefill: str | None = typer.Option(None, "--chunked-prefill", help="on or off (V0 only; V1 always chunks)."),
     hf_config: Path | None = typer.Option(None, "--hf-config", help="A config.json or checkpoint folder instead of MODEL."),
     method: str = typer.Option("detailed", "--method", help="detailed, seed-1.2 or seed-2x (the articles' rules of thumb)."),
     batch: int = typer.Option(1, "--batch", min=1, max=100_000, help="Running sequences for the speed figures."),
-    input_tokens: int | None = typer.Option(None, "--input-tokens", min=1, help="Prompt tokens (default: half the context)."),
+    input_tokens: int | None = typer.Option(None, "--input-tokens", min=1, help="Prompt tokens (default: half the context, at most 2048 when the context is the model's)."),
     output_tokens: int | None = typer.Option(None, "--output-tokens", min=1, help="Output tokens (default: the rest)."),
     min_tokens_per_s: float | None = typer.Option(None, "--min-tokens-per-s", min=0.001, help="SLO: tokens/s per stream."),
     max_ttft_ms: float | None = typer.Option(None, "--max-ttft-ms", min=0.001, help="SLO: time to first token."),
@@ -155,18 +164,25 @@ def estimate(
     catalog_path: Path | None = typer.Option(None, "--catalog", help="A catalog folder or file of your own."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
-    """Memory per device, KV capacity, speed and price of one deployment, or of every GPU type.
+    """Memory per device, KV capacity, speed and price of one deployment, or of every GPU type, under a vLLM
+    version's memory rules, with the start-up lines vLLM would print.
 
-    Example: planner estimate llama-3-8b --gpu a10 --precision int8 --context 4096 --concurrency 16
+    Example: planner estimate Qwen/Qwen2.5-7B-Instruct --gpu rtx-4090 --max-model-len 8192 --vllm-version 0.19.0
     """
     from planner.cli import inspect_commands as commands
 
     _check_format(fmt, ("table", "json"))
+    eng = commands.engine_profile(engine=engine, vllm_version=vllm_version, max_num_seqs=max_num_seqs,
+                                  max_batched_tokens=max_batched_tokens, enforce_eager=enforce_eager,
+                                  block_size=block_size, kv_cache_memory=kv_cache_memory, usage=usage,
+                                  chunked_prefill=chunked_prefill)
     commands.estimate_cmd(
-        model=model, gpu=gpu, tp=tp, pp=pp, precision=precision, kv_cache_dtype=kv_cache_dtype, context=context,
+        model=model, gpu=gpu, tp=tp, pp=pp, precision=commands.precision_of(precision, quantization),
+        kv_cache_dtype=commands.kv_dtype_of(kv_cache_dtype), context=context,
         concurrency=concurrency, util=util, max_batched_tokens=max_batched_tokens, hf_config=hf_config, method=method,
         batch=batch, input_tokens=input_tokens, output_tokens=output_tokens, min_tokens_per_s=min_tokens_per_s,
         max_ttft_ms=max_ttft_ms, pricing=pricing, calibration=calibration, catalog_path=catalog_path, fmt=fmt,
+        engine=eng,
     )
 
 

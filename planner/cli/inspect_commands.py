@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from planner.errors import InputError, not_one_of
 from planner.estimate.rules_of_thumb import METHODS
 from planner.inputs.pricing import PRICING_MODES
-from planner.units import GB, GIB
+from planner.units import GB, GIB, TP_SIZES
 
 if TYPE_CHECKING:
     from planner.estimate.deployment import DeploymentEstimate
@@ -23,18 +23,76 @@ def _arch(model: str | None, hf_config: Path | None) -> ModelArch:
     if hf_config is not None and model is not None:
         raise InputError("give either MODEL or --hf-config, not both")
     if hf_config is not None:
-        return load_hf_model(hf_config)
+        from planner.inputs.architectures import check_checkpoint_size
+
+        try:
+            arch = load_hf_model(hf_config)
+            check_checkpoint_size(arch)
+        except InputError as exc:  # config field errors say "config.json: ..."; name the file the user gave
+            cfg = hf_config / "config.json" if hf_config.is_dir() else hf_config
+            raise InputError(f"{cfg}: {exc.message.removeprefix('config.json: ')}"
+                             if exc.message.startswith("config.json: ") else exc.message) from None
+        return arch
     if model is None:
         raise InputError("give a MODEL id (see `planner models`) or --hf-config PATH")
     return get_model(model)
 
 
+# vLLM --quantization methods -> the weight format they store (vllm/model_executor/layers/quantization/__init__.py)
+QUANTIZATION_PRECISION = {"awq": "int4", "awq_marlin": "int4", "gptq": "int4", "gptq_marlin": "int4", "marlin": "int4",
+                          "fp8": "fp8", "fbgemm_fp8": "fp8", "modelopt": "fp8", "compressed-tensors": "int8",
+                          "bitsandbytes": "int4", "experts_int8": "int8", "gguf": "int4"}
+MAX_GPUS_PER_MACHINE = 8  # the most GPUs a standard server holds (HGX/PCIe 8-GPU boxes); larger TP spans machines
+KV_DTYPE_ALIASES = {"fp8_e4m3": "fp8", "fp8_e5m2": "fp8", "fp8_inc": "fp8", "float16": "fp16", "bfloat16": "bf16"}
+
+
+def precision_of(precision: str | None, quantization: str | None) -> str | None:
+    """--precision, or the weight format vLLM's --quantization method stores (gptq is taken as 4-bit; give
+    --precision int8 for GPTQ-Int8)."""
+    if quantization is None:
+        return precision
+    q = quantization.lower()
+    if q not in QUANTIZATION_PRECISION:
+        raise InputError(not_one_of("--quantization: ", quantization, tuple(QUANTIZATION_PRECISION)))
+    return precision or QUANTIZATION_PRECISION[q]
+
+
+def kv_dtype_of(kv: str) -> str:
+    """--kv-cache-dtype with vLLM's spellings (fp8_e4m3 and fp8_e5m2 are both 8 bits)."""
+    return KV_DTYPE_ALIASES.get(kv.lower(), kv)
+
+
+def engine_profile(*, engine: str, vllm_version: str | None, max_num_seqs: int | None, max_batched_tokens: int | None,
+                   enforce_eager: bool, block_size: int, kv_cache_memory: int | None, usage: str,
+                   chunked_prefill: str | None) -> Any:
+    """The EngineProfile the estimate flags describe (errors name the flag)."""
+    from planner.estimate.engine import DEFAULT_VLLM_VERSION, EngineProfile
+
+    if chunked_prefill is not None and chunked_prefill not in ("on", "off"):
+        raise InputError(not_one_of("--chunked-prefill: ", chunked_prefill, ("on", "off")))
+    return EngineProfile(engine=engine, version=vllm_version or DEFAULT_VLLM_VERSION, max_num_seqs=max_num_seqs,
+                         max_num_batched_tokens=max_batched_tokens, enforce_eager=enforce_eager, block_size=block_size,
+                         kv_cache_memory_bytes=kv_cache_memory, usage=usage,
+                         chunked_prefill=None if chunked_prefill is None else chunked_prefill == "on")
+
+
+def _check_context(context: int, input_tokens: int | None, output_tokens: int | None) -> None:
+    """A given --context below input + output tokens is an error: the KV cache is sized for the context."""
+    given = (input_tokens or 0) + (output_tokens or 0)
+    if given > context:
+        flags = " + ".join(f for f, v in (("--input-tokens", input_tokens), ("--output-tokens", output_tokens)) if v)
+        raise InputError(f"--context: {context} is below {flags} = {given}; allowed: --context {given} or more "
+                         "(the KV cache is sized for the context)")
+
+
 def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precision: str | None, kv_cache_dtype: str,
-                 context: int, concurrency: int, util: float, max_batched_tokens: int | None, hf_config: Path | None,
+                 context: int | None, concurrency: int, util: float, max_batched_tokens: int | None, hf_config: Path | None,
                  method: str, batch: int, input_tokens: int | None, output_tokens: int | None,
                  min_tokens_per_s: float | None, max_ttft_ms: float | None, pricing: str, calibration: Path | None,
-                 catalog_path: Path | None, fmt: str) -> None:
-    """`planner estimate`: the articles' rule (--method seed-*), one deployment (--gpu), or every GPU type."""
+                 catalog_path: Path | None, fmt: str, engine: Any = None) -> None:
+    """`planner estimate`: the articles' rule (--method seed-*), one deployment (--gpu), or every GPU type.
+    Without --context the max_model_len is the model's own, as in vLLM (speed figures then use a 2048 + 2048
+    request unless --input-tokens/--output-tokens say otherwise)."""
     from planner.estimate.memory import check_kv_dtype, check_precision, default_precision
     from planner.estimate.rules_of_thumb import seed_estimates
     from planner.estimate.speed import load_calibration
@@ -42,6 +100,11 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
 
     if method not in METHODS:
         raise InputError(not_one_of("--method: ", method, METHODS))
+    if tp not in TP_SIZES:
+        raise InputError(f"--tp: {tp} is not a power of two; allowed: {', '.join(map(str, TP_SIZES))}")
+    if gpu is None and method == "detailed" and (tp, pp) != (1, 1):
+        raise InputError(f"--tp {tp} --pp {pp}: a split applies to one GPU type; give --gpu (without it, every GPU "
+                         "type gets its smallest split that fits)")
     if pricing not in PRICING_MODES:
         raise InputError(not_one_of("--pricing: ", pricing, PRICING_MODES))
     kv_cache_dtype = check_kv_dtype(kv_cache_dtype)
@@ -50,8 +113,15 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
     arch = _arch(model, hf_config)
     if precision is None:
         precision = default_precision(arch)
+    if context is None:
+        context = arch.max_context
+        input_tokens = input_tokens or min(2048, max(1, context // 2))
+        output_tokens = output_tokens or min(2048, max(1, context - input_tokens))
+    else:
+        _check_context(context, input_tokens, output_tokens)
     if context > arch.max_context:
-        raise InputError(f"--context: {context} exceeds {arch.id}'s maximum context of {arch.max_context} tokens")
+        raise InputError(f"--context: {context} exceeds {arch.id}'s maximum context of {arch.max_context} tokens "
+                         "(vLLM refuses it unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1)")
     if input_tokens and output_tokens and input_tokens + output_tokens > context:
         context = input_tokens + output_tokens
     cat = load_catalog(catalog_path)
@@ -59,7 +129,8 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
     kw: dict[str, Any] = {"precision": precision, "kv_cache_dtype": kv_cache_dtype, "context_tokens": context,
                           "concurrency": concurrency, "gpu_memory_utilization": util, "max_batched_tokens": max_batched_tokens,
                           "batch": batch, "input_tokens": input_tokens, "output_tokens": output_tokens,
-                          "min_tokens_per_s": min_tokens_per_s, "max_ttft_ms": max_ttft_ms, "pricing": pricing, "calibration": cal}
+                          "min_tokens_per_s": min_tokens_per_s, "max_ttft_ms": max_ttft_ms, "pricing": pricing, "calibration": cal,
+                          "engine": engine}
     seeds = seed_estimates(arch.params, precision)
     if method != "detailed":
         _estimate_by_rule(arch, cat, precision, method, seeds[method], fmt)
@@ -89,11 +160,16 @@ def _estimate_by_rule(arch: ModelArch, cat: Catalog, precision: str, method: str
 
 def _estimate_one_gpu(arch: ModelArch, g: GPU, tp: int, pp: int, kw: dict[str, Any], seeds: dict[str, int], fmt: str) -> None:
     """--gpu: one deployment at the given split; a split vLLM would refuse is an error naming the flag to change."""
+    import dataclasses
+
     from planner.estimate.deployment import estimate_deployment
     from planner.estimate.memory import parallel_problem
     from planner.report.tables import to_json
 
     precision = kw["precision"]
+    # any TP the model allows on a machine of this GPU the user owns (up to MAX_GPUS_PER_MACHINE), even where no
+    # offer sells that many in one box; the plan still buys only what offers sell
+    g = dataclasses.replace(g, max_gpus_per_node=max(g.max_gpus_per_node, min(tp, MAX_GPUS_PER_MACHINE)))
     why = parallel_problem(arch, g, tp, pp, precision, kw["kv_cache_dtype"])
     if why:
         flag = "--precision" if precision in why and "natively" in why else "--kv-cache-dtype" if "KV cache" in why else \
@@ -157,6 +233,8 @@ def _print_one(e: DeploymentEstimate, arch: ModelArch, seeds: dict[str, int]) ->
         ("runtime (non-torch: CUDA, NCCL)", d.overhead_bytes),
         ("KV cache (the rest)", d.kv_cache_bytes),
     ]
+    budget[4:5] = [("runtime: non-torch (CUDA, NCCL)", d.non_torch_bytes),
+                   ("runtime: CUDA graphs (inside the budget)", d.cuda_graph_bytes)]
     rows = [{"item": item, "gib": round(nbytes / GIB, 2)} for item, nbytes in budget]
     print_table(rows, ["item", "gib"], ["per device", "GiB"])
     print(f"KV cache: {m.kv_bytes_per_token / 1024:.1f} KiB per token per device; {m.kv_cache_tokens:,} tokens per replica; "
@@ -172,6 +250,15 @@ def _print_one(e: DeploymentEstimate, arch: ModelArch, seeds: dict[str, int]) ->
     print(f"Rules of thumb: seed-1.2 {seeds['seed-1.2'] / GB:.1f} GB, seed-2x {seeds['seed-2x'] / GB:.1f} GB "
           f"vs detailed {m.gpus * (m.fixed_bytes_per_device + m.concurrency * m.seq_kv_bytes) / GB:.1f} GB needed "
           f"for {m.concurrency} sequence(s) of {m.context_tokens} tokens")
+    from planner.estimate.deployment import vllm_startup_lines
+
+    eng = m.engine
+    print(f"vLLM {eng.version} ({m.family}: {'V1' if eng.v1 else 'V0'}), max_num_seqs {m.max_num_seqs}, "
+          f"max_num_batched_tokens {m.max_batched_tokens}, block size {m.block_size}, max_model_len {m.context_tokens:,}"
+          f"; would log:")
+    for line in vllm_startup_lines(m):
+        print(f"  {line}")
+    print(f"Largest max_model_len that starts: {m.largest_context:,} tokens")
     print(("FITS" if m.fits else "DOES NOT FIT") + (f": {m.reason}" if m.reason else ""))
 
 
@@ -180,18 +267,29 @@ def calibrate_cmd(points: Path, out: Path, fmt: str) -> None:
     from planner.report.files import atomic_write_text
     from planner.report.tables import print_table, to_json
 
+    if out.is_dir():
+        raise InputError(f"--out {out}: is a directory, expected a file")
     pts = read_points(points)
-    cal = calibrate(pts, str(points))
+    notes: list[str] = []
+    cal = calibrate(pts, str(points), notes=notes)
     s = score(pts, cal)
-    header = f"# Throughput-model constants fitted by `planner calibrate {points}` ({len(pts)} points). Formula: planner/perf.py\n"
+    header = (f"# Throughput-model constants fitted by `planner calibrate {points}` ({len(pts)} points). "
+              "Formula: planner/estimate/speed.py\n")
     atomic_write_text(Path(out), calibration_text(cal, header))
     summary = {k: v for k, v in s.items() if k != "rows"}
     if fmt == "json":
-        sys.stdout.write(to_json({"out": str(out), "fit": summary, "constants": {k: vars(v) for k, v in cal.items()}}))
+        sys.stdout.write(to_json({"out": str(out), "fit": summary, "points": s["rows"], "notes": notes,
+                                  "constants": {k: vars(v) for k, v in cal.items()}}))
         return
     rows = [{"family": k, "t0_ms": v.t0_ms, "eta_bw": v.eta_bw, "eta_flops": v.eta_flops, "eta_prefill": v.eta_prefill,
              "points": v.points} for k, v in cal.items()]
     print_table(rows, list(rows[0].keys()), title=f"Constants written to {out}")
+    per_point = [{k: r[k] for k in ("id", "gpu", "tp", "batch", "tpot_ms", "pred_tpot_ms")}
+                 | {"tpot_err": f"{r['tpot_err']:+.1%}", "ttft_ms": r["ttft_ms"], "pred_ttft_ms": r["pred_ttft_ms"],
+                    "ttft_err": None if r["ttft_err"] is None else f"{r['ttft_err']:+.1%}"} for r in s["rows"]]
+    print_table(per_point, list(per_point[0].keys()), title="Error of the fit at each point (predicted vs measured)")
     print(f"decode time: median error {summary['decode_median_rel_err']:.1%}, worst {summary['decode_worst_rel_err']:.1%} over {len(pts)} points")
     if summary["ttft_median_rel_err"] is not None:
         print(f"TTFT: median error {summary['ttft_median_rel_err']:.1%}, worst {summary['ttft_worst_rel_err']:.1%}")
+    for n in notes:
+        print(f"Note: {n}")

@@ -13,10 +13,14 @@ import planner.cli.solve_commands  # noqa: F401  (registers candidates, plan, re
 from planner.cli.app import app
 from planner.errors import PlannerError
 
+MAX_LINE_CHARS = 1000  # a safety net: messages cut echoed values to 60 characters (planner.errors.shown)
+
 
 def one_line(text: str) -> str:
-    """An error message as exactly one printable line: control characters from user input are escaped."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+    """An error message as exactly one printable line: control characters from user input are escaped, and a line
+    longer than ``MAX_LINE_CHARS`` is cut."""
+    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text)[: 4 * MAX_LINE_CHARS])
+    return line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + "..."
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(exc, "explanation", None):
             from planner.solve.explain import explanation_lines
 
-            for line in explanation_lines(exc.explanation):  # type: ignore[attr-defined]
+            for line in getattr(exc, "explanation_lines", None) or explanation_lines(exc.explanation):  # type: ignore[attr-defined]
                 sys.stderr.write(f"  {one_line(line)}\n")
         return exc.exit_code
     except KeyboardInterrupt:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from planner.cli.app import _check_format, app
-from planner.errors import InputError, not_one_of
+from planner.errors import InputError, PlannerError, not_one_of
 from planner.units import GIB
 
 if TYPE_CHECKING:
@@ -59,6 +59,16 @@ TimeLimitOpt = typer.Option(None, "--time-limit", min=0.1, max=86400,
                             help="Solver time limit in seconds, for each solve (default: the scenario's, 60).")
 ThreadsOpt = typer.Option(None, "--threads", min=1, max=64, help="Solver threads (default: the scenario's, 1).")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress on stderr.")
+CurrencyOpt = typer.Option(None, "--currency", help="USD, CNY or EUR: money in this currency (default: the scenario's `currency:`, USD).")
+LangOpt = typer.Option(None, "--lang", help="en or zh: the language of tables and reports (default: the scenario's `lang:`, en).")
+
+
+def _money_lang(s: Scenario, currency: str | None, lang: str | None) -> tuple[str, str]:
+    """The currency and language a command prints in: the option, else the scenario's."""
+    from planner.i18n import check_lang
+    from planner.inputs.currency import check_currency
+
+    return (check_currency(currency) if currency else s.currency), (check_lang(lang) if lang else s.lang)
 
 
 @app.command()
@@ -93,11 +103,13 @@ def plan(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the plan to this file instead of stdout."),
     time_limit: float | None = TimeLimitOpt,
     threads: int | None = ThreadsOpt,
-    solver: str = typer.Option("auto", "--solver", help="auto, cp-sat, cbc or scip (auto: CP-SAT for small fleets, CBC for large)."),
+    solver: str = typer.Option("auto", "--solver", help="auto, cp-sat, cbc, scip or highs (auto: chosen by size, benchmarks/RESULTS.md)."),
     no_baselines: bool = typer.Option(False, "--no-baselines", help="Skip the greedy and single-GPU-type baselines."),
     reproducible: bool = typer.Option(False, "--reproducible", help="Zero the timing fields so runs compare byte for byte."),
     schedule_csv: Path | None = typer.Option(None, "--schedule-csv", help="With a profile: write per-hour replica targets (hour, model, gpu, tp, pp, replicas) as CSV."),
     quiet: bool = QuietOpt,
+    currency: str | None = CurrencyOpt,
+    lang: str | None = LangOpt,
 ) -> None:
     """The cheapest fleet for a scenario: GPU types, splits, replicas, placement on devices; proven optimal.
 
@@ -121,6 +133,7 @@ def plan(
                                      _write_or_print, check_out_path)
     if schedule_csv is not None:
         raise InputError("--schedule-csv: the scenario has no profile; add profile: (or commitment:) to plan by the hour")
+    cur, lng = _money_lang(s, currency, lang)
     if not quiet:
         sys.stderr.write(f"planning {s.name}: {len(s.models)} model(s), {len(s.gpu_ids)} GPU type(s)\n")
     from planner.errors import InfeasibleError
@@ -131,58 +144,45 @@ def plan(
         if fmt == "json":  # scripts get the explanation as data too; the exit code stays 1
             _write_or_print(to_json({"scenario": s.name, "status": "infeasible", "message": exc.message,
                                      "explanation": exc.explanation}), out)
+        _translate_infeasible(exc, lng)
         raise
     if fmt == "json":
-        _write_or_print(to_json(p.to_dict(reproducible=reproducible)), out)
+        _write_or_print(to_json(_plan_json(p, s, cur, reproducible)), out)
     elif fmt == "markdown":
         from planner.report.markdown import plan_markdown
 
-        _write_or_print(plan_markdown(p, s), out)
+        _write_or_print(plan_markdown(p, s, cur, lng), out)
     else:
         if out is not None:
-            _write_or_print(to_json(p.to_dict(reproducible=reproducible)), out)
-        print_plan(p)
+            _write_or_print(to_json(_plan_json(p, s, cur, reproducible)), out)
+        print_plan(p, s, cur, lng)
 
 
-def print_plan(p: Plan) -> None:
-    from rich.console import Console
+def _plan_json(p: Plan, s: Scenario, currency: str, reproducible: bool) -> dict:
+    """plan.json; in a currency other than USD it gains the report's ``costs`` block (shopping list, totals, rate)."""
+    d = p.to_dict(reproducible=reproducible)
+    if currency != "USD":
+        from planner.report.money import Money, costs_block
 
-    from planner.report.data import deployment_groups, device_bytes
-    from planner.report.tables import print_table
+        d["costs"] = costs_block(p, s, Money(currency, s.catalog.fx))
+    return d
 
-    con = Console(width=max(120, Console().width))
-    gap = "" if p.status == "optimal" else f" (bound ${p.bound_usd_per_hour:,.2f}/h, gap {p.gap:.1%})"
-    con.print(f"[bold]{p.scenario}[/bold]: {p.status}{gap}, ${p.cost_usd_per_hour:,.2f}/hour = ${p.cost_usd_per_month:,.0f}/month, "
-              f"{p.gpus} GPUs ({', '.join(f'{n} x {g}' for g, n in p.gpus_by_type().items())}), solved in {p.solve_seconds:.2f} s")
-    rows = []
-    for m, (gpu, tp, pp, conc, binds), rs in deployment_groups(p):
-        rate = m.unit == "milli_requests_per_s"
-        rows.append({"model": m.name, "target": f"{m.target_units / 1000:g} req/s" if rate else m.target_units,
-                     "served": f"{m.served_units / 1000:g} req/s" if rate else m.served_units, "gpu": gpu,
-                     "split": f"TP{tp}" + (f" x PP{pp}" if pp > 1 else ""), "replicas": len(rs), "per_replica": conc,
-                     "binds": binds})
-    print_table(rows, ["model", "target", "served", "gpu", "split", "replicas", "per_replica", "binds"],
-                ["model", "target", "served", "GPU", "split", "replicas", "seqs/replica", "binds"], title="Deployments")
-    drows = []
-    for inst in p.instances:
-        for d in inst.devices:
-            w, kv, act, ovh = device_bytes(d)
-            a = act + ovh
-            drows.append({"device": d.id, "on it": ", ".join(f"{s.replica}" + (f"[{s.stage}]" if s.stage else "") for s in d.shards) or "(idle)",
-                          "weights": round(w / GIB, 1), "kv": round(kv / GIB, 1), "act+rt": round(a / GIB, 1),
-                          "free": round((d.memory_total_bytes - d.memory_used_bytes) / GIB, 1),
-                          "$/h": inst.usd_per_hour if d.id.endswith("/gpu0") else None})
-    print_table(drows, ["device", "on it", "weights", "kv", "act+rt", "free", "$/h"],
-                ["device", "replicas on it", "weights GiB", "KV GiB", "act+runtime GiB", "free GiB", "instance $/h"],
-                title="Devices")
-    b = p.baselines
-    if b.get("best_single_type"):
-        bs = b["best_single_type"]
-        con.print(f"Best single GPU type: {bs['gpu']} at ${bs['cost_usd_per_hour']:,.2f}/h; this mix saves {bs['savings']:.1%}.")
-    if b.get("greedy"):
-        con.print(f"Greedy plan: ${b['greedy']['cost_usd_per_hour']:,.2f}/h; this plan saves {b['greedy']['savings']:.1%}.")
-    for n in p.notes:
-        con.print(f"Note: {n}")
+
+def _translate_infeasible(exc: Exception, lang: str) -> None:
+    """An infeasibility's first line in the asked language (the explanation's figures and ids stay as they are)."""
+    if lang != "en" and hasattr(exc, "message"):
+        from planner.i18n import t
+        from planner.report.explain_text import explanation_lines
+
+        exc.message = f"{t(lang, 'infeasible.lead')}: {exc.message}"
+        if getattr(exc, "explanation", None):
+            exc.explanation_lines = explanation_lines(exc.explanation, lang)  # type: ignore[attr-defined]
+
+
+def print_plan(p: Plan, s: Scenario | None = None, currency: str = "USD", lang: str = "en") -> None:
+    from planner.report.plan_table import print_plan_table
+
+    print_plan_table(p, s, currency, lang)
 
 
 class _Progress:
@@ -220,6 +220,8 @@ def report(
     time_limit: float | None = TimeLimitOpt,
     threads: int | None = ThreadsOpt,
     quiet: bool = QuietOpt,
+    currency: str | None = CurrencyOpt,
+    lang: str | None = LangOpt,
 ) -> None:
     """Write a planning report: report.html, report.md, plan.json, deployments.csv, devices.csv, report.xlsx.
 
@@ -227,17 +229,23 @@ def report(
     """
     from planner.candidates.deployments import build_candidates
     from planner.pipeline import plan as run_plan
+    from planner.report.names import safe_file_name
     from planner.report.writer import write_report
 
     check_out_path(out, "dir")
     s = _scenario(scenario)
-    target = out or Path("reports") / s.name
+    cur, lng = _money_lang(s, currency, lang)
+    target = out or Path("reports") / safe_file_name(s.name)
     check_out_path(target, "dir")
     if not quiet:
         sys.stderr.write(f"planning {s.name}: {len(s.models)} model(s)\n")
     cs = build_candidates(s)
-    p = run_plan(s, time_limit_s=time_limit, threads=threads, candidates=cs)
-    files = write_report(p, s, cs, target)
+    try:
+        p = run_plan(s, time_limit_s=time_limit, threads=threads, candidates=cs)
+    except PlannerError as exc:
+        _translate_infeasible(exc, lng)
+        raise
+    files = write_report(p, s, cs, target, currency=cur, lang=lng)
     sys.stdout.write(f"{target}: {', '.join(files)}\n")
 
 
@@ -250,11 +258,14 @@ def compare(
     time_limit: float | None = TimeLimitOpt,
     threads: int | None = ThreadsOpt,
     quiet: bool = QuietOpt,
+    currency: str | None = CurrencyOpt,
+    lang: str | None = LangOpt,
 ) -> None:
     """The same scenario on different fleets, side by side: cost, GPUs, utilization, cost per million tokens.
 
     Example: planner compare scenarios/a10-vs-4090-vs-a100.yaml --fleets a10,rtx-4090,a100-80gb-sxm,mixed
     """
+    from planner.report.plan_table import study_view
     from planner.report.tables import emit, to_csv, to_json, to_markdown
     from planner.studies import compare as run_compare
     from planner.studies import parse_fleets, percent_view, rows_for_output
@@ -274,7 +285,8 @@ def compare(
     heads = ["fleet", "feasible", "USD/month", "GPUs", "GPUs chosen", "load / capacity", "USD per M tokens",
              "savings vs best single type", "why not"]
     data = {"scenario": s.name, "best_single": rows[0]["best_single"] if rows else None, "fleets": table}
-    view = percent_view(table)
+    view, heads = study_view(percent_view(table), heads, cols, s, *_money_lang(s, currency, lang),
+                             plans=[r.get("plan") for r in rows])
     emit(view, cols, fmt, heads, title=f"{s.name}: fleets compared ({s.pricing.replace('_', '-')} pricing)", json_data=data)
     if out is not None:
         from planner.report.charts import bar_chart
@@ -296,11 +308,14 @@ def sweep(
     time_limit: float | None = TimeLimitOpt,
     threads: int | None = ThreadsOpt,
     quiet: bool = QuietOpt,
+    currency: str | None = CurrencyOpt,
+    lang: str | None = LangOpt,
 ) -> None:
     """What-if: the cost and the chosen fleet at each value of one input.
 
     Example: planner sweep scenarios/chat-fleet.yaml --vary concurrency=16,32,64,128
     """
+    from planner.report.plan_table import study_view
     from planner.report.tables import emit, to_csv, to_json, to_markdown
     from planner.studies import parse_vary, rows_for_output
     from planner.studies import sweep as run_sweep
@@ -324,15 +339,16 @@ def sweep(
     cols = ["value", "feasible", "cost_usd_per_month", "cost_usd_per_hour", "gpus", "fleet", "usd_per_million_tokens", "why"]
     heads = [label, "feasible", "USD/month", "USD/hour", "GPUs", "fleet chosen", "USD per M tokens", "why not"]
     data = {"scenario": s.name, "vary": label, "points": table}
-    emit(table, cols, fmt, heads, title=f"{s.name}: sweep of {label}", json_data=data)
+    view, heads = study_view(table, heads, cols, s, *_money_lang(s, currency, lang))
+    emit(view, cols, fmt, heads, title=f"{s.name}: sweep of {label}", json_data=data)
     if out is not None:
         from planner.report.charts import line_chart
 
         chart = line_chart([r["value"] for r in table], {"monthly cost": [r.get("cost_usd_per_month") for r in table]},
                            f"{s.name}: monthly cost as {label} varies", "USD", "chart-sweep")
         _write_folder(out, {"sweep.csv": to_csv(table, cols), "sweep.json": to_json(data),
-                            "sweep.md": f"# Sweep of {label}: {s.name}\n\n" + to_markdown(table, cols, heads),
-                            "sweep.html": _simple_html(f"Sweep of {label}: {s.name}", chart, table, cols, heads)})
+                            "sweep.md": f"# Sweep of {label}: {s.name}\n\n" + to_markdown(view, cols, heads),
+                            "sweep.html": _simple_html(f"Sweep of {label}: {s.name}", chart, view, cols, heads)})
 
 
 def _write_folder(out: Path, files: dict[str, str]) -> None:

@@ -20,12 +20,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from planner.errors import InputError
+from planner.errors import InputError, cut, did_you_mean
 from planner.estimate.memory import check_kv_dtype, check_precision
 from planner.estimate.speed import PerfConstants, decode_step_ms, decode_work, prefill_ms
 from planner.inputs.catalog import GPU, Catalog, load_catalog
-from planner.inputs.library import get_model, resolve_model_id
-from planner.inputs.yaml_source import load_yaml, read_text
+from planner.inputs.library import get_model, resolve_model_id, unknown_model_message
+from planner.inputs.numbers import parse_number
+from planner.inputs.yaml_source import line_of, load_yaml, read_text
+from planner.units import TP_SIZES
 
 # names used in tests/data/throughput_calibration.yaml -> catalog ids (L40 is not in the catalog: its specs come
 # from that file's gpu_specs_used block)
@@ -70,24 +72,35 @@ def read_points(path: str | Path, catalog: Catalog | None = None) -> list[Point]
     p = Path(path)
     extra_gpus: dict[str, GPU] = {}
     rows = _point_rows(p, catalog, extra_gpus)
-    out = [_point(r, i, p, catalog, extra_gpus) for i, r in enumerate(rows)]
+    out = [_point(r, i, line, p, catalog, extra_gpus) for i, (r, line) in enumerate(rows)]
     if not out:
-        raise InputError(f"{p}: no usable points")
+        raise InputError(f"{p}: no usable points; a fit needs at least 3 per GPU family (4 with TP > 1)")
     return out
 
 
-def _point_rows(p: Path, catalog: Catalog, extra_gpus: dict[str, GPU]) -> list[dict[str, Any]]:
-    """The file's points as raw mappings; GPUs the file defines itself (L40) are added to ``extra_gpus``."""
+MAX_POINTS = 100_000  # a measurement file, not a trace
+
+
+def _point_rows(p: Path, catalog: Catalog, extra_gpus: dict[str, GPU]) -> list[tuple[dict[str, Any], int | None]]:
+    """The file's points as raw mappings with their line; GPUs the file defines itself (L40) go to ``extra_gpus``."""
     if p.suffix.lower() == ".csv":
         text = read_text(p, "calibration points file")
-        return list(csv.DictReader(text.splitlines()))
-    data, _ = load_yaml(p, "calibration points file")
+        reader = csv.DictReader(text.splitlines())
+        rows: list[tuple[dict[str, Any], int | None]] = []
+        for r in reader:
+            if None in r:
+                raise InputError(f"{p}:{reader.line_num}: a row has more cells than the header ({', '.join(reader.fieldnames or [])})")
+            rows.append((r, reader.line_num))
+            if len(rows) > MAX_POINTS:
+                raise InputError(f"{p}: more than {MAX_POINTS} points")
+        return rows
+    data, lines = load_yaml(p, "calibration points file")
     if isinstance(data, dict) and "entries" in data:  # the TensorRT-LLM measurement file (docs/sources.md: throughput-calibration)
-        return _measurement_file_rows(data, catalog, extra_gpus)
+        return [(r, None) for r in _measurement_file_rows(data, catalog, extra_gpus)]
     if isinstance(data, dict) and isinstance(data.get("points"), list):
-        return data["points"]
+        return [(r, line_of(lines, ("points", i))) for i, r in enumerate(data["points"])]
     if isinstance(data, list):
-        return data
+        return [(r, line_of(lines, (i,))) for i, r in enumerate(data)]
     raise InputError(f"{p}: expected a list of points (or a mapping with 'points')")
 
 
@@ -111,33 +124,54 @@ def _measurement_file_rows(data: dict[str, Any], catalog: Catalog, extra_gpus: d
     return rows
 
 
-def _point(r: dict[str, Any], i: int, p: Path, catalog: Catalog, extra_gpus: dict[str, GPU]) -> Point:
-    """One validated point; errors name the file and the point's number."""
-    where = f"{p}: point {i + 1}"
+# field -> (low, high, integral) of a measured point; TP is also a power of two
+_POINT_RANGES: dict[str, tuple[float, float, bool]] = {
+    "tp": (1, 64, True), "pp": (1, 64, True), "batch": (1, 100_000, True),
+    "input_tokens": (1, 10_000_000, True), "output_tokens": (1, 10_000_000, True),
+    "tpot_ms": (0, 1_000_000, False), "ttft_ms": (0, 100_000_000, False),
+}
+
+
+def _point(r: Any, i: int, line: int | None, p: Path, catalog: Catalog, extra_gpus: dict[str, GPU]) -> Point:
+    """One validated point; errors name the file, the line (CSV row or YAML item) and the point's number."""
+    where = f"{p}:{line}: point {i + 1}" if line else f"{p}: point {i + 1}"
+    if not isinstance(r, dict):
+        raise InputError(f"{where}: expected a mapping (model, gpu, tp, precision, batch, ...), got {type(r).__name__}")
+    for key in ("model", "gpu", "precision", "batch", "input_tokens", "output_tokens", "tpot_ms"):
+        if r.get(key) in (None, ""):
+            raise InputError(f"{where}: {key}: required field is missing")
+    name = str(r["model"])
+    mid = resolve_model_id(name) or resolve_model_id(name.replace("Mistral-7B", "mistral-7b-v0.1"))
+    if mid is None:
+        raise InputError(f"{where}: model: {unknown_model_message(name)}")
+    gname = str(r["gpu"])
+    gpu = extra_gpus.get(gname) or (catalog.gpus.get(gname) or catalog.gpus.get(_GPU_NAMES.get(gname, "")))
+    if gpu is None:
+        raise InputError(f"{where}: gpu: unknown GPU '{cut(gname)}'{did_you_mean(gname, catalog.ids())}")
+    num: dict[str, Any] = {}
+    for key, (lo, hi, integral) in _POINT_RANGES.items():
+        v = r.get(key)
+        if v in (None, ""):
+            num[key] = None
+            continue
+        try:
+            num[key] = parse_number(v, key, lo, hi, lo_open=not integral, integral=integral)
+        except InputError as exc:
+            raise InputError(f"{where}: {exc.message}") from None
+    tp = num["tp"] or 1
+    if tp not in TP_SIZES:
+        raise InputError(f"{where}: tp: {tp} is not a power of two; allowed: {', '.join(map(str, TP_SIZES))}")
     try:
-        name = str(r["model"])
-        mid = resolve_model_id(name) or resolve_model_id(name.replace("Mistral-7B", "mistral-7b-v0.1"))
-        if mid is None:
-            raise InputError(f"{where}: unknown model '{name}'")
-        gname = str(r["gpu"])
-        gpu = extra_gpus.get(gname) or (catalog.gpus.get(gname) or catalog.gpus.get(_GPU_NAMES.get(gname, "")))
-        if gpu is None:
-            raise InputError(f"{where}: unknown GPU '{gname}'")
-        ttft = r.get("ttft_ms")
-        pt = Point(
-            id=str(r.get("id") or f"point-{i + 1}"), model=mid, gpu=gpu, tp=int(r.get("tp") or 1),
-            pp=int(r.get("pp") or 1), precision=check_precision(str(r["precision"])),
-            kv_cache_dtype=check_kv_dtype(str(r.get("kv_cache_dtype") or "auto")), batch=int(r["batch"]),
-            input_tokens=int(r["input_tokens"]), output_tokens=int(r["output_tokens"]), tpot_ms=float(r["tpot_ms"]),
-            ttft_ms=float(ttft) if ttft not in (None, "") else None, source=str(r.get("source") or p.name),
-        )
-    except KeyError as exc:
-        raise InputError(f"{where}: missing field {exc}") from None
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{where}: bad value ({exc})") from None
-    if pt.tpot_ms <= 0 or pt.batch < 1:
-        raise InputError(f"{where}: tpot_ms and batch must be positive")
-    return pt
+        precision = check_precision(str(r["precision"]))
+        kv = check_kv_dtype(str(r.get("kv_cache_dtype") or "auto"))
+    except InputError as exc:
+        raise InputError(f"{where}: {exc.message}") from None
+    return Point(
+        id=cut(str(r.get("id") or f"point-{i + 1}")), model=mid, gpu=gpu, tp=tp, pp=num["pp"] or 1, precision=precision,
+        kv_cache_dtype=kv, batch=num["batch"], input_tokens=num["input_tokens"], output_tokens=num["output_tokens"],
+        tpot_ms=float(num["tpot_ms"]), ttft_ms=None if num["ttft_ms"] is None else float(num["ttft_ms"]),
+        source=str(r.get("source") or p.name),
+    )
 
 
 def _nnls(rows: list[list[float]], ys: list[float]) -> list[float]:
@@ -184,13 +218,14 @@ def fit(points: list[Point], name: str, base: PerfConstants, source: str) -> Per
             row.append(float(w.allreduces))
         rows.append([v / y for v in row])
         ys.append((y - known) / y)
+    _check_determined(rows, points, name, fixed_tau)
     x = _nnls(rows, ys)
+    _check_physical(x, points, name)
     t0, inv_bw, inv_f = x[0], x[1], x[2]
     tau_ms = x[3] if not fixed_tau else None
     nvlink = any(p.gpu.nvlink for p in points)
     c = replace(
-        base, family=name, t0_ms=round(t0, 4), eta_bw=round(min(1.5, 1 / inv_bw), 4) if inv_bw > 0 else base.eta_bw,
-        eta_flops=round(min(1.5, 1 / inv_f), 4) if inv_f > 1e-9 else 1.5,
+        base, family=name, t0_ms=round(t0, 4), eta_bw=round(1 / inv_bw, 4), eta_flops=round(1 / inv_f, 4),
         allreduce_us_nvlink=round(tau_ms * 1000, 2) if tau_ms is not None and nvlink else base.allreduce_us_nvlink,
         allreduce_us_pcie=round(tau_ms * 1000, 2) if tau_ms is not None and not nvlink else base.allreduce_us_pcie,
         source=source, points=len(points),
@@ -212,8 +247,57 @@ def fit(points: list[Point], name: str, base: PerfConstants, source: str) -> Per
         num += a * b
         den += a * a
     if den > 0 and num > 0:
-        c = replace(c, eta_prefill=round(min(1.5, den / num), 4))
+        if den / num > 1.0:
+            raise InputError(f"calibration: {_group(name, points)}: the TTFT points fit eta_prefill {den / num:.2f} "
+                             f"({den / num:.0%} of peak compute, impossible); check ttft_ms (milliseconds, the whole prompt) "
+                             "or add TTFT points with long prompts (input_tokens >= 1024)")
+        c = replace(c, eta_prefill=round(den / num, 4))
     return c
+
+
+_CONSTANT_NAMES = ("t0_ms", "eta_bw", "eta_flops", "all-reduce latency")
+
+
+def _group(name: str, points: list[Point]) -> str:
+    """'GPU family 'hopper' (h100-sxm, h200; 12 points)', or the pooled fit over every point."""
+    gpus = ", ".join(sorted({p.gpu.id for p in points}))
+    count = f"{len(points)} point{'s' if len(points) != 1 else ''}"
+    if name == "default":
+        return f"the pooled fit over all points ({gpus}; {count})"
+    kind = "type" if name in {p.gpu.id for p in points} else "family"
+    return f"GPU {kind} '{name}' ({gpus}; {count})"
+
+
+def _check_determined(rows: list[list[float]], points: list[Point], name: str, fixed_tau: bool) -> None:
+    """Refuse a fit with fewer independent points than constants: it would fit anything, and say so nowhere."""
+    import numpy as np
+
+    n = len(rows[0])
+    rank = int(np.linalg.matrix_rank(np.array(rows, dtype=float), tol=1e-9))
+    if rank >= n:
+        return
+    consts = ", ".join(_CONSTANT_NAMES[:n])
+    have = {p.batch for p in points}
+    suggest = [b for b in (1, 8, 64, 256) if b not in have][: n - rank] or [2 * max(have)]
+    need = [f"at least {n - rank} more point{'s' if n - rank > 1 else ''} at other batch sizes or context lengths "
+            f"(e.g. batch {', '.join(map(str, suggest))})"]
+    if not fixed_tau:
+        need.append("points at TP 1 and TP > 1 on the same GPU")
+    raise InputError(f"calibration: {_group(name, points)}: {rank} independent point{'s' if rank != 1 else ''} for "
+                     f"{n} constants ({consts}): under-determined; add {' and '.join(need)}")
+
+
+def _check_physical(x: list[float], points: list[Point], name: str) -> None:
+    """Refuse constants no GPU can have: an efficiency above 100 % of peak, or a term the points never exercise."""
+    inv_bw, inv_f = x[1], x[2]
+    if inv_bw <= 0 or 1 / inv_bw > 1.0:
+        eta = "unbounded" if inv_bw <= 0 else f"{1 / inv_bw:.2f} ({1 / inv_bw:.0%} of peak bandwidth, impossible)"
+        raise InputError(f"calibration: {_group(name, points)}: the fit gives eta_bw {eta}; check tpot_ms (milliseconds "
+                         "per output token) and the GPU id, or add batch-1 points (memory-bound) at several context lengths")
+    if inv_f <= 0 or 1 / inv_f > 1.0:
+        eta = "unbounded" if inv_f <= 0 else f"{1 / inv_f:.2f} ({1 / inv_f:.0%} of peak compute, impossible)"
+        raise InputError(f"calibration: {_group(name, points)}: the fit gives eta_flops {eta}; add large-batch points "
+                         "(batch 64 or more, compute-bound) so the compute term is measured")
 
 
 def predict(p: Point, cal: dict[str, PerfConstants]) -> tuple[float, float | None]:
@@ -256,8 +340,12 @@ DEFAULT_BASE = PerfConstants(family="default", t0_ms=2.0, eta_bw=0.8, eta_flops=
                              allreduce_us_nvlink=20.0, allreduce_us_pcie=50.0)
 
 
-def calibrate(points: list[Point], source: str, catalog: Catalog | None = None) -> dict[str, PerfConstants]:
-    """Fit constants per GPU id (catalog GPUs with 5+ points), per family and pooled ('default') from ``points``."""
+def calibrate(points: list[Point], source: str, catalog: Catalog | None = None,
+              notes: list[str] | None = None) -> dict[str, PerfConstants]:
+    """Fit constants per GPU id (catalog GPUs with 5+ points), per family and pooled ('default') from ``points``.
+
+    A family (or the pool) whose points cannot determine its constants, or that fits an impossible efficiency, is an
+    InputError saying which points to add; a GPU id that cannot be refined keeps its family's constants, with a note."""
     catalog = catalog or load_catalog()
 
     def in_catalog(gid: str) -> bool:
@@ -276,7 +364,11 @@ def calibrate(points: list[Point], source: str, catalog: Catalog | None = None) 
     for gid, pts in sorted(ids.items()):
         if len(pts) >= 5 and gid not in out and in_catalog(gid):
             fam_c = out[pts[0].gpu.family]
-            out[gid] = fit(pts, gid, fam_c, f"fit over {len(pts)} points of {source} ({gid})")
+            try:
+                out[gid] = fit(pts, gid, fam_c, f"fit over {len(pts)} points of {source} ({gid})")
+            except InputError as exc:
+                if notes is not None:
+                    notes.append(f"{gid} keeps its family's constants ({exc.message.removeprefix('calibration: ')})")
     return out
 
 

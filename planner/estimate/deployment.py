@@ -8,13 +8,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from planner.estimate.engine import EngineProfile
 from planner.estimate.memory import MemoryEstimate, estimate_memory
 from planner.estimate.rules_of_thumb import seed_estimates
 from planner.estimate.speed import PerfConstants, constants_for, load_calibration, max_batch_for_slo, serving_point
 from planner.inputs.architectures import ModelArch
 from planner.inputs.catalog import GPU
 from planner.inputs.pricing import Owned, cheapest_usd_per_gpu_hour
-from planner.units import TP_SIZES
+from planner.units import GIB, TP_SIZES
+
+# vLLM's swap space per GPU for the "# CPU blocks" line of V0 logs: CacheConfig swap_space default 4 GiB.
+SWAP_SPACE_BYTES = 4 * GIB
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,8 @@ class DeploymentEstimate:
             "max_batched_tokens": m["max_batched_tokens"], "per_device": m["per_device"],
             "weights_total_bytes": m["weights_total_bytes"], "kv_bytes_per_token": m["kv_bytes_per_token"],
             "kv_cache_tokens": m["kv_cache_tokens"], "max_concurrency": m["max_concurrency"], "fits": m["fits"],
-            "reason": m["reason"],
+            "reason": m["reason"], "vllm_error": m["vllm_error"], "largest_context": m["largest_context"],
+            "engine": m["engine"], "vllm_log": vllm_startup_lines(self.memory),
             "batch": self.batch, "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
             "decode_ms_per_token": _r(self.decode_ms_per_token, 3), "ttft_ms": _r(self.ttft_ms, 2),
             "tokens_per_s_per_stream": _r(self.tokens_per_s_per_stream, 2), "tokens_per_s": _r(self.tokens_per_s, 1),
@@ -67,12 +72,13 @@ def estimate_deployment(
     max_batched_tokens: int | None = None, batch: int | None = None, input_tokens: int | None = None,
     output_tokens: int | None = None, min_tokens_per_s: float | None = None, max_ttft_ms: float | None = None,
     pricing: str = "on_demand", owned: Owned | None = None, calibration: dict[str, PerfConstants] | None = None,
-    providers: tuple[str, ...] | None = None,
+    providers: tuple[str, ...] | None = None, engine: EngineProfile | None = None,
 ) -> DeploymentEstimate:
     """Memory, speed and price of one replica (see memory.py and speed.py for the formulas)."""
     mem = estimate_memory(arch, gpu, tp=tp, pp=pp, precision=precision, kv_cache_dtype=kv_cache_dtype,
                           context_tokens=context_tokens, concurrency=concurrency,
-                          gpu_memory_utilization=gpu_memory_utilization, max_batched_tokens=max_batched_tokens)
+                          gpu_memory_utilization=gpu_memory_utilization, max_batched_tokens=max_batched_tokens,
+                          engine=engine)
     seed = seed_estimates(arch.params, mem.precision)
     inp = input_tokens or max(1, context_tokens // 2)
     out = output_tokens or max(1, context_tokens - inp)
@@ -99,6 +105,42 @@ def estimate_deployment(
         max_concurrency_slo=slo_cap if has_slo else None, capacity=capacity, bound=bound, usd_per_hour=usd,
         usd_per_million_tokens=umt, perf_constants=c, seed=seed,
     )
+
+
+def vllm_startup_lines(m: MemoryEstimate) -> list[str]:
+    """The memory lines vLLM prints at start-up for this setup, in the format of the engine's version family
+    (V0 worker.py / executor_base.py; V1 gpu_worker.py / kv_cache_utils.py; formats quoted in tests/data/vllm_logs.yaml),
+    or its error when it would refuse to start."""
+    d = m.per_device
+    w, kv = d.weights_bytes / GIB, d.kv_cache_bytes / GIB
+    block_bytes = m.kv_bytes_per_token * m.block_size
+    blocks = d.kv_cache_bytes // block_bytes if block_bytes else 0
+    conc = m.kv_cache_tokens / m.context_tokens if m.context_tokens else 0.0
+    conc_line = f"Maximum concurrency for {m.context_tokens:,} tokens per request: {conc:.2f}x"
+    if m.family.startswith("v1"):  # V1 checks the KV cache against max_model_len before it logs the size
+        avail = f"Available KV cache memory: {kv:.2f} GiB"
+        if m.engine.kv_cache_memory_bytes:  # v0.26 wording (vLLM issue #49878)
+            avail = (f"Initial free memory {d.total_bytes / GIB:.2f} GiB, reserved {kv:.1f} GiB memory for KV Cache as "
+                     "specified by kv_cache_memory_bytes config and skipped memory profiling. This does not respect the "
+                     "gpu_memory_utilization config.")
+        lines = [f"Model loading took {w:.4f} GiB", avail]
+        if not m.vllm_error:
+            lines += [f"GPU KV cache size: {m.kv_cache_tokens:,} tokens", conc_line]
+    elif m.family == "v0-profile":
+        usable = d.usable_bytes / GIB
+        lines = [f"Loading model weights took {w:.4f} GB",
+                 f"the current vLLM instance can use total_gpu_memory ({d.total_bytes / GIB:.2f}GiB) x "
+                 f"gpu_memory_utilization ({m.gpu_memory_utilization:.2f}) = {usable:.2f}GiB",
+                 f"model weights take {w:.2f}GiB; non_torch_memory takes {d.non_torch_bytes / GIB:.2f}GiB; PyTorch "
+                 f"activation peak memory takes {d.activation_bytes / GIB:.2f}GiB; the rest of the memory reserved for "
+                 f"KV Cache is {kv:.2f}GiB.",
+                 f"# cuda blocks: {blocks}, # CPU blocks: {SWAP_SPACE_BYTES // block_bytes if block_bytes else 0}", conc_line]
+    else:
+        lines = [f"Loading model weights took {w:.4f} GB",
+                 f"# GPU blocks: {blocks}, # CPU blocks: {SWAP_SPACE_BYTES // block_bytes if block_bytes else 0}"]
+    if m.vllm_error:
+        lines.append(m.vllm_error)
+    return lines
 
 
 def splits(gpu: GPU, max_pp: int = 16) -> list[tuple[int, int]]:

@@ -73,6 +73,9 @@ def load_calibration(path: str | None = None) -> dict[str, PerfConstants]:
     from planner.inputs.yaml_source import load_yaml
 
     p = Path(path) if path else default_calibration_path()
+    from planner.inputs.calibration_file import check_calibration_file  # every constant finite and in range
+
+    check_calibration_file(p)
     data, _ = load_yaml(p, "calibration file")
     fams = (data or {}).get("families") if isinstance(data, dict) else None
     if not isinstance(fams, dict) or "default" not in fams:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from planner.errors import InputError, did_you_mean
+from planner.errors import InputError, cut, did_you_mean, shown
 
 SUPPORTED_MODEL_TYPES = (
     "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2", "phi3",
@@ -45,6 +45,14 @@ class WeightGroup:
     quantizable: bool = True  # linear weights take the deployment precision; norms, biases, router, embeddings do not
     expert: bool = False  # a routed MoE expert: only the experts a step touches are read during decode
     layers: str = "all"  # "all", "dense" (first_k_dense / non-MoE layers) or "moe"
+
+
+class QuantizationConfig(dict[str, Any]):
+    """A checkpoint's quantization_config: a plain mapping that hashes by its contents, so a ``ModelArch`` holding one
+    stays hashable (estimates are cached by architecture) and two checkpoints with different configs differ."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(json.dumps(self, sort_keys=True, default=str))
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,10 @@ class ModelArch:
     groups: tuple[WeightGroup, ...] = field(default=(), repr=False)
     source: str = ""
     quantization: dict[str, Any] | None = None  # a checkpoint's quantization_config, when read from one
+
+    def __post_init__(self) -> None:
+        if self.quantization is not None and not isinstance(self.quantization, QuantizationConfig):
+            object.__setattr__(self, "quantization", QuantizationConfig(self.quantization))
 
     @property
     def is_moe(self) -> bool:
@@ -146,6 +158,11 @@ def arch_from_config(cfg: dict[str, Any], model_id: str = "custom", name: str | 
         v = getattr(arch, f_)
         if not isinstance(v, int) or v <= 0:
             raise InputError(f"config.json: {f_} must be a positive integer, got {v!r}")
+    if arch.num_experts and not 1 <= arch.experts_per_token <= arch.num_experts:
+        raise InputError(f"config.json: num_experts_per_tok is {arch.experts_per_token}; "
+                         f"allowed: 1 to the {arch.num_experts} experts")
+    if arch.max_context < 1:
+        raise InputError("config.json: max_position_embeddings must be a positive integer, got 0")
     if arch.num_heads % arch.num_kv_heads:
         raise InputError(
             f"config.json: num_attention_heads {arch.num_heads} is not a multiple of num_key_value_heads {arch.num_kv_heads}"
@@ -153,12 +170,14 @@ def arch_from_config(cfg: dict[str, Any], model_id: str = "custom", name: str | 
     return arch
 
 
-def _int(x: Any, field_name: str) -> int:
-    import math
+CONFIG_INT_CEILING = 2**31  # no size in a real config.json comes near it (vocab ~1e6, context ~1e7, hidden ~1e5)
 
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or (isinstance(x, float) and not math.isfinite(x)) or int(x) != x:
-        raise InputError(f"config.json: {field_name} must be an integer, got {x!r}")
-    return int(x)
+
+def _int(x: Any, field_name: str) -> int:
+    """A config.json size: an integer in [0, 2**31] (a float such as 4096.0 is accepted); NaN, 1e400, -1 are not."""
+    from planner.inputs.numbers import check_number
+
+    return int(check_number(x, f"config.json: {field_name}", 0, CONFIG_INT_CEILING, integral=True))
 
 
 def _llama_like(cfg: dict[str, Any], mt: str, model_id: str, name: str, source: str) -> ModelArch:
@@ -268,9 +287,12 @@ def _llama_mlp_groups(cfg: dict[str, Any], h: int, L: int, inter: int, moe: _Moe
 def _llama_sliding_window(cfg: dict[str, Any], mt: str, L: int) -> tuple[Any, int]:
     """(window, layers that use it); (None, 0) when the config has no effective sliding window."""
     window = _get(cfg, "sliding_window")
+    if window is not None and window is not False:
+        window = _int(window, "sliding_window")
     use_sw = cfg.get("use_sliding_window", True)
     sliding_layers = 0
-    if window and use_sw and int(window) < int(_get(cfg, "max_position_embeddings", default=2**31)):
+    max_pos = _int(_get(cfg, "max_position_embeddings", default=2**31), "max_position_embeddings")
+    if window and use_sw and window < max_pos:
         if mt == "gemma2":
             sliding_layers = (L + 1) // 2  # even layers are local (transformers Gemma2: is_sliding = not layer_idx % 2)
         elif mt in ("qwen2", "qwen2_moe", "qwen3", "qwen3_moe"):
@@ -461,31 +483,92 @@ def read_hf_config(path: str | Path) -> tuple[dict[str, Any], dict[str, Any] | N
     Returns the config and, for a local checkpoint folder, ``{"total_size": bytes}`` from
     ``model.safetensors.index.json`` when present (the exact bytes of the stored weights).
     """
-    from planner.inputs.yaml_source import read_text
-
     p = Path(path)
     index = None
     if p.is_dir():
         cfg_path = p / "config.json"
         idx = p / "model.safetensors.index.json"
-        if idx.is_file():
-            try:
-                meta = json.loads(read_text(idx, "safetensors index")).get("metadata") or {}
-                if "total_size" in meta:
-                    index = {"total_size": int(meta["total_size"])}
-            except (json.JSONDecodeError, ValueError, TypeError, AttributeError):
-                raise InputError(f"{idx}: not a valid model.safetensors.index.json") from None
-        if not cfg_path.is_file():
+        if idx.exists():
+            index = _read_index(idx)
+        if not cfg_path.exists():
             raise InputError(f"{p}: checkpoint folder has no config.json")
     else:
         cfg_path = p
-    text = read_text(cfg_path, "config.json")
-    try:
-        cfg = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{cfg_path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    cfg = _read_json(cfg_path, "config.json")
     if not isinstance(cfg, dict):
         raise InputError(f"{cfg_path}: expected a JSON object")
+    if "quantization_config" in cfg:
+        _check_quantization(cfg["quantization_config"], cfg_path)
     if "text_config" in cfg and isinstance(cfg["text_config"], dict) and "model_type" not in cfg:
         cfg = cfg["text_config"]
     return cfg, index
+
+
+MAX_CHECKPOINT_BYTES = 2**50  # 1 PiB: the ceiling of a checkpoint's total_size (the largest published are ~1.5 TB)
+QUANT_BITS = (2, 3, 4, 8)  # weight bits a quantization_config can declare (AWQ/GPTQ/HQQ)
+
+
+def _read_json(path: Path, what: str) -> Any:
+    """A JSON file through the safe reader; JSON errors with their line, a 5,000-digit number or deep nesting named."""
+    from planner.inputs.yaml_source import read_text
+
+    text = read_text(path, what)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    except ValueError:  # an integer of more than 4,300 digits
+        raise InputError(f"{path}: invalid JSON: a number of more than 4300 digits") from None
+    except RecursionError:
+        raise InputError(f"{path}: invalid JSON: nested too deeply") from None
+
+
+def _read_index(idx: Path) -> dict[str, int] | None:
+    """``{"total_size": bytes}`` from ``model.safetensors.index.json`` (None when it states no total)."""
+    from planner.inputs.numbers import check_number
+
+    data = _read_json(idx, "safetensors index")
+    meta = data.get("metadata", {}) if isinstance(data, dict) else None
+    if not isinstance(meta, dict):
+        raise InputError(f"{idx}: not a valid model.safetensors.index.json (expected an object with a 'metadata' object)")
+    if meta.get("total_size") is None:
+        return None
+    total = check_number(meta["total_size"], f"{idx}: metadata.total_size", 1, MAX_CHECKPOINT_BYTES, integral=True)
+    return {"total_size": int(total)}
+
+
+def _check_quantization(q: Any, path: Path) -> None:
+    """The quantization_config fields the estimators read: quant_method, bits / w_bit, group_size, load_in_*bit."""
+    from planner.inputs.numbers import check_number
+
+    where = f"{path}: quantization_config"
+    if not isinstance(q, dict):
+        raise InputError(f"{where}: expected a JSON object, got {cut(type(q).__name__)}")
+    method = q.get("quant_method")
+    if method is not None and not isinstance(method, str):
+        raise InputError(f"{where}.quant_method: expected a string, got {shown(method)}")
+    for key in ("bits", "w_bit"):
+        if q.get(key) is not None:
+            b = check_number(q[key], f"{where}.{key}", 1, 8, integral=True)
+            if b not in QUANT_BITS:
+                raise InputError(f"{where}.{key}: {b} bits; allowed: {', '.join(map(str, QUANT_BITS))}")
+    g = q.get("group_size", q.get("q_group_size"))
+    if g is not None:
+        gs = check_number(g, f"{where}.group_size", -1, 65_536, integral=True)
+        if gs == 0 or gs < -1:
+            raise InputError(f"{where}.group_size: {gs}; allowed: -1 (per channel) or a positive integer")
+    for key in ("load_in_4bit", "load_in_8bit"):
+        if key in q and not isinstance(q[key], bool):
+            raise InputError(f"{where}.{key}: expected true or false, got {shown(q[key])}")
+
+
+def check_checkpoint_size(arch: ModelArch) -> None:
+    """A checkpoint's stated total_size must be a plausible size of its weights: 0.1 to 4.5 bytes per parameter
+    (2-bit with scales to fp32 with extra tensors); anything else is a broken index, not a model."""
+    total = (arch.quantization or {}).get("safetensors_total_size")
+    if not total or not arch.params:
+        return
+    per_param = total / arch.params
+    if not 0.1 <= per_param <= 4.5:
+        raise InputError(f"{arch.source}: model.safetensors.index.json: total_size {total} is {per_param:.3g} bytes per "
+                         f"parameter for {arch.params:,} parameters; allowed: 0.1 to 4.5 bytes per parameter")

@@ -4,24 +4,36 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from planner.units import Precision
 
+Confidence = Literal["high", "medium", "low"]  # high: provider's own list or data feed; low: undated or secondary
+# the price fields an offer may quote in, by currency: (on-demand, spot) per instance-hour
+PRICE_FIELDS = {"USD": ("usd_per_hour", "spot_usd_per_hour"), "CNY": ("cny_per_hour", "spot_cny_per_hour"),
+                "EUR": ("eur_per_hour", "spot_eur_per_hour")}
+
 
 class OfferIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """An offer quotes its price in one currency: the one its source quotes (converted to USD at the catalog's rate)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     provider: str = Field(min_length=1)
     instance: str = Field(min_length=1)
     gpus_per_instance: int = Field(ge=1, le=64)
     usd_per_hour: float | None = Field(default=None, ge=0, le=10_000)
     spot_usd_per_hour: float | None = Field(default=None, ge=0, le=10_000)
+    cny_per_hour: float | None = Field(default=None, ge=0, le=100_000)
+    spot_cny_per_hour: float | None = Field(default=None, ge=0, le=100_000)
+    eur_per_hour: float | None = Field(default=None, ge=0, le=10_000)
+    spot_eur_per_hour: float | None = Field(default=None, ge=0, le=10_000)
+    price_cny_per_hour: float | None = Field(default=None, ge=0, le=100_000)  # older name of cny_per_hour
     region: str | None = None
     source: str = Field(min_length=1)
     as_of: str | None = None
+    confidence: Confidence | None = None
     note: str | None = None
-    price_cny_per_hour: float | None = Field(default=None, ge=0)
-    fx: str | None = None
+    fx: str | None = None  # older files named their conversion; the catalog's fx.yaml rate is used now
     # commitments and spot interruption (issue 16): effective hourly rates of reserved instances, with their source
     reserved_1y_usd_per_hour: float | None = Field(default=None, ge=0, le=10_000)
     reserved_3y_usd_per_hour: float | None = Field(default=None, ge=0, le=10_000)
@@ -30,20 +42,46 @@ class OfferIn(BaseModel):
     spot_interruption: Literal["<5%", "5-10%", "10-15%", "15-20%", ">20%"] | None = None  # AWS Spot Advisor bucket
     spot_interruption_source: str | None = None
 
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _date_str(cls, v: Any) -> Any:
+        return None if v is None else str(v)
+
+    @model_validator(mode="after")
+    def _one_currency(self) -> OfferIn:
+        if self.price_cny_per_hour is not None:
+            if self.cny_per_hour is not None:
+                raise ValueError("give cny_per_hour or its older name price_cny_per_hour, not both")
+            self.cny_per_hour, self.price_cny_per_hour = self.price_cny_per_hour, None
+        quoted = [c for c, fs in PRICE_FIELDS.items() if any(getattr(self, f) is not None for f in fs)]
+        if len(quoted) > 1:
+            raise ValueError(f"prices in {' and '.join(quoted)}: quote an offer in one currency (the source's); "
+                             "the planner converts at the rate in fx.yaml")
+        return self
+
 
 class PurchaseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    usd: float = Field(gt=0, le=10_000_000)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    usd: float | None = Field(default=None, gt=0, le=10_000_000)
+    cny: float | None = Field(default=None, gt=0, le=100_000_000)
+    eur: float | None = Field(default=None, gt=0, le=10_000_000)
     power_w: float = Field(gt=0, le=10_000)
     source: str = Field(min_length=1)
     as_of: str | None = None
     note: str | None = None
-    price_cny: float | None = Field(default=None, gt=0)
+    price_cny: float | None = Field(default=None, gt=0)  # the CNY street price behind a USD figure (informational)
     fx: str | None = None
+
+    @model_validator(mode="after")
+    def _one_price(self) -> PurchaseIn:
+        given = [k for k in ("usd", "cny", "eur") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("a purchase needs exactly one of usd, cny, eur (the currency its source quotes)")
+        return self
 
 
 class GPUIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")
     name: str | None = None
     vendor: str | None = None

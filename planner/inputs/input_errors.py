@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from planner.errors import InputError, did_you_mean
+from planner.errors import InputError, cut, did_you_mean, shown
 from planner.inputs.yaml_source import field_path, line_of
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def format_error(model: type[BaseModel], err: ErrorDetails, lines: dict, name: s
     if kind == "extra_forbidden":
         allowed = _allowed_keys(model, loc[:-1])
         key = loc[-1]
-        return f"{where}: {fpath}: unknown field '{key}'; allowed: {', '.join(allowed)}{did_you_mean(str(key), allowed)}"
+        return f"{where}: {fpath}: unknown field '{cut(str(key))}'; allowed: {', '.join(allowed)}{did_you_mean(str(key), allowed)}"
     if kind == "missing":
         return f"{where}: {fpath}: required field is missing"
     msg = err.get("msg", "invalid value")
@@ -45,18 +45,20 @@ def format_error(model: type[BaseModel], err: ErrorDetails, lines: dict, name: s
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         bound = {"greater_than": "> ", "greater_than_equal": ">= ", "less_than": "< ", "less_than_equal": "<= "}[kind]
         limit = next(iter(ctx.values()), "")
-        return f"{where}: {fpath}: {value!r} is out of range; allowed: {bound}{limit}"
+        return f"{where}: {fpath}: {shown(value)} is out of range; allowed: {bound}{limit}"
     if kind == "literal_error":
         expected = ctx.get("expected", "")
         choices = [c.strip().strip("'") for c in str(expected).replace(" or ", ",").split(",") if c.strip()]
-        return f"{where}: {fpath}: {value!r} is not allowed; allowed: {', '.join(choices)}{did_you_mean(str(value), choices)}"
+        return f"{where}: {fpath}: {shown(value)} is not allowed; allowed: {', '.join(choices)}{did_you_mean(str(value), choices)}"
     if kind.endswith("_type") or kind.endswith("_parsing") or kind in ("int_from_float",) or kind.startswith("int_") or kind.startswith("float_"):
         expected = {"int": "an integer", "float": "a number", "string": "a string", "bool": "true or false",
                     "list": "a list", "dict": "a mapping", "model": "a mapping"}
         want = next((v for k, v in expected.items() if kind.startswith(k)), msg)
         return f"{where}: {fpath}: expected {want}, got {_show(value)}"
+    if kind == "finite_number":
+        return f"{where}: {fpath}: {shown(value)} is not a finite number"
     if kind == "string_pattern_mismatch":
-        return f"{where}: {fpath}: {value!r} is not allowed; allowed: letters, digits, '_', '.' and '-'"
+        return f"{where}: {fpath}: {shown(value)} is not allowed; allowed: letters, digits, '_', '.' and '-'"
     if kind in ("string_too_short", "string_too_long"):
         return f"{where}: {fpath}: {msg.lower()}"
     if kind == "value_error":
@@ -70,7 +72,7 @@ def _show(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return repr(value)
+    return shown(value)
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:

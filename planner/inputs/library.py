@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from planner.errors import InputError, did_you_mean
+from planner.errors import InputError, cut, did_you_mean
 from planner.inputs.architectures import ModelArch, arch_from_config, read_hf_config
 from planner.resources import DATA_DIR
 
@@ -23,6 +23,8 @@ class LibraryEntry:
     config_source: str
     config: dict[str, Any]
     active_params_expected: int | None = None
+    quantization: dict[str, Any] | None = None  # the checkpoint's quantization_config (official quantized releases)
+    checkpoint_source: str = ""  # where the quantized layout was read
 
 
 @lru_cache(maxsize=1)
@@ -34,11 +36,16 @@ def library() -> dict[str, LibraryEntry]:
     raw = yaml.load((DATA_DIR / "models.yaml").read_text(encoding="utf-8"), Loader=Loader)
     out: dict[str, LibraryEntry] = {}
     for m in raw["models"]:
+        base = out[m["base"]] if "base" in m else None  # a quantized release of a base entry: its config + overrides
+        config = {**(base.config if base else {}), **(m.get("config") or {})}
         out[m["id"]] = LibraryEntry(
             id=m["id"], name=m["name"], hf_repo=m["hf_repo"], aliases=tuple(m.get("aliases") or ()),
-            params_expected=int(m["params_expected"]), params_source=m["params_source"],
-            config_source=m["config_source"], config=m["config"],
-            active_params_expected=m.get("active_params_expected"),
+            params_expected=int(m.get("params_expected") or (base.params_expected if base else 0)),
+            params_source=m.get("params_source") or (base.params_source if base else ""),
+            config_source=m.get("config_source") or (f"{base.config_source}; layout: {m.get('checkpoint_source', '')}" if base else ""),
+            config=config,
+            active_params_expected=m.get("active_params_expected") or (base.active_params_expected if base else None),
+            quantization=m.get("quantization"), checkpoint_source=m.get("checkpoint_source", ""),
         )
     return out
 
@@ -56,8 +63,11 @@ def _alias_index() -> dict[str, str]:
 
 
 def resolve_model_id(name: str) -> str | None:
-    """Library id for an id, alias or Hugging Face repo name (case-insensitive), or None."""
-    return _alias_index().get(str(name).strip().lower())
+    """Library id for an id, alias or Hugging Face repo id (``Qwen/Qwen2.5-7B-Instruct``; case-insensitive), or
+    None. A repo id whose organisation differs from the entry's still resolves by its name part."""
+    key = str(name).strip().lower()
+    idx = _alias_index()
+    return idx.get(key) or (idx.get(key.rsplit("/", 1)[1]) if "/" in key else None)
 
 
 def unknown_model_message(name: str) -> str:
@@ -66,7 +76,7 @@ def unknown_model_message(name: str) -> str:
         target = resolve_model_id(hint.split("'")[1]) or ""
         if target and target != hint.split("'")[1]:
             hint = f" (did you mean '{target}'?)"
-    return f"unknown model '{name}'{hint}; `planner models` lists the {len(library())} built-in ids, or give hf_config: path/to/config.json"
+    return f"unknown model '{cut(name)}'{hint}; `planner models` lists the {len(library())} built-in ids, or give hf_config: path/to/config.json"
 
 
 @lru_cache(maxsize=256)
@@ -76,7 +86,12 @@ def get_model(name: str) -> ModelArch:
     if mid is None:
         raise InputError(unknown_model_message(name))
     e = library()[mid]
-    return arch_from_config(e.config, model_id=e.id, name=e.name, source=e.config_source)
+    arch = arch_from_config(e.config, model_id=e.id, name=e.name, source=e.config_source)
+    if e.quantization:
+        from dataclasses import replace
+
+        arch = replace(arch, quantization=dict(e.quantization))
+    return arch
 
 
 def load_hf_model(path: str | Path, model_id: str | None = None) -> ModelArch:

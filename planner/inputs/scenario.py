@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from planner.errors import InputError, did_you_mean
-from planner.inputs.architectures import ModelArch
+from planner.errors import InputError, cut, did_you_mean
+from planner.i18n import Lang
+from planner.inputs.architectures import ModelArch, check_checkpoint_size
 from planner.inputs.catalog import Catalog, load_catalog
 from planner.inputs.commitment import Commitment, CommitmentIn, resolve_commitment
+from planner.inputs.currency import Currency
 from planner.inputs.input_errors import validate
 from planner.inputs.library import get_model, load_hf_model, resolve_model_id, unknown_model_message
 from planner.inputs.pricing import Owned, Pricing
 from planner.inputs.profiles import DemandProfile, resolve_profiles
 from planner.inputs.yaml_source import field_path, line_of, load_yaml
 from planner.resources import DATA_DIR
-from planner.units import KVDtype, Precision
+from planner.units import TP_SIZES, KVDtype, Precision
 
 # upper bounds of the workload fields (input validation; not the sequences that fit, MemoryEstimate.max_concurrency)
 CONCURRENCY_UPPER_BOUND = 10_000_000
@@ -38,7 +39,7 @@ class ModelSpec(BaseModel):
     """One model to serve and its workload."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[\w.\-]+$")  # \w: letters and digits of any script
     model: str | None = Field(default=None, min_length=1)
     hf_config: str | None = Field(default=None, min_length=1)
     precision: Precision | None = None  # default: a checkpoint's quantization_config, else bf16
@@ -123,6 +124,8 @@ class ScenarioIn(BaseModel):
     solver: Solver = Solver()
     profile: Any = None  # the fleet's demand over time: checked by planner.inputs.profiles
     commitment: CommitmentIn | None = None  # committed, on-demand and spot capacity (planner.inputs.commitment)
+    currency: Currency = "USD"  # the currency reports show money in (prices convert at the catalog's rates)
+    lang: Lang = "en"  # the language of tables and reports
     models: list[ModelSpec]
 
 
@@ -166,6 +169,8 @@ class Scenario:
     source: str = ""
     profile: DemandProfile | None = None  # hourly demand multipliers: plan an hourly schedule (planner.solve.schedule)
     commitment: Commitment | None = None
+    currency: str = "USD"
+    lang: str = "en"
 
 
 def default_scenario_path() -> Path:
@@ -179,7 +184,19 @@ def load_scenario(path: str | Path) -> Scenario:
     return scenario_from_dict(data, lines, str(p), base_dir=p.parent)
 
 
-Where = Callable[..., str]  # where(*field_path) -> "file:line: field.path" for error messages
+class Where:
+    """``where(*field_path)`` -> ``"file:line: field.path"`` for error messages; ``where.line(*field_path)`` -> ``"line N"``."""
+
+    def __init__(self, lines: dict, name: str) -> None:
+        self.lines, self.name = lines, name
+
+    def __call__(self, *path: Any) -> str:
+        ln = line_of(self.lines, path)
+        return f"{self.name}:{ln}: {field_path(path)}" if ln else f"{self.name}: {field_path(path)}"
+
+    def line(self, *path: Any) -> str:
+        ln = self.lines.get(tuple(path))
+        return f"line {ln}" if ln else "given"
 
 
 def scenario_from_dict(data: Any, lines: dict | None = None, name: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
@@ -203,7 +220,8 @@ def scenario_from_dict(data: Any, lines: dict | None = None, name: str = "<scena
         name=s.name, description=s.description or "", pricing=s.pricing, catalog=catalog, gpu_ids=gpu_ids,
         providers=providers, limits=limits, max_usd_per_hour=s.max_usd_per_hour,
         gpu_memory_utilization=s.gpu_memory_utilization, owned=Owned(**s.owned.model_dump()), sharing=s.sharing, solver=s.solver,
-        models=reqs, calibration_path=cal, source=name, profile=profile, commitment=commitment,
+        models=reqs, calibration_path=cal, source=name, currency=s.currency, lang=s.lang, profile=profile,
+        commitment=commitment,
     )
 
 
@@ -215,11 +233,7 @@ def _check_top_level(data: Any, lines: dict, name: str) -> None:
 
 
 def _where(lines: dict, name: str) -> Where:
-    def where(*path: Any) -> str:
-        ln = line_of(lines, path)
-        return f"{name}:{ln}: {field_path(path)}" if ln else f"{name}: {field_path(path)}"
-
-    return where
+    return Where(lines, name)
 
 
 def _relative_to(base_dir: Path, path: str) -> Path:
@@ -232,7 +246,7 @@ def _catalog_path(s: ScenarioIn, base_dir: Path, where: Where) -> Path | None:
         return None
     cat_path = _relative_to(base_dir, s.catalog)
     if not cat_path.exists():
-        raise InputError(f"{where('catalog')}: no such catalog file or folder '{s.catalog}'")
+        raise InputError(f"{where('catalog')}: no such catalog file or folder '{cut(s.catalog)}'")
     return cat_path
 
 
@@ -244,7 +258,7 @@ def _gpu_ids(s: ScenarioIn, catalog: Catalog, where: Where) -> tuple[str, ...]:
         raise InputError(f"{where('gpus')}: empty list; omit 'gpus' to use the whole catalog")
     for i, g in enumerate(s.gpus):
         if g not in catalog.gpus:
-            raise InputError(f"{where('gpus', i)}: unknown GPU '{g}'{did_you_mean(g, ids)}; `planner catalog` lists the ids")
+            raise InputError(f"{where('gpus', i)}: unknown GPU '{cut(g)}'{did_you_mean(g, ids)}; `planner catalog` lists the ids")
     return tuple(dict.fromkeys(s.gpus))
 
 
@@ -255,7 +269,7 @@ def _limits(s: ScenarioIn, catalog: Catalog, where: Where) -> dict[str, int]:
     for k, v in limits.items():
         if k not in catalog.gpus and k not in offer_ids:
             raise InputError(
-                f"{where('limits', k)}: unknown GPU or offer '{k}'{did_you_mean(k, ids + sorted(offer_ids))}; "
+                f"{where('limits', k)}: unknown GPU or offer '{cut(k)}'{did_you_mean(k, ids + sorted(offer_ids))}; "
                 "keys are GPU ids or offer ids (provider:instance)"
             )
         if v < 0:
@@ -264,12 +278,21 @@ def _limits(s: ScenarioIn, catalog: Catalog, where: Where) -> dict[str, int]:
 
 
 def _providers(s: ScenarioIn, catalog: Catalog, where: Where) -> tuple[str, ...] | None:
+    """Providers to rent from. ``providers: []`` (nothing to rent) and ``providers`` with ``pricing: owned`` (owned
+    hardware is bought, not rented, so the list would be ignored) are errors, not silent choices."""
     if s.providers is None:
         return None
+    if not s.providers:
+        raise InputError(f"{where('providers')}: empty list; omit 'providers' to rent from every provider in the catalog")
+    if s.pricing == "owned":
+        raise InputError(
+            f"{where('providers')}: providers apply to rented GPUs, but pricing is owned (bought hardware, no provider); "
+            "allowed: remove providers, or use pricing on_demand or spot"
+        )
     known = sorted({o.provider for g in catalog.gpus.values() for o in g.offers})
     for i, pv in enumerate(s.providers):
         if pv not in known:
-            raise InputError(f"{where('providers', i)}: unknown provider '{pv}'{did_you_mean(pv, known)}; known: {', '.join(known)}")
+            raise InputError(f"{where('providers', i)}: unknown provider '{cut(pv)}'{did_you_mean(pv, known)}; known: {', '.join(known)}")
     return tuple(s.providers)
 
 
@@ -292,7 +315,9 @@ def _model_arch(m: ModelSpec, i: int, base_dir: Path, where: Where) -> ModelArch
         return get_model(m.model)
     assert m.hf_config is not None  # ModelSpec._one_source: exactly one of model and hf_config
     try:
-        return load_hf_model(_relative_to(base_dir, m.hf_config), model_id=m.name)
+        arch = load_hf_model(_relative_to(base_dir, m.hf_config), model_id=m.name)
+        check_checkpoint_size(arch)
+        return arch
     except InputError as exc:
         raise InputError(f"{where('models', i, 'hf_config')}: {exc.message}") from None
 
@@ -306,13 +331,8 @@ def _model_req(m: ModelSpec, i: int, base_dir: Path, where: Where) -> ModelReq:
         raise InputError(
             f"{where('models', i, 'context_tokens')}: {ctx} exceeds {arch.id}'s maximum context of {arch.max_context} tokens"
         )
-    for v in m.tp or ():
-        if arch.num_heads % v:
-            raise InputError(
-                f"{where('models', i, 'tp')}: TP={v} does not divide {arch.id}'s {arch.num_heads} attention heads"
-            )
-    inp = m.input_tokens or max(1, ctx // 2)
-    out = m.output_tokens or max(1, ctx - inp)
+    _check_tp(m, i, arch, where)
+    inp, out = _token_split(m, i, ctx, where)
     return ModelReq(
         name=m.name, arch=arch, precision=m.precision or default_precision(arch), kv_cache_dtype=m.kv_cache_dtype, concurrency=m.concurrency,
         context_tokens=ctx, request_rate_per_s=m.request_rate_per_s, input_tokens=inp, output_tokens=out,
@@ -323,10 +343,39 @@ def _model_req(m: ModelSpec, i: int, base_dir: Path, where: Where) -> ModelReq:
     )
 
 
+def _check_tp(m: ModelSpec, i: int, arch: ModelArch, where: Where) -> None:
+    """TP sizes are powers of two (the packing constraint is exact only for them) that divide the attention heads."""
+    for j, v in enumerate(m.tp or ()):
+        if v not in TP_SIZES:
+            raise InputError(
+                f"{where('models', i, 'tp', j)}: TP={v} is not a power of two; allowed: {', '.join(map(str, TP_SIZES))}"
+            )
+        if arch.num_heads % v:
+            raise InputError(
+                f"{where('models', i, 'tp', j)}: TP={v} does not divide {arch.id}'s {arch.num_heads} attention heads"
+            )
+
+
+def _token_split(m: ModelSpec, i: int, ctx: int, where: Where) -> tuple[int, int]:
+    """(input, output) tokens per sequence; they must fit in ``context_tokens`` (the KV cache is sized for it)."""
+    inp = m.input_tokens or max(1, ctx // 2)
+    out = m.output_tokens or max(1, ctx - inp)
+    if inp + out > ctx and (m.input_tokens is not None or m.output_tokens is not None):
+        parts = [f"input_tokens {inp} ({where.line('models', i, 'input_tokens')})" if m.input_tokens is not None
+                 else f"{inp} input tokens",
+                 f"output_tokens {out} ({where.line('models', i, 'output_tokens')})" if m.output_tokens is not None
+                 else f"{out} output token{'s' if out > 1 else ''}"]
+        raise InputError(
+            f"{where('models', i, 'context_tokens')}: {ctx} is below {' + '.join(parts)} = {inp + out}; "
+            f"allowed: context_tokens >= {inp + out}, or fewer input or output tokens"
+        )
+    return inp, out
+
+
 def _calibration_path(s: ScenarioIn, base_dir: Path, where: Where) -> str | None:
     if not s.calibration:
         return None
     cp = _relative_to(base_dir, s.calibration)
     if not cp.is_file():
-        raise InputError(f"{where('calibration')}: no such calibration file '{s.calibration}'")
+        raise InputError(f"{where('calibration')}: no such calibration file '{cut(s.calibration)}'")
     return str(cp)

@@ -7,44 +7,34 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from planner.errors import InputError
+from planner.errors import InputError, cut
+from planner.inputs.files import read_text
 
-MAX_FILE_BYTES = 5 * 2**20  # a scenario or catalog file larger than 5 MiB is not a hand-written input
-MAX_NODES = 200_000  # nodes after alias expansion; an alias bomb ("billion laughs") blows far past this
+MAX_NODES = 200_000  # nodes after alias expansion, or half the file's characters if more (a node takes 2 or more):
+# a real file never exceeds it, an alias bomb ("billion laughs": a few lines, 10**9 nodes) blows far past it
 
 # libyaml's loader is much faster (PyYAML wheels ship it); the pure-Python one is the fallback
 SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _scalar = yaml.constructor.SafeConstructor()
 
+# YAML 1.1 (PyYAML) reads an unquoted 1e9 or 5E-3 as a string; YAML 1.2 and every user read it as a number
+_YAML12_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
+
+_YAML = "tag:yaml.org,2002:"
+# the common scalars built directly (construct_object's bookkeeping is most of the time of a 10,000-model file)
+_FAST: dict[str, Any] = {
+    _YAML + "str": lambda n: n.value, _YAML + "int": _scalar.construct_yaml_int, _YAML + "float": _scalar.construct_yaml_float,
+    _YAML + "bool": _scalar.construct_yaml_bool, _YAML + "null": lambda n: None,
+}
+
 FieldPath = tuple[Any, ...]  # keys and indexes from the document root to a node, e.g. ("models", 0, "name")
-
-
-def read_text(path: str | Path, what: str = "file") -> str:
-    """Read a user file as UTF-8 text, with one clear error for each way that can fail."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: no such {what}")
-    if p.is_dir():
-        raise InputError(f"{p}: is a directory, expected a {what}")
-    try:
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputError(f"{p}: file is {size / 2**20:.1f} MiB, larger than the 5 MiB limit for a {what}")
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read ({exc.strerror or exc})") from None
-    if b"\x00" in raw:
-        raise InputError(f"{p}: binary data, expected a text {what}")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{p}: not UTF-8 text (byte {exc.start})") from None
 
 
 def load_yaml(path: str | Path, what: str = "YAML file") -> tuple[Any, dict[FieldPath, int]]:
@@ -54,7 +44,22 @@ def load_yaml(path: str | Path, what: str = "YAML file") -> tuple[Any, dict[Fiel
 
 
 def parse_yaml(text: str, name: str) -> tuple[Any, dict[FieldPath, int]]:
-    """Parse YAML text (see ``load_yaml``); ``name`` is used in messages."""
+    """Parse YAML text (see ``load_yaml``); ``name`` is used in messages.
+
+    The cyclic garbage collector is paused while the nodes are built: they hold no cycles, and its passes over a
+    growing heap are half the time of a 10,000-model file (benchmarks/input_validation.py)."""
+    import gc
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse_yaml(text, name)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _parse_yaml(text: str, name: str) -> tuple[Any, dict[FieldPath, int]]:
     try:
         node = yaml.compose(text, Loader=SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -67,15 +72,15 @@ def parse_yaml(text: str, name: str) -> tuple[Any, dict[FieldPath, int]]:
     if node is None:
         return None, {}
     lines: dict[FieldPath, int] = {}
-    counter = [0]
+    counter = [0, max(MAX_NODES, len(text) // 2)]
     data = _convert(node, (), lines, counter, name)
     return data, lines
 
 
 def _convert(node: yaml.Node, path: FieldPath, lines: dict[FieldPath, int], counter: list[int], name: str) -> Any:
     counter[0] += 1
-    if counter[0] > MAX_NODES:
-        raise InputError(f"{name}: more than {MAX_NODES} YAML nodes after expanding aliases (an alias bomb?)")
+    if counter[0] > counter[1]:
+        raise InputError(f"{name}: more than {counter[1]} YAML nodes after expanding aliases (an alias bomb?)")
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
@@ -92,10 +97,17 @@ def _convert(node: yaml.Node, path: FieldPath, lines: dict[FieldPath, int], coun
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_convert(v, (*path, i), lines, counter, name) for i, v in enumerate(node.value)]
+    if (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:str" and not node.style
+            and _YAML12_FLOAT.fullmatch(node.value)):
+        node = yaml.ScalarNode("tag:yaml.org,2002:float", node.value, node.start_mark, node.end_mark)
     try:
-        value = _scalar.construct_object(node, deep=True)
+        fast = _FAST.get(node.tag)
+        value = fast(node) if fast is not None else _scalar.construct_object(node, deep=True)
     except yaml.YAMLError as exc:
         raise InputError(f"{name}:{node.start_mark.line + 1}: {_fmt(path)}: {exc}") from None
+    except (ValueError, OverflowError):  # an integer of more than 4,300 digits
+        raise InputError(f"{name}:{node.start_mark.line + 1}: {_fmt(path)}: {len(str(node.value))}-digit number "
+                         "is out of range") from None
     if isinstance(value, float) and not math.isfinite(value):
         raise InputError(f"{name}:{node.start_mark.line + 1}: {_fmt(path)}: {value} is not a finite number")
     if not isinstance(value, (str, int, float, bool, type(None))):
@@ -107,7 +119,8 @@ def _convert(node: yaml.Node, path: FieldPath, lines: dict[FieldPath, int], coun
 def _fmt(path: FieldPath) -> str:
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        text = cut(str(part))  # a 1 MB key stays a readable field name
+        out += f"[{part}]" if isinstance(part, int) else (f".{text}" if out else text)
     return out or "(top level)"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from html import escape
 
 PALETTE = {"weights": "#4e79a7", "kv_cache": "#59a14f", "activation": "#f28e2b", "overhead": "#9c9c9c", "free": "#e8e8e8"}
@@ -31,21 +32,33 @@ def bar_chart(items: list[tuple[str, float]], title: str, unit: str, chart_id: s
     return "\n".join(out)
 
 
+def _nice_step(vmax: float, ticks: int = 5) -> float:
+    """A round tick step (1, 2 or 5 x 10^k) giving about ``ticks`` ticks up to ``vmax``."""
+    raw = max(vmax, 1e-9) / ticks
+    k = 10 ** math.floor(math.log10(raw))
+    return next(m * k for m in (1, 2, 5, 10) if m * k >= raw)
+
+
 def stacked_bars(rows: list[tuple[str, list[tuple[str, float]]]], title: str, unit: str, chart_id: str,
-                 width: int = 900, max_rows: int = 80) -> str:
-    """One horizontal bar per row, split into named segments (memory of a device: weights, KV, ... free)."""
+                 width: int = 900, max_rows: int = 80, legend: dict[str, str] | None = None,
+                 more: str = "... and {n} more devices (devices.csv lists all)") -> str:
+    """One horizontal bar per row, split into named segments (memory of a device: weights, KV, ... free), over an
+    axis in ``unit`` with round ticks; the row's label (device and the models on it) left of its bar."""
     shown = rows[:max_rows]
-    bar_h, gap, left, top = 16, 5, 260, 48
-    height = top + len(shown) * (bar_h + gap) + (24 if len(rows) > max_rows else 8)
-    vmax = max([sum(v for _, v in segs) for _, segs in shown] + [1e-9])
+    bar_h, gap, left, top = 16, 5, 330, 48
+    plot_bottom = top + len(shown) * (bar_h + gap)
+    height = plot_bottom + 34 + (20 if len(rows) > max_rows else 0)
+    step = _nice_step(max([sum(v for _, v in segs) for _, segs in shown] + [1e-9]))
+    vmax = step * math.ceil(max([sum(v for _, v in segs) for _, segs in shown] + [1e-9]) / step)
     span = width - left - 20
+    names = legend or {k: k.replace("_", " ") for k in PALETTE}
     out = [f'<svg class="chart" id="{chart_id}" role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg" '
            f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
            f'<text x="0" y="18" font-size="14" font-weight="bold">{escape(title)}</text>']
     x = 0
     for name, color in PALETTE.items():
         out.append(f'<rect x="{x}" y="28" width="12" height="12" fill="{color}"/>'
-                   f'<text x="{x + 16}" y="38" font-size="12">{escape(name.replace("_", " "))}</text>')
+                   f'<text x="{x + 16}" y="38" font-size="12">{escape(names.get(name, name))}</text>')
         x += 110
     for i, (label, segs) in enumerate(shown):
         y = top + i * (bar_h + gap)
@@ -56,10 +69,16 @@ def stacked_bars(rows: list[tuple[str, list[tuple[str, float]]]], title: str, un
             if w <= 0:
                 continue
             out.append(f'<rect x="{cx:.1f}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{PALETTE.get(name, "#999")}">'
-                       f'<title>{escape(label)} {escape(name)}: {_fmt(v)} {escape(unit)}</title></rect>')
+                       f'<title>{escape(label)} {escape(names.get(name, name))}: {_fmt(v)} {escape(unit)}</title></rect>')
             cx += w
+    out.append(f'<line x1="{left}" y1="{plot_bottom}" x2="{left + span}" y2="{plot_bottom}" stroke="#333"/>')
+    for k in range(round(vmax / step) + 1):
+        tx = left + span * k * step / vmax
+        out.append(f'<line x1="{tx:.1f}" y1="{plot_bottom}" x2="{tx:.1f}" y2="{plot_bottom + 4}" stroke="#333"/>'
+                   f'<text x="{tx:.1f}" y="{plot_bottom + 16}" font-size="11" text-anchor="middle">{k * step:g}</text>')
+    out.append(f'<text x="{left + span / 2:.1f}" y="{plot_bottom + 30}" font-size="12" text-anchor="middle">{escape(unit)}</text>')
     if len(rows) > max_rows:
-        out.append(f'<text x="0" y="{height - 6}" font-size="11">... and {len(rows) - max_rows} more devices (devices.csv lists all)</text>')
+        out.append(f'<text x="0" y="{height - 6}" font-size="11">{escape(more.format(n=len(rows) - max_rows))}</text>')
     out.append("</svg>")
     return "\n".join(out)
 

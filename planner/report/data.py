@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from planner.candidates.deployments import CandidateSet, RejectionKind
 from planner.estimate.memory import estimate_memory
 from planner.estimate.rules_of_thumb import seed_estimate_bytes
-from planner.plans.metrics import fleet_tokens_per_s, rent_vs_own
+from planner.i18n import t
+from planner.plans.metrics import fleet_tokens_per_s
 from planner.units import GB, GIB, HOURS_PER_MONTH
 
 if TYPE_CHECKING:
     from planner.inputs.pricing import Owned
     from planner.inputs.scenario import Scenario
     from planner.plans.records import Device, ModelResult, Plan, Replica
+    from planner.report.money import Money
 
 DEPLOYMENT_COLUMNS = ["model", "model_id", "precision", "gpu", "tp", "pp", "replicas", "concurrency_per_replica",
                       "target", "served", "unit", "binds", "decode_ms_per_token", "ttft_ms", "tokens_per_s_per_stream"]
-DEVICE_COLUMNS = ["instance", "offer", "device", "gpu", "replicas", "weights_gib", "kv_cache_gib", "activation_gib",
+DEVICE_COLUMNS = ["instance", "offer", "device", "gpu", "models", "replicas", "weights_gib", "kv_cache_gib", "activation_gib",
                   "overhead_gib", "used_gib", "usable_gib", "total_gib", "free_gib"]
 
 DeploymentKey = tuple[str, int, int, int, str]  # gpu, tp, pp, concurrency per replica, what binds ("shared" or binding)
-
-
-def money(x: float | None) -> str:
-    return "-" if x is None else f"${x:,.2f}"
 
 
 def _g(x: float) -> float:
@@ -49,34 +48,59 @@ def device_bytes(d: Device) -> tuple[int, int, int, int]:
             sum(x.activation_bytes for x in d.shards), sum(x.overhead_bytes for x in d.shards))
 
 
-def report_data(p: Plan, s: Scenario, cs: CandidateSet) -> dict[str, Any]:
-    """Everything a report shows, as plain data (deterministic: no timings)."""
-    cost_by_gpu: dict[str, float] = {}
-    for inst in p.instances:
-        cost_by_gpu[inst.gpu] = cost_by_gpu.get(inst.gpu, 0.0) + inst.usd_per_hour
+def report_data(p: Plan, s: Scenario, cs: CandidateSet, currency: str | None = None, lang: str | None = None) -> dict[str, Any]:
+    """Everything a report shows, as plain data (deterministic: no timings), money in ``currency`` (default: the
+    scenario's), words in ``lang`` (default: the scenario's)."""
+    from planner.report import money as mn
+
+    m = mn.money_for(s, currency)
+    lang = lang or s.lang
+    lines = mn.shopping_list(p, s, m)
+    by_gpu = mn.cost_by_gpu(lines)
     return {
-        "summary": _summary(p, s),
+        "lang": lang, "currency": m.currency, "symbol": m.symbol, "fx": _fx(m),
+        "summary": _summary(p, s, m, mn.totals(lines)), "shopping_list": lines,
+        "cost_by_model": mn.cost_by_model(p, s, m),
         "deployments": _deployment_rows(p, s), "devices": _device_rows(p),
-        "cost_by_gpu": [{"gpu": k, "usd_per_hour": round(v, 4), "usd_per_month": round(v * HOURS_PER_MONTH, 2)}
-                        for k, v in sorted(cost_by_gpu.items())],
-        "baselines": _baseline_rows(p), "rent_vs_own": rent_vs_own(p, s), "seed_vs_detailed": _seed_rows(p, s),
-        "candidates": _candidate_rows(s, cs),
+        "cost_by_gpu": by_gpu,
+        "baselines": _baseline_rows(p, m, lang), "rent_vs_own": mn.rent_vs_own(p, s, m, by_gpu),
+        "seed_vs_detailed": _seed_rows(p, s), "candidates": _candidate_rows(s, cs),
         "rejected": [{"model": r.model, "gpu": r.gpu, "tp": r.tp, "pp": r.pp, "reason": r.reason} for r in cs.rejected],
-        "sources": sorted(_sources(p, s).values(), key=lambda x: x["key"]),
-        "assumptions": _assumptions(p, s), "notes": list(p.notes),
+        "sources": sorted(_sources(p, s, m).values(), key=lambda x: x["key"]),
+        "assumptions": _assumptions(p, s, m, lang), "notes": list(p.notes) + price_notes(lines, lang),
     }
 
 
-def _summary(p: Plan, s: Scenario) -> dict[str, Any]:
+def _fx(m: Money) -> dict[str, Any] | None:
+    r = m.rate
+    return None if r is None else {"pair": r.pair, "value": r.value, "as_of": r.as_of, "source": r.source,
+                                   "text": r.text, "describe": r.describe()}
+
+
+def price_notes(lines: list[dict[str, Any]], lang: str) -> list[str]:
+    """A plan that buys at a low-confidence price says so."""
+    low = [f"{r['provider']}:{r['instance']} ({r['source']}, {r['as_of']})" for r in lines if r["confidence"] == "low"]
+    return [t(lang, "note.low_confidence", offers="; ".join(low))] if low else []
+
+
+def _summary(p: Plan, s: Scenario, m: Money, tot: dict[str, Decimal]) -> dict[str, Any]:
     tps = fleet_tokens_per_s(p, s)
-    cpmt = p.cost_usd_per_hour / (tps * 3600) * 1e6 if tps > 0 else None
+    per_hour = m.hourly(p.cost_usd_per_hour) if tot["per_hour"] == 0 else tot["per_hour"]
+    cpmt = float(per_hour) / (tps * 3600) * 1e6 if tps > 0 else None
     b = p.baselines
+    bs = b.get("best_single_type")
+    greedy = b.get("greedy")
     return {
         "scenario": p.scenario, "description": s.description, "status": p.status, "gap": round(p.gap, 6),
-        "bound_usd_per_hour": round(p.bound_usd_per_hour, 4), "cost_usd_per_hour": round(p.cost_usd_per_hour, 4),
-        "cost_usd_per_month": round(p.cost_usd_per_month, 2), "gpus": p.gpus, "gpus_by_type": p.gpus_by_type(),
-        "fleet_tokens_per_s": round(tps, 1), "usd_per_million_tokens": None if cpmt is None else round(cpmt, 4),
-        "pricing": s.pricing, "best_single_type": b.get("best_single_type"), "greedy": b.get("greedy"),
+        "currency": m.currency, "cost_per_hour": tot["per_hour"], "cost_per_month": tot["per_month"],
+        "bound_per_hour": m.hourly(p.bound_usd_per_hour).quantize(Decimal("0.0001")),
+        "cost_usd_per_hour": round(p.cost_usd_per_hour, 4), "cost_usd_per_month": round(p.cost_usd_per_month, 2),
+        "gpus": p.gpus, "gpus_by_type": p.gpus_by_type(),
+        "fleet_tokens_per_s": round(tps, 1), "per_million_tokens": None if cpmt is None else round(cpmt, 4),
+        "pricing": s.pricing,
+        "best_single_type": None if not bs else {"gpu": bs["gpu"], "per_hour": m.hourly(bs["cost_usd_per_hour"]),
+                                                 "savings": bs["savings"]},
+        "greedy": None if not greedy else {"per_hour": m.hourly(greedy["cost_usd_per_hour"]), "savings": greedy["savings"]},
     }
 
 
@@ -87,11 +111,18 @@ def _deployment_rows(p: Plan, s: Scenario) -> list[dict[str, Any]]:
         r0 = rs[0]
         rows.append({
             "model": m.name, "model_id": m.model, "precision": reqs[m.name].precision, "gpu": gpu, "tp": tp, "pp": pp,
-            "replicas": len(rs), "concurrency_per_replica": conc, "target": m.target_units, "served": m.served_units,
-            "unit": m.unit, "binds": binds, "decode_ms_per_token": round(r0.step_ms, 2),
+            "replicas": len(rs), "concurrency_per_replica": conc, **_human_units(m),
+            "binds": binds, "decode_ms_per_token": round(r0.step_ms, 2),
             "ttft_ms": round(r0.ttft_ms, 1), "tokens_per_s_per_stream": round(1000.0 / r0.step_ms, 1),
         })
     return rows
+
+
+def _human_units(m: ModelResult) -> dict[str, Any]:
+    """Target and served load in a reader's units: requests/s (the plan counts milli-requests/s) or sequences."""
+    if m.unit == "milli_requests_per_s":
+        return {"target": m.target_units / 1000, "served": m.served_units / 1000, "unit": "requests/s"}
+    return {"target": m.target_units, "served": m.served_units, "unit": "sequences"}
 
 
 def _device_rows(p: Plan) -> list[dict[str, Any]]:
@@ -101,6 +132,7 @@ def _device_rows(p: Plan) -> list[dict[str, Any]]:
             w, kv, a, o = device_bytes(d)
             rows.append({
                 "instance": inst.id, "offer": inst.offer, "device": d.id, "gpu": d.gpu,
+                "models": ", ".join(dict.fromkeys(x.model for x in d.shards)),
                 "replicas": " ".join(x.replica + (f"[stage {x.stage}]" if x.stage else "") for x in d.shards),
                 "weights_gib": _g(w), "kv_cache_gib": _g(kv), "activation_gib": _g(a), "overhead_gib": _g(o),
                 "used_gib": _g(d.memory_used_bytes), "usable_gib": _g(d.memory_usable_bytes), "total_gib": _g(d.memory_total_bytes),
@@ -147,9 +179,14 @@ def _candidate_rows(s: Scenario, cs: CandidateSet) -> list[dict[str, Any]]:
     return rows
 
 
-def _sources(p: Plan, s: Scenario) -> dict[str, dict[str, str]]:
-    """The catalog sources behind the plan's prices and GPU figures, by key."""
+def _sources(p: Plan, s: Scenario, m: Money) -> dict[str, dict[str, str]]:
+    """The catalog sources behind the plan's prices and GPU figures, and the exchange rates used, by key."""
     sources: dict[str, dict[str, str]] = {}
+    used = {o.currency for i in p.instances for o in s.catalog.gpus[i.gpu].offers if o.id == i.offer} | {m.currency}
+    for cur in sorted(used - {"USD"}):
+        r = s.catalog.fx.rate(cur)
+        if r is not None:
+            sources[r.source] = {"key": r.source, "text": f"{r.describe()}: {r.text}", "as_of": r.as_of}
     for inst in p.instances:
         g = s.catalog.gpus[inst.gpu]
         for o in g.offers:
@@ -165,36 +202,39 @@ def _sources(p: Plan, s: Scenario) -> dict[str, dict[str, str]]:
     return sources
 
 
-def _assumptions(p: Plan, s: Scenario) -> list[str]:
-    assumptions = [
-        f"pricing: {s.pricing.replace('_', '-')}" + (f" (providers: {', '.join(s.providers)})" if s.providers else ""),
-        f"gpu_memory_utilization: {s.gpu_memory_utilization} (vLLM semantics: a fraction of the CUDA-visible total)",
-        "engine: vLLM V1 defaults (max_num_batched_tokens 8192 and max_num_seqs 1024 on >= 70 GiB GPUs other than A100, else 2048 and 256)",
-        "memory: weights from exact parameter counts; KV cache in 16-token blocks; activation peak and runtime from vLLM logs",
-        "speed: decode and prefill model calibrated on 131 measured TensorRT-LLM points (planner/data/calibration.yaml)",
-        f"month = {HOURS_PER_MONTH} hours",
-    ]
+def _assumptions(p: Plan, s: Scenario, m: Money, lang: str) -> list[str]:
     o: Owned = s.owned
-    assumptions.append(f"owned hardware: purchase over {o.amortization_months} months, {o.usd_per_kwh} USD/kWh, PUE {o.pue}, "
-                       f"{o.hosting_usd_per_gpu_month} USD hosting per GPU-month, draw {o.utilization_of_tdp:.0%} of TDP")
+    providers = t(lang, "assume.providers", providers=", ".join(s.providers)) if s.providers else ""
+    out = [t(lang, "assume.pricing", pricing=t(lang, f"pricing.{s.pricing}"), providers=providers),
+           t(lang, "assume.gmu", value=s.gpu_memory_utilization), t(lang, "assume.engine"), t(lang, "assume.memory"),
+           t(lang, "assume.speed"), t(lang, "assume.month", hours=HOURS_PER_MONTH),
+           t(lang, "assume.owned", months=o.amortization_months, kwh=o.usd_per_kwh, pue=o.pue,
+             hosting=o.hosting_usd_per_gpu_month, draw=f"{o.utilization_of_tdp:.0%}")]
+    r = m.rate
+    out.append(t(lang, "assume.currency_usd") if r is None else
+               t(lang, "assume.currency", currency=m.currency, rate=r.describe()))
     if any(len(d.shards) > 1 for i in p.instances for d in i.devices):
-        assumptions.append("shared devices: each engine gets its own --gpu-memory-utilization (the fraction in plan.json, "
-                           "vLLM's per-instance semantics); start co-resident engines one at a time, so that each "
-                           "profiles its memory after the others have loaded")
+        out.append(t(lang, "assume.shared"))
     if s.max_usd_per_hour:
-        assumptions.append(f"budget: {s.max_usd_per_hour} USD/hour")
+        out.append(t(lang, "assume.budget", usd=s.max_usd_per_hour))
     if s.limits:
-        assumptions.append("limits: " + ", ".join(f"{k} <= {v}" for k, v in sorted(s.limits.items())))
-    return assumptions
+        out.append(t(lang, "assume.limits", limits=", ".join(f"{k} <= {v}" for k, v in sorted(s.limits.items()))))
+    return out
 
 
-def _baseline_rows(p: Plan) -> list[dict[str, Any]]:
+def _baseline_rows(p: Plan, m: Money, lang: str) -> list[dict[str, Any]]:
+    """The greedy and single-type baselines, per month in the report currency, with this plan's saving."""
     b = p.baselines
     rows = []
     if b.get("greedy"):
-        rows.append({"baseline": "greedy", "usd_per_hour": b["greedy"]["cost_usd_per_hour"], "savings": b["greedy"]["savings"]})
+        rows.append({"baseline": t(lang, "baseline.greedy"), "per_month": m.monthly(b["greedy"]["cost_usd_per_hour"]),
+                     "savings": b["greedy"]["savings"], "note": ""})
     for gid, v in sorted((b.get("single_type") or {}).items()):
-        rows.append({"baseline": f"only {gid}", "usd_per_hour": v.get("cost_usd_per_hour"),
-                     "savings": None if not v.get("feasible") else round(1 - p.cost_usd_per_hour / v["cost_usd_per_hour"], 4)
-                     if v["cost_usd_per_hour"] else None, "note": v.get("reason", "")})
+        usd = v.get("cost_usd_per_hour")
+        reason = v.get("reason", "")
+        if reason == "some model has no deployment on this GPU type":
+            reason = t(lang, "baseline.no_deployment")
+        rows.append({"baseline": t(lang, "baseline.only", gpu=gid), "per_month": None if usd is None else m.monthly(usd),
+                     "savings": None if not v.get("feasible") else round(1 - p.cost_usd_per_hour / usd, 4)
+                     if usd else None, "note": reason})
     return rows

@@ -1,5 +1,8 @@
 """Writing output atomically: a file through a temporary file beside it renamed over it; a folder through a temporary
-folder beside it swapped in (``swap_in``) once every file is written."""
+folder beside it swapped in (``swap_in``) once every file is written.
+
+Modes follow the user's umask like any other tool (``mkstemp`` and ``mkdtemp`` create 0600 and 0700): a file gets
+0666 & ~umask, a folder 0777 & ~umask. On any error the temporary is removed and the earlier output is untouched."""
 
 from __future__ import annotations
 
@@ -11,6 +14,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 from planner.errors import InputError
+
+
+def _umask() -> int:
+    """The process umask (read by setting it and setting it back: os has no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    return 0o666 & ~_umask()
+
+
+def folder_mode() -> int:
+    return 0o777 & ~_umask()
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -26,10 +44,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fchmod(fh.fileno(), file_mode())
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if not isinstance(exc, OSError):
+            raise
         raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
@@ -45,14 +67,18 @@ def write_folder(out: Path, files: dict[str, str], also: Callable[[Path], None] 
     try:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+        os.chmod(tmp, folder_mode())
     except OSError as exc:
         raise InputError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
     try:
         for name, text in files.items():
-            (tmp / name).write_text(text, encoding="utf-8")
+            (tmp / name).write_text(text, encoding="utf-8")  # open() creates with 0666 & ~umask
         if also is not None:
             also(tmp)
         swap_in(tmp, out)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise InputError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -23,11 +23,18 @@ if TYPE_CHECKING:
     from planner.plans.records import Plan
 
 
-def write_report(p: Plan, s: Scenario, cs: CandidateSet, out: Path, extra_files: dict[str, str] | None = None) -> list[str]:
-    """Write report.html, report.md, plan.json, deployments.csv, devices.csv and report.xlsx into ``out`` atomically."""
+def write_report(p: Plan, s: Scenario, cs: CandidateSet, out: Path, extra_files: dict[str, str] | None = None,
+                 currency: str | None = None, lang: str | None = None) -> list[str]:
+    """Write report.html, report.md, plan.json, deployments.csv, devices.csv and report.xlsx into ``out`` atomically.
+
+    Money is shown in ``currency`` (default: the scenario's) and plan.json gains a ``costs`` block with the same
+    shopping list and totals; words are in ``lang`` (default: the scenario's)."""
+    from planner.report.money import costs_block, money_for
+
     out = Path(out)
-    d = report_data(p, s, cs)
+    d = report_data(p, s, cs, currency, lang)
     plan_json = p.to_dict()
+    plan_json["costs"] = costs_block(p, s, money_for(s, currency))
     files = {
         "report.md": render_markdown(d), "report.html": render_html(d), "plan.json": to_json(plan_json),
         "deployments.csv": to_csv(d["deployments"], DEPLOYMENT_COLUMNS), "devices.csv": to_csv(d["devices"], DEVICE_COLUMNS),

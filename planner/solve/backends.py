@@ -1,8 +1,8 @@
-"""Solver backends for a solver-neutral integer program (``LinearModel``): CP-SAT, and CBC or SCIP through
-OR-Tools' pywraplp; choosing a backend; mapping each backend's status to optimal | feasible | infeasible | unknown.
+"""Solver backends for a solver-neutral integer program (``LinearModel``): CP-SAT, CBC or SCIP through OR-Tools'
+pywraplp, and HiGHS through highspy (``planner.solve.highs``); choosing a backend; mapping each backend's status to optimal | feasible | infeasible | unknown.
 
-``solver="auto"`` uses CP-SAT for small fleets and for fleets with many sharing patterns, and CBC for large fleets of
-mostly dedicated replicas (measured: benchmarks/RESULTS.md). OR-Tools' bundled HiGHS segfaulted on this model.
+``solver="auto"`` uses CBC for small fleets and dedicated replicas, HiGHS for many sharing patterns and CP-SAT for
+very large fleets (measured: benchmarks/RESULTS.md; ``choose_backend``). OR-Tools' bundled HiGHS segfaulted on this model; highspy's does not.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from typing import Any
 
 from planner.errors import InputError
 
-SOLVERS = ("auto", "cp-sat", "cbc", "scip")
+SOLVERS = ("auto", "cp-sat", "cbc", "scip", "highs")
 CANONICAL_MAX_VARIABLES = 3_000  # the stable tie-break solve is cheap below this size
-AUTO_MIP_ABOVE_VARIABLES = 3_000  # measured (benchmarks/RESULTS.md): CBC proves large fleets where CP-SAT stalls
+AUTO_MIP_ABOVE_VARIABLES = 3_000  # measured (benchmarks/RESULTS.md): CBC is fastest below; above, patterns go to HiGHS
+AUTO_CPSAT_ABOVE_VARIABLES = 20_000  # measured: at 1,000 models only CP-SAT kept to the limit and improved the hint
 
 Outcome = tuple[list[int], str, float | None, dict[str, Any]]  # values, status, objective bound (if not optimal), stats
 
@@ -62,13 +63,22 @@ class LinearModel:
 
 
 def choose_backend(solver: str, lm: LinearModel, patterns: int, candidates: int) -> str:
-    """The backend ``solver`` names; for "auto": CBC for large models of mostly dedicated replicas, else CP-SAT."""
+    """The backend ``solver`` names; for "auto": CBC up to 3,000 variables, CP-SAT above 20,000, and between them
+    HiGHS when sharing patterns are at least half the candidates, else CBC.
+
+    Measured (benchmarks/RESULTS.md, 10/50/100/1,000 models, seeds 1-3, with and without sharing, 30 s limit): CBC
+    proves 10 models and 100 models without sharing fastest (0.2-1.4 s); on 100 models with sharing no backend
+    proves the optimum in 30 s, HiGHS ends nearest it in 2 of 3 seeds and keeps to the limit (CBC overran it
+    2.5-4x); on 1,000 models only CP-SAT kept to the limit (HiGHS overran it up to 4x) and only it improved on the
+    hint (without sharing, 1.2-2.0 % gap). CBC and HiGHS run one thread with no random search: the same plan at any
+    --threads, and no tie-break re-solve."""
     if solver != "auto":
         return solver
-    # measured (benchmarks/RESULTS.md): CBC proves large fleets of dedicated replicas where CP-SAT stalls,
-    # while CP-SAT handles many sharing patterns (bin packing) where CBC stalls
-    many_patterns = patterns * 2 >= candidates
-    return "cbc" if len(lm.vars) > AUTO_MIP_ABOVE_VARIABLES and not many_patterns else "cp-sat"
+    if len(lm.vars) <= AUTO_MIP_ABOVE_VARIABLES:
+        return "cbc"
+    if len(lm.vars) > AUTO_CPSAT_ABOVE_VARIABLES:
+        return "cp-sat"
+    return "highs" if patterns * 2 >= candidates else "cbc"
 
 
 def run_backend(lm: LinearModel, backend: str, deadline: float, threads: int, log: bool,
@@ -76,6 +86,10 @@ def run_backend(lm: LinearModel, backend: str, deadline: float, threads: int, lo
     """Solve ``lm`` with ``backend`` until ``deadline`` (``canonical``: CP-SAT's stable tie-break objective)."""
     if backend == "cp-sat":
         return _solve_cpsat(lm, deadline, threads, log, canonical)
+    if backend == "highs":
+        from planner.solve.highs import solve_highs  # its own module: highspy is imported only when used
+
+        return solve_highs(lm, deadline, threads, log)
     return _solve_mip(lm, backend, deadline, threads, log)
 
 
@@ -187,7 +201,9 @@ def _solve_mip(lm: LinearModel, backend: str, deadline: float, threads: int, log
         s.EnableOutput()
     else:
         s.SuppressOutput()
-    st = s.Solve()
+    params = pywraplp.MPSolverParameters()
+    params.SetDoubleParam(params.RELATIVE_MIP_GAP, 0.0)  # pywraplp's default 1e-4 would call a 0.01 % gap "optimal"
+    st = s.Solve(params)
     stats: dict[str, Any] = {"status": {s.OPTIMAL: "OPTIMAL", s.FEASIBLE: "FEASIBLE", s.INFEASIBLE: "INFEASIBLE"}.get(st, str(st)),
                              "nodes": s.nodes()}
     if st == s.INFEASIBLE:

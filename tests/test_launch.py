@@ -1,0 +1,99 @@
+"""Launch lines from a plan (planner/plans/launch.py): every flag equals what the plan budgeted."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+from planner.inputs.scenario import default_scenario_path, load_scenario
+from planner.pipeline import plan
+from planner.plans.launch import launch_lines, launch_script
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = [ROOT / "scenarios" / "chat-fleet.yaml", default_scenario_path()]
+
+
+def _flags(argv: tuple[str, ...]) -> dict[str, str]:
+    return {argv[i]: argv[i + 1] for i in range(3, len(argv) - 1) if argv[i].startswith("--")}
+
+
+@pytest.fixture(scope="module", params=SCENARIOS, ids=lambda p: p.stem)
+def planned(request: pytest.FixtureRequest):
+    s = load_scenario(request.param)
+    return s, plan(s, baselines=False)
+
+
+def test_each_launch_line_matches_the_plan(planned) -> None:
+    s, p = planned
+    models = {m.name: m for m in s.models}
+    lines = {ln.replica: ln for ln in launch_lines(p, s)}
+    assert set(lines) == {r.id for r in p.replicas}
+    shards = {(d.id, sh.replica): sh for i in p.instances for d in i.devices for sh in d.shards}
+    for r in p.replicas:
+        ln = lines[r.id]
+        f = _flags(ln.argv)
+        assert ln.argv[:2] == ("vllm", "serve")
+        assert int(f["--tensor-parallel-size"]) == r.tp
+        assert int(f.get("--pipeline-parallel-size", "1")) == r.pp
+        assert int(f["--max-model-len"]) == models[r.model].context_tokens
+        assert int(f["--max-num-seqs"]) >= r.concurrency  # vLLM's default (256) would cap a larger replica
+        u = float(f["--gpu-memory-utilization"])
+        assert all(abs(u - shards[(d, r.id)].gpu_memory_utilization) < 1e-4 for d in r.devices)
+        assert shlex.split(ln.command)[1:] == list(ln.argv)
+
+
+def test_shared_utilizations_fit_each_device(planned) -> None:
+    s, p = planned
+    lines = {ln.replica: ln for ln in launch_lines(p, s)}
+    for inst in p.instances:
+        for d in inst.devices:
+            total = sum(float(_flags(lines[sh.replica].argv)["--gpu-memory-utilization"]) for sh in d.shards)
+            assert total <= s.gpu_memory_utilization + 1e-4, f"{d.id}: engines ask for {total:.4f} of the device"
+
+
+def test_engines_on_one_instance_get_distinct_ports(planned) -> None:
+    s, p = planned
+    seen: dict[tuple[str, str], str] = {}
+    for ln in launch_lines(p, s):
+        key = (ln.instances[0], _flags(ln.argv)["--port"])
+        assert key not in seen, f"{ln.replica} and {seen.get(key)} share a port"
+        seen[key] = ln.replica
+    assert launch_script(p, s).startswith("#!/bin/sh")
+
+
+def test_replica_planned_above_vllms_default_gets_its_max_num_seqs() -> None:
+    """Regression (issue 13): a replica planned for more sequences than vLLM's default max_num_seqs (256 on an RTX
+    4090) must be launched with --max-num-seqs at least that (chat-fleet's helper replica on an RTX 4090)."""
+    s = load_scenario(SCENARIOS[0])
+    p = plan(s, baselines=False)
+    big = [r for r in p.replicas if r.gpu == "rtx-4090" and r.concurrency > 256]
+    assert big, "the scenario no longer plans a >256-sequence replica on an RTX 4090"
+    lines = {ln.replica: ln for ln in launch_lines(p, s)}
+    for r in big:
+        assert lines[r.id].max_num_seqs >= r.concurrency
+
+
+def test_replica_of_578_plus_sequences_on_an_rtx_4090() -> None:
+    """Regression (issue 13): a replica planned for 578 or more sequences on an RTX 4090 (vLLM's default
+    max_num_seqs there is 256) is launched with --max-num-seqs of at least its planned sequences."""
+    from planner.inputs.scenario import scenario_from_dict
+
+    s = scenario_from_dict({"name": "many-small", "gpus": ["rtx-4090"], "models": [
+        {"name": "helper", "model": "llama-3.2-1b", "concurrency": 1200, "context_tokens": 960}]}, name="many-small")
+    p = plan(s, baselines=False)
+    lines = {ln.replica: ln for ln in launch_lines(p, s)}
+    assert p.replicas and all(r.concurrency >= 578 for r in p.replicas)
+    for r in p.replicas:
+        assert int(_flags(lines[r.id].argv)["--max-num-seqs"]) >= max(578, r.concurrency)
+
+
+def test_plan_json_gets_replicas_launch(planned) -> None:
+    from planner.plans.launch import attach_launch
+
+    s, p = planned
+    d = attach_launch(p.to_dict(reproducible=True), p, s)
+    for r in d["replicas"]:
+        assert r["launch"]["command"].split()[1:3] == ["vllm", "serve"]
+        assert r["launch"]["max_num_seqs"] >= r["concurrency"]
