@@ -1,73 +1,140 @@
-"""The planning pipeline, no I/O: scenario -> candidates -> integer program -> placement -> check -> plan."""
+"""The planning pipeline, no I/O: scenario -> candidates -> integer program -> placement -> check -> plan.
+
+The time limit is the wall clock of the whole call: candidates, the solve, a bound for a restricted space, placement,
+the check, explanations and baselines share it; what does not fit in it is skipped with a note.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from planner.candidates.deployments import CandidateSet, build_candidates
-from planner.errors import InfeasibleError
+from planner.errors import InfeasibleError, PlannerError, SolveTimeoutError
+from planner.inputs.pricing import micro_usd
 from planner.inputs.scenario import Scenario
-from planner.plans.check import check_plan
-from planner.plans.placement import build_plan
+from planner.plans.check import PlanCheckError, require_valid
+from planner.plans.placement import PlacementError, build_plan
 from planner.plans.records import Plan
 from planner.solve.baselines import greedy, single_type
 from planner.solve.explain import explain_fleet, explain_model
-from planner.solve.formulation import solve_fleet
+from planner.solve.formulation import Solution, solve_fleet
+
+MIN_STEP_S = 0.05  # an optional step (bound, explanation, baseline) needs at least this much time left to start
 
 
-class PlanCheckError(RuntimeError):
-    """The plan checker rejected a plan the solver produced: a bug in planner, never printed as a plan."""
+class Clock:
+    """The command's wall clock: ``deadline`` is a ``time.perf_counter`` instant."""
+
+    def __init__(self, time_limit_s: float, started: float | None = None) -> None:
+        self.started = time.perf_counter() if started is None else started
+        self.deadline = self.started + float(time_limit_s)
+
+    def left(self) -> float:
+        return self.deadline - time.perf_counter()
 
 
 def plan(scenario: Scenario, *, time_limit_s: float | None = None, threads: int | None = None,
-         baselines: bool = True, candidates: CandidateSet | None = None, solver: str = "auto") -> Plan:
-    """The cheapest fleet for ``scenario``, checked. Raises InfeasibleError (with an explanation) or SolveTimeoutError."""
-    tl = time_limit_s if time_limit_s is not None else scenario.solver.time_limit_s
+         baselines: bool = True, candidates: CandidateSet | None = None, solver: str = "auto",
+         started: float | None = None, explain: bool = True) -> Plan:
+    """The cheapest fleet for ``scenario``, checked. Raises InfeasibleError (with an explanation) or SolveTimeoutError.
+    ``time_limit_s`` bounds the whole call (from ``started``, a ``time.perf_counter`` instant, if given);
+    ``explain``: explain infeasibility (re-planning each suggestion), else raise with the bare message."""
+    clock = Clock(time_limit_s if time_limit_s is not None else scenario.solver.time_limit_s, started)
     th = threads if threads is not None else scenario.solver.threads
-    cs = candidates or build_candidates(scenario)
-    covered = {c.model for c in cs.candidates} | {k[0] for k in cs.shared}
+    cs = candidates or build_candidates(scenario, clock.deadline)
+    covered = {c.model for c in cs.candidates} | {n for p in cs.patterns for n in p.models}
     missing = [m for m in scenario.models if m.name not in covered]
     if missing:
-        expl = {"models": [explain_model(m, cs) for m in missing]}
+        expl = {"models": [explain_model(m, cs, clock.deadline, _verifier(clock, th)) for m in missing]} if explain else {}
         names = ", ".join(m.name for m in missing)
         raise InfeasibleError(f"{len(missing)} model(s) fit no GPU type of this scenario: {names}", expl)
     g = greedy(cs)
-    hint = (g[0], g[1]) if g else None
+    # the greedy plan has no shared devices; as a hint beside sharing patterns it slowed CP-SAT 5x (default scenario:
+    # 10.2 s against 1.9 s), so it is given only to programs without patterns
+    hint = (g[0], g[1]) if g and not cs.patterns else None
+    # time kept back for what follows the solve: the bound of a restricted space (a quarter), baselines (a little)
+    reserve = 0.25 * clock.left() if cs.sharing_restricted else (min(1.0, 0.15 * clock.left()) if baselines else 0.0)
     try:
-        sol = solve_fleet(cs, time_limit_s=tl, threads=th, hint=hint, solver=solver)
+        sol = solve_fleet(cs, time_limit_s=max(0.01, clock.left() - reserve), threads=th, hint=hint, solver=solver)
     except InfeasibleError:
         raise InfeasibleError("every model fits some GPU type, but the limits or budget leave no fleet",
-                              explain_fleet(cs, min(tl, 30.0), th)) from None
-    notes = []
-    if cs.sharing_restricted:
-        from planner.candidates.sharing import PATTERN_BUDGET, SHARING_TYPES_PER_MODEL
-
-        notes.append(f"device sharing: more than {PATTERN_BUDGET} sharing patterns, so each model may share GPUs only on its "
-                     f"{SHARING_TYPES_PER_MODEL} (or, for very large fleets, fewer) GPU types of lowest memory-proportional "
-                     f"cost ({len(cs.patterns)} patterns considered); the plan is optimal within that restriction")
-    if cs.patterns_truncated:
-        notes.append("sharing patterns were truncated on " + ", ".join(cs.patterns_truncated)
-                     + ": the plan is optimal over the enumerated patterns")
-    p = build_plan(cs, sol.replicas, sol.instances, sol.shared, sol.patterns, status=sol.status,
-                   cost=sol.cost_usd_per_hour, bound=sol.bound_usd_per_hour, solve_seconds=sol.solve_seconds,
-                   solver=sol.stats, notes=tuple(notes))
-    problems = check_plan(p, scenario)
-    if problems:
-        raise PlanCheckError("the plan failed the independent checker: " + "; ".join(problems[:5]))
+                              explain_fleet(cs, clock.deadline, th) if explain else {}) from None
+    status, bound, notes = _status(cs, sol, clock, th)
+    try:
+        p = build_plan(cs, sol.replicas, sol.instances, sol.patterns, status=status, cost=sol.cost_usd_per_hour,
+                       bound=bound, solve_seconds=sol.solve_seconds, solver=sol.stats, notes=tuple(notes))
+    except PlacementError as exc:
+        raise PlanCheckError(f"internal error: placement failed: {exc}") from None
+    require_valid(p, scenario)
     if baselines:
-        p = replace(p, baselines=compute_baselines(cs, p, tl, th))
+        b = compute_baselines(cs, p, clock.deadline, th)
+        p = replace(p, baselines=b, notes=p.notes + tuple(b.pop("notes", [])))
     return p
 
 
-def compute_baselines(cs: CandidateSet, p: Plan, time_limit_s: float, threads: int) -> dict:
-    out: dict = {}
+def _verifier(clock: Clock, threads: int) -> Callable[[Scenario], bool]:
+    """Re-plans a changed scenario (no baselines, no explanation) within a share of the time left."""
+
+    def verify(changed: Scenario) -> bool:
+        left = clock.left()
+        if left < MIN_STEP_S:
+            return False
+        try:
+            plan(changed, time_limit_s=max(MIN_STEP_S, left / 4), threads=threads, baselines=False, explain=False)
+        except PlannerError:
+            return False
+        return True
+
+    return verify
+
+
+def _status(cs: CandidateSet, sol: Solution, clock: Clock, threads: int) -> tuple[str, float, list[str]]:
+    """The plan's status, bound and notes. A plan from the restricted sharing space is at best ``feasible``: its bound
+    is the bound of the pooled-sharing relaxation, which covers the whole space."""
+    if not cs.sharing_restricted:
+        return sol.status, sol.bound_usd_per_hour, []
+    bound = 0.0
+    if clock.left() > MIN_STEP_S:
+        try:
+            # any time limit gives a valid bound (the solver's); a tighter one with more time
+            budget_s = min(clock.left() * 0.8, max(1.0, 2.0 * sol.solve_seconds))
+            relaxed = solve_fleet(cs, time_limit_s=budget_s, threads=threads, relax_sharing=True)
+            bound = min(sol.cost_usd_per_hour, relaxed.bound_usd_per_hour)
+        except (InfeasibleError, SolveTimeoutError):
+            bound = 0.0
+    from planner.candidates.sharing import PATTERN_BUDGET
+
+    note = (f"device sharing: the exact sharing space (any number and size of engines) is too large for this fleet, so "
+            f"engine sizes are restricted (demand / k for k in 1, 2, 3, 4, 6, 8 and min_replicas; for very large fleets "
+            f"one size, demand / min_replicas in half a device, with cost-based cuts beyond {PATTERN_BUDGET} sharing "
+            f"patterns): {len(cs.patterns)} patterns; the plan is feasible, and its bound ${bound:,.2f}/h comes from a "
+            f"relaxation of the whole space (pooled memory per GPU type)")
+    notes = [note]
+    if cs.patterns_truncated:
+        notes.append("sharing patterns were truncated on " + ", ".join(cs.patterns_truncated))
+    if sol.status == "optimal" and micro_usd(sol.cost_usd_per_hour) <= micro_usd(bound):
+        notes[0] += "; the plan meets that bound, so it is optimal over the whole space"
+        return "optimal", bound, notes
+    return "feasible", bound, notes
+
+
+def compute_baselines(cs: CandidateSet, p: Plan, deadline: float | None = None, threads: int = 1) -> dict[str, Any]:
+    """The greedy and single-GPU-type baselines, within ``deadline``; the single-type fleets share the time left,
+    and those that do not get to run are listed in ``notes``."""
+    out: dict[str, Any] = {}
     g = greedy(cs)
     if g is not None:
         out["greedy"] = {"cost_usd_per_hour": round(g[2], 4),
                          "savings": round(1 - p.cost_usd_per_hour / g[2], 4) if g[2] > 0 else 0.0}
-    st = single_type(cs, min(time_limit_s, 60.0), threads)
+    st, skipped = single_type(cs, deadline, threads)
     feas = {k: v for k, v in st.items() if v.get("feasible")}
     out["single_type"] = st
+    if skipped:
+        out["notes"] = [f"baselines: no time left within --time-limit for the single-GPU-type fleets of "
+                        f"{', '.join(skipped)} (skipped)"]
     if feas:
         best = min(feas, key=lambda k: (feas[k]["cost_usd_per_hour"], k))
         c = feas[best]["cost_usd_per_hour"]

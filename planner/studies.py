@@ -13,6 +13,7 @@ from planner.inputs.scenario import Scenario
 from planner.pipeline import plan
 from planner.plans.metrics import fleet_tokens_per_s
 
+SKIP_BELOW_S = 0.05  # a point with less time than this left is skipped (and says so)
 SWEEP_FIELDS = ("concurrency", "context_tokens", "precision", "pricing", "price", "min_replicas")
 
 
@@ -34,6 +35,8 @@ def parse_fleets(spec: str, s: Scenario) -> list[tuple[str, tuple[str, ...]]]:
 
 
 def _outcome(s: Scenario, time_limit_s: float | None, threads: int | None) -> dict[str, Any]:
+    if time_limit_s is not None and time_limit_s < SKIP_BELOW_S:
+        return {"feasible": False, "why": "skipped: no time left within --time-limit", "plan": None}
     try:
         p = plan(s, time_limit_s=time_limit_s, threads=threads, baselines=False)
     except InfeasibleError as exc:
@@ -58,7 +61,9 @@ def _why(exc: InfeasibleError) -> str:
         parts = []
         for m in e["models"][:3]:
             c = m.get("closest")
-            if c:
+            if m.get("binding"):
+                parts.append(f"{m['model']}: {m['binding'][0]}")
+            elif c:
                 parts.append(f"{m['model']}: short by {c['shortfall_gib_per_device']} GiB per device on {c['gpu']}")
             elif m.get("slo"):
                 parts.append(f"{m['model']}: {m['slo'][0]}")
@@ -74,12 +79,17 @@ def _why(exc: InfeasibleError) -> str:
 
 def compare(s: Scenario, fleets: list[tuple[str, tuple[str, ...]]], time_limit_s: float | None = None,
             threads: int | None = None, progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-    """Solve the scenario restricted to each fleet; savings are against the cheapest feasible single-type fleet."""
+    """Solve the scenario restricted to each fleet; savings are against the cheapest feasible single-type fleet.
+    ``time_limit_s`` is the wall clock of the whole comparison: the fleets share the time left."""
+    import time
+
     rows = []
-    for name, ids in fleets:
+    deadline = time.perf_counter() + (time_limit_s if time_limit_s is not None else s.solver.time_limit_s)
+    for i, (name, ids) in enumerate(fleets):
         if progress:
             progress(name)
-        r = _outcome(replace(s, gpu_ids=tuple(ids)), time_limit_s, threads)
+        share = (deadline - time.perf_counter()) / (len(fleets) - i)
+        r = _outcome(replace(s, gpu_ids=tuple(ids)), share, threads)
         r["name"] = name
         r["gpu_types"] = list(ids)
         rows.append(r)
@@ -168,11 +178,16 @@ def sweep_scenario(s: Scenario, field: str, target: str | None, value: str) -> S
 
 def sweep(s: Scenario, field: str, target: str | None, values: list[str], time_limit_s: float | None = None,
           threads: int | None = None, progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """The scenario at each value; ``time_limit_s`` is the wall clock of the whole sweep (the points share it)."""
+    import time
+
     rows = []
-    for v in values:
+    deadline = time.perf_counter() + (time_limit_s if time_limit_s is not None else s.solver.time_limit_s)
+    for i, v in enumerate(values):
         if progress:
             progress(v)
-        r = _outcome(sweep_scenario(s, field, target, v), time_limit_s, threads)
+        share = (deadline - time.perf_counter()) / (len(values) - i)
+        r = _outcome(sweep_scenario(s, field, target, v), share, threads)
         r["value"] = v
         rows.append(r)
     return rows

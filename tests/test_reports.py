@@ -39,7 +39,9 @@ def _report(tmp_path: Path, name: str) -> Path:
 def test_every_example_scenario_plans_and_passes_the_checker(path):
     s = load_scenario(path)
     p = plan(s, baselines=False)
-    assert p.status == "optimal"
+    # optimal, or (issue 11) feasible from a restricted sharing space, saying so, with a bound of the whole space
+    assert p.status == "optimal" or (p.status == "feasible" and p.bound_usd_per_hour <= p.cost_usd_per_hour
+                                     and any("restricted" in n for n in p.notes)), (p.status, p.notes)
     assert check_plan(p, s) == []
 
 

@@ -20,7 +20,7 @@ from enum import Enum
 from functools import cached_property
 from typing import Any
 
-from planner.candidates.sharing import Pattern, SharedEngine, patterns, shared_engine
+from planner.candidates.sharing import EngineLadder, Pattern, SharedEngine, check_deadline, engine_ladder, patterns
 from planner.estimate.memory import MemoryEstimate, estimate_memory, parallel_problem
 from planner.estimate.speed import PerfConstants, constants_for, load_calibration, max_batch_for_slo, serving_point
 from planner.inputs.catalog import GPU
@@ -108,11 +108,12 @@ class CandidateSet:
     candidates: tuple[Candidate, ...]
     rejected: tuple[Rejection, ...]
     offers: tuple[PricedOffer, ...]
-    shared: dict[tuple[str, str], SharedEngine]  # (model, gpu) -> engine
+    shared: dict[tuple[str, str], SharedEngine]  # (model, gpu) -> its largest engine in any sharing pattern
     patterns: tuple[Pattern, ...]
-    patterns_truncated: tuple[str, ...]  # GPU types whose pattern enumeration hit the cap
-    sharing_restricted: bool = False  # patterns exceeded PATTERN_BUDGET: sharing limited to 3 GPU types per model
+    patterns_truncated: tuple[str, ...]  # GPU types whose restricted pattern enumeration hit the cap
+    sharing_restricted: bool = False  # the exact enumeration was too large: one engine size per model, cuts (notes)
     calibration: dict[str, PerfConstants] = field(repr=False, compare=False, default_factory=dict)
+    ladders: dict[tuple[str, str], EngineLadder] = field(repr=False, compare=False, default_factory=dict)  # may share
 
     @cached_property
     def _by_model(self) -> dict[str, list[Candidate]]:
@@ -139,7 +140,8 @@ class CandidateSet:
                 {"model": e.model, "gpu": e.gpu, "concurrency": e.concurrency, "memory_bytes": e.memory_bytes}
                 for e in self.shared.values()
             ],
-            "sharing_patterns": [{"gpu": p.gpu, "models": list(p.models)} for p in self.patterns],
+            "sharing_patterns": [{"gpu": p.gpu, "models": list(p.models), "concurrency": list(p.concurrency)}
+                                 for p in self.patterns],
         }
 
 
@@ -152,8 +154,9 @@ def _splits(m: ModelReq, gpu: GPU) -> list[tuple[int, int]]:
 Found = tuple[list[Candidate], list[Rejection]]  # one model on one GPU type: kept candidates, rejections in order
 
 
-def build_candidates(scenario: Scenario) -> CandidateSet:
-    """All candidates, offers, rejections and sharing patterns of a scenario (pure; no solver)."""
+def build_candidates(scenario: Scenario, deadline: float | None = None) -> CandidateSet:
+    """All candidates, offers, rejections and sharing patterns of a scenario (pure; no solver). ``deadline`` (a
+    ``time.perf_counter`` instant): past it, SolveTimeoutError (the command's --time-limit is its wall clock)."""
     cal = load_calibration(scenario.calibration_path)
     offers = _offers(scenario)
     priced_gpus = {o.gpu for o in offers}
@@ -161,9 +164,10 @@ def build_candidates(scenario: Scenario) -> CandidateSet:
     rejected: list[Rejection] = []
     demand: dict[str, int] = {}
     unit: dict[str, str] = {}
-    shared: dict[tuple[str, str], SharedEngine] = {}
+    ladders: dict[tuple[str, str], EngineLadder] = {}
     cache: dict[tuple[Any, ...], Found] = {}
     for m in scenario.models:
+        check_deadline(deadline)
         demand[m.name], unit[m.name] = demand_units(m)
         for gid in scenario.gpu_ids:
             g = scenario.catalog.gpus[gid]
@@ -175,15 +179,21 @@ def build_candidates(scenario: Scenario) -> CandidateSet:
             cands += kept
             rejected += rej
             if scenario.sharing.enabled:
-                eng = shared_engine(m, g, scenario, c_)
-                if eng is not None:
-                    shared[(m.name, gid)] = eng
-    standalone = _standalone_costs(scenario, cands, shared, offers, demand)
-    pats, truncated, restricted = patterns(scenario, shared, standalone, offers)
+                lad = engine_ladder(m, g, scenario, c_)
+                if lad is not None:
+                    ladders[(m.name, gid)] = lad
+    standalone = _standalone_costs(scenario, cands, ladders, offers, demand)
+    pats, truncated, restricted = patterns(scenario, ladders, standalone, offers, deadline)
+    shared: dict[tuple[str, str], SharedEngine] = {}  # (model, GPU type) -> its largest engine in any pattern
+    for p in pats:
+        for e in p.engines:
+            if (e.model, e.gpu) not in shared or shared[(e.model, e.gpu)].concurrency < e.concurrency:
+                shared[(e.model, e.gpu)] = e
     # offers of GPU types that no candidate or pattern uses are still listed (reports show them); order is stable
     return CandidateSet(scenario=scenario, demand=demand, unit=unit, candidates=tuple(cands), rejected=tuple(rejected),
                         offers=tuple(offers), shared=shared, patterns=tuple(pats), patterns_truncated=tuple(truncated),
-                        sharing_restricted=restricted, calibration=cal)
+                        sharing_restricted=restricted, calibration=cal,
+                        ladders=ladders if scenario.sharing.enabled else {})
 
 
 def _offers(scenario: Scenario) -> list[PricedOffer]:
@@ -199,7 +209,7 @@ def _on_gpu_type(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, offers: li
                  cache: dict[tuple[Any, ...], Found]) -> Found:
     """One model's kept candidates and its rejections on one priced GPU type. An identical deployment of another model
     (same shape) reuses that model's result under this model's name."""
-    shape = (m.arch, m.precision, m.kv_cache_dtype, m.context_tokens, m.input_tokens, m.output_tokens,
+    shape = (id(m.arch), demand_units(m)[0], m.precision, m.kv_cache_dtype, m.context_tokens, m.input_tokens, m.output_tokens,
              m.max_batched_tokens, m.min_tokens_per_s, m.max_ttft_ms, m.request_rate_per_s is not None, m.tp, m.pp)
     memo = cache.get((shape, g.id))
     if memo is not None:
@@ -212,10 +222,8 @@ def _on_gpu_type(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, offers: li
     rejected += [Rejection(m.name, g.id, tp, 1, f"no priced {g.id} offer holds a TP group of {tp} "
                            f"(largest instance: {largest} GPU{'s' if largest > 1 else ''})", RejectionKind.INSTANCE)
                  for tp in sorted({sp[0] for sp in _splits(m, g)} - {sp[0] for sp in splits})]
-    found = _single_stage(m, g, s, c_, splits, rejected)
-    if not found:
-        found = _pipelined(m, g, s, c_, splits, rejected)
-    kept, dominated = _prune(found)
+    found = _all_splits(m, g, s, c_, splits, demand_units(m)[0], rejected)
+    kept, dominated = _prune(found, demand_units(m)[0])
     rejected += [Rejection(d.model, d.gpu, d.tp, d.pp, f"dominated by TP={b.tp} PP={b.pp} on {b.gpu} "
                            f"({b.gpus} GPUs, {b.max_concurrency} sequences)", RejectionKind.DOMINATED)
                  for d, b in dominated]
@@ -224,50 +232,40 @@ def _on_gpu_type(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, offers: li
     return kept, rejected
 
 
-def _single_stage(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, splits: list[tuple[int, int]],
-                  rejected: list[Rejection]) -> list[Candidate]:
-    """Candidates with PP = 1, one per TP size; the failures join ``rejected``."""
+def _all_splits(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, splits: list[tuple[int, int]],
+                demand: int, rejected: list[Rejection]) -> list[Candidate]:
+    """Every (TP, PP) the lists, the machines and the parallelism rules allow. Per TP size, PP grows from 1; a split
+    is kept only when its capacity (capped at the model's demand: more is never used) exceeds that of every fewer-stage
+    split of the same TP size, which needs fewer GPUs in groups of the same size (so the skipped splits are dominated,
+    an exact pruning), and the search stops once a replica holds the whole demand. PP = 1 failures are rejections with
+    their reasons; a TP size with no fitting split at all gets one NO_SPLIT rejection."""
     found: list[Candidate] = []
-    for tp, pp in [sp for sp in splits if sp[1] == 1]:
-        why = parallel_problem(m.arch, g, tp, pp, m.precision, m.kv_cache_dtype)
-        if why:
-            rejected.append(Rejection(m.name, g.id, tp, pp, why, RejectionKind.PARALLELISM))
-            continue
-        cand, rej = _candidate(m, g, tp, pp, s, c_)
-        if cand:
+    for tp in sorted({sp[0] for sp in splits}):
+        best, last_rej, tried = 0, None, 0
+        for pp in sorted(sp[1] for sp in splits if sp[0] == tp):
+            why = parallel_problem(m.arch, g, tp, pp, m.precision, m.kv_cache_dtype)
+            if why:
+                if pp == 1:
+                    rejected.append(Rejection(m.name, g.id, tp, pp, why, RejectionKind.PARALLELISM))
+                continue
+            tried += 1
+            cand, rej = _candidate(m, g, tp, pp, s, c_)
+            if cand is None:
+                if pp == 1 and rej:
+                    rejected.append(rej)
+                last_rej = rej or last_rej
+                continue
+            units = min(cand.capacity_units, demand)
+            if units <= best:
+                continue
+            best = units
             found.append(cand)
-        elif rej:
-            rejected.append(rej)
-    return found
-
-
-def _pipelined(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, splits: list[tuple[int, int]],
-               rejected: list[Rejection]) -> list[Candidate]:
-    """Pipeline stages across machines, only for a model that no single machine holds: each stage is a whole machine
-    (the largest TP group the GPU type's priced instances and the model's heads allow), with the smallest PP that fits
-    and twice that (more stages buy KV room at the price of GPUs). When none fits, one rejection says so."""
-    found: list[Candidate] = []
-    tps = [t for t in sorted({sp[0] for sp in splits}, reverse=True)
-           if not parallel_problem(m.arch, g, t, 1, m.precision, m.kv_cache_dtype)]
-    if not tps:
-        return found
-    tp = tps[0]
-    rej = None
-    first_fit = None
-    for pp in sorted({sp[1] for sp in splits if sp[0] == tp and sp[1] > 1}):
-        if parallel_problem(m.arch, g, tp, pp, m.precision, m.kv_cache_dtype):
-            continue
-        cand, rej = _candidate(m, g, tp, pp, s, c_)
-        if cand:
-            found.append(cand)
-            first_fit = first_fit or pp
-            if pp >= 2 * first_fit:
+            if units >= demand:
                 break
-    if not found:
-        last = max((sp[1] for sp in splits if sp[0] == tp), default=1)
-        reason = rej.reason if rej else "no pipeline split passes the parallelism rules"
-        rejected.append(Rejection(m.name, g.id, tp, last, f"no split up to TP={tp} x PP={last} fits: {reason}",
-                                  RejectionKind.NO_SPLIT, rej.shortfall_bytes if rej else None))
+        if not best and tried > 1 and last_rej is not None:
+            last = max(sp[1] for sp in splits if sp[0] == tp)
+            rejected.append(Rejection(m.name, g.id, tp, last, f"no split up to TP={tp} x PP={last} fits: {last_rej.reason}",
+                                      RejectionKind.NO_SPLIT, last_rej.shortfall_bytes))
     return found
 
 
@@ -319,16 +317,17 @@ def _candidate(m: ModelReq, g: GPU, tp: int, pp: int, s: Scenario, c: PerfConsta
     ), None
 
 
-def _prune(found: list[Candidate]) -> tuple[list[Candidate], list[tuple[Candidate, Candidate]]]:
+def _prune(found: list[Candidate], demand: int) -> tuple[list[Candidate], list[tuple[Candidate, Candidate]]]:
     """Drop candidate c when some kept k has no larger TP group and n = gpus_c // gpus_k copies of k hold at least
-    c's capacity: n replicas of k use no more GPUs, in groups that pack wherever c's groups would (sizes are powers
-    of two), and count as more replicas. (n = 1 is the plain case: no more GPUs, no less capacity.)"""
+    c's capacity (both capped at the demand, beyond which capacity is never used): n replicas of k use no more GPUs,
+    in groups that pack wherever c's groups would (sizes are powers of two), and count as more replicas. (n = 1 is the
+    plain case: no more GPUs, no less capacity.)"""
     kept: list[Candidate] = []
     dominated: list[tuple[Candidate, Candidate]] = []
     order = sorted(found, key=lambda c: (c.gpus, c.tp, -c.capacity_units, c.pp))
     for c in order:
         better = next((k for k in kept if k.tp <= c.tp and k.gpus <= c.gpus and c.gpus % k.gpus == 0
-                       and (c.gpus // k.gpus) * k.capacity_units >= c.capacity_units), None)
+                       and (c.gpus // k.gpus) * min(k.capacity_units, demand) >= min(c.capacity_units, demand)), None)
         if better is None:
             kept.append(c)
         else:
@@ -337,7 +336,7 @@ def _prune(found: list[Candidate]) -> tuple[list[Candidate], list[tuple[Candidat
     return kept, dominated
 
 
-def _standalone_costs(s: Scenario, cands: list[Candidate], shared: dict[tuple[str, str], SharedEngine],
+def _standalone_costs(s: Scenario, cands: list[Candidate], shared: dict[tuple[str, str], EngineLadder],
                       offers: list[PricedOffer], demand: dict[str, int]) -> dict[str, float]:
     """Per model, the cheapest way to serve it alone: replicas on instances bought just for it (one instance per TP
     group, the cheapest holding the group), or its engine alone on one cheapest device per replica."""

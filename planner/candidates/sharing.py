@@ -1,15 +1,26 @@
-"""Device sharing: engines that serve a small model's whole demand on part of a device, and the patterns of them.
+"""Device sharing: engines of small models on part of a device, and the patterns of engines one device runs.
 
-A small model whose whole demand fits in one engine using part of a device may run beside others. A pattern is a
-maximal set of such engines (one per model, at most ``max_engines_per_device``) whose memory fits one device and whose
-SLOs still hold when they time-share it (each step waits for the others' steps).
+A model whose ``tp`` and ``pp`` lists allow 1 may run engines (TP1, PP1) on devices it shares with other models. An
+engine holding c sequences needs its fixed memory plus c sequences of KV cache, rounded up to a 1e-4 utilization
+fraction of the device (its ``--gpu-memory-utilization``). A device may run engines of at most
+``max_engines_per_device`` distinct models when their memory fits and their fractions sum to at most the scenario's
+utilization, and every engine's SLO holds while the device runs all their steps in turn.
+
+A pattern is one device's engines with their sizes: a vector (c_m) over the models. The feasible vectors are
+downward closed (fewer sequences or fewer engines never break a rule), so only the Pareto-maximal ones are needed,
+each engine capped at the model's demand; the integer program chooses how many devices run each pattern, so a model
+runs any number of engines (each counts as a replica) of any size. ``patterns`` enumerates them exactly up to
+EXACT_VISITS partial vectors; beyond that the space is *restricted* (one engine size per model, demand /
+min_replicas, and the old cost-based cuts) and the plan is reported as feasible with a bound, never as optimal.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
+from planner.errors import SolveTimeoutError
 from planner.estimate.memory import MemoryEstimate, estimate_memory, parallel_problem
 from planner.estimate.speed import PerfConstants, serving_point
 from planner.inputs.catalog import GPU
@@ -17,59 +28,303 @@ from planner.inputs.pricing import PricedOffer
 from planner.inputs.scenario import ModelReq, Scenario
 from planner.units import GIB
 
-MAX_PATTERNS_PER_GPU = 4000  # sharing patterns enumerated per GPU type before the search stops (reported)
-MAX_PATTERN_VISITS = 200_000  # partial sets explored per GPU type before the search stops (reported)
-SHARING_TYPES_PER_MODEL = 3  # when patterns exceed PATTERN_BUDGET: share only on a model's 3 cheapest-to-share GPU types
-PATTERN_BUDGET = 2_000  # all maximal patterns are used up to this many; beyond it the restriction above applies
+UTIL_STEPS = 10_000  # an engine's --gpu-memory-utilization is a multiple of 1e-4
+EXACT_VISITS = 6_000  # partial vectors the exact enumeration may visit per GPU type before restricting that type
+LEVEL_VISITS = 6_000  # the same for the restricted enumeration over a few engine sizes per model
+LEVEL_SPLITS = (1, 2, 3, 4, 6, 8)  # restricted engine sizes: ceil(demand / k)
+MAX_PATTERNS_PER_GPU = 4000  # restricted enumeration: patterns per GPU type before the search stops (reported)
+MAX_PATTERN_VISITS = 200_000  # restricted enumeration: partial sets per GPU type before the search stops (reported)
+SHARING_TYPES_PER_MODEL = 3  # restricted, too many patterns: share only on a model's 3 cheapest-to-share GPU types
+PATTERN_BUDGET = 2_000  # restricted: all maximal sets are used up to this many; beyond it the restriction above applies
 
 
 @dataclass(frozen=True)
 class SharedEngine:
-    """A model's engine on part of a device: it serves the model's whole demand split over ``engines`` devices."""
+    """A model's engine of ``concurrency`` sequences on part of one device."""
 
     model: str
     gpu: str
-    concurrency: int  # sequences per engine
-    memory_bytes: int  # weights + activation + runtime + KV for ``concurrency`` sequences
+    concurrency: int  # sequences the engine holds
+    memory_bytes: int  # weights + activation + runtime + KV for ``concurrency`` sequences, rounded to its fraction
     step_ms: float  # its serving step time alone on the device
-    prefill_ms: float  # its own prompt's prefill
+    prefill_ms: float  # its own prompt's prefill (TTFT minus its step)
+    util_steps: int  # its --gpu-memory-utilization in 1e-4 steps
     memory: MemoryEstimate = field(repr=False, compare=False)
+
+    @property
+    def utilization(self) -> float:
+        """The engine's --gpu-memory-utilization (a multiple of 1e-4)."""
+        return self.util_steps / UTIL_STEPS
 
 
 @dataclass(frozen=True)
 class Pattern:
-    """A set of shared engines (by model name) that one device of ``gpu`` runs together."""
+    """One shared device of ``gpu``: engines of ``models`` holding ``concurrency`` sequences each (same order)."""
 
     key: str
     gpu: str
     models: tuple[str, ...]
+    concurrency: tuple[int, ...]
+    engines: tuple[SharedEngine, ...] = field(repr=False, compare=False)
+
+    def sequences_of(self, model: str) -> int:
+        return self.concurrency[self.models.index(model)] if model in self.models else 0
 
 
-def shared_engine(m: ModelReq, g: GPU, s: Scenario, c: PerfConstants) -> SharedEngine | None:
-    """The engine that serves ceil(demand / min_replicas) sequences on part of one device, if it fits in half of it."""
+class EngineLadder:
+    """A model's engines on one GPU type for c = 1 .. ``cmax`` sequences (the demand, or what the usable memory holds);
+    step times are computed on first use."""
+
+    def __init__(self, m: ModelReq, g: GPU, s: Scenario, c: PerfConstants, mem: MemoryEstimate) -> None:
+        self.m, self.g, self.c, self.mem = m, g, c, mem
+        self.total = mem.per_device.total_bytes
+        usable = mem.per_device.usable_bytes
+        top = 0
+        assert m.concurrency is not None
+        while top < m.concurrency and self.need(top + 1) <= usable:
+            top += 1
+        self.cmax = top
+        self._engines: dict[int, SharedEngine] = {}
+        self._caps: dict[int, float] = {}
+
+    def util(self, conc: int) -> int:
+        """The engine's utilization fraction in 1e-4 steps: ceil((fixed + c x seq_kv) / device bytes x 1e4)."""
+        return -(-(self.mem.fixed_bytes_per_device + conc * self.mem.seq_kv_bytes) * UTIL_STEPS // self.total)
+
+    def need(self, conc: int) -> int:
+        """The engine's bytes: its fraction of the device (rounded up to 1e-4) times the device's bytes."""
+        return -(-self.util(conc) * self.total // UTIL_STEPS)
+
+    def engine(self, conc: int) -> SharedEngine:
+        e = self._engines.get(conc)
+        if e is None:
+            m = self.m
+            sp = serving_point(m.arch, self.g, self.c, precision=self.mem.precision, kv_cache_dtype=self.mem.kv_cache_dtype,
+                               tp=1, pp=1, batch=conc, input_tokens=m.input_tokens, output_tokens=m.output_tokens)
+            e = SharedEngine(model=m.name, gpu=self.g.id, concurrency=conc, memory_bytes=self.need(conc),
+                             step_ms=sp.serving_step_ms, prefill_ms=sp.ttft_ms - sp.serving_step_ms,
+                             util_steps=self.util(conc), memory=self.mem)
+            self._engines[conc] = e
+        return e
+
+    def step_cap(self, conc: int) -> float:
+        """The longest device step (all engines' steps together) this engine's SLO allows at ``conc`` sequences."""
+        got = self._caps.get(conc)
+        if got is None:
+            got = self._caps[conc] = self._step_cap(conc)
+        return got
+
+    def _step_cap(self, conc: int) -> float:
+        m = self.m
+        cap = math.inf
+        if m.min_tokens_per_s is not None:
+            cap = 1000.0 / m.min_tokens_per_s
+        if m.max_ttft_ms is not None:
+            cap = min(cap, m.max_ttft_ms - self.engine(conc).prefill_ms)
+        return cap
+
+
+def engine_ladder(m: ModelReq, g: GPU, s: Scenario, c: PerfConstants) -> EngineLadder | None:
+    """The model's engine ladder on ``g``, or None when it may not share (a rate workload, tp/pp lists without 1, a
+    parallelism rule, a context over the model's maximum, or not even one sequence fits)."""
     if m.request_rate_per_s is not None or m.concurrency is None:
         return None  # rate workloads are sized by latency under load; they get whole devices
-    if parallel_problem(m.arch, g, 1, 1, m.precision, m.kv_cache_dtype):
+    if (m.tp and 1 not in m.tp) or (m.pp and 1 not in m.pp):
+        return None  # a shared engine is TP1 x PP1: the model's lists must allow it
+    if parallel_problem(m.arch, g, 1, 1, m.precision, m.kv_cache_dtype) or m.context_tokens > m.arch.max_context:
         return None
-    conc = math.ceil(m.concurrency / m.min_replicas)
     mem = estimate_memory(m.arch, g, tp=1, pp=1, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype,
-                          context_tokens=m.context_tokens, concurrency=conc, gpu_memory_utilization=s.gpu_memory_utilization,
+                          context_tokens=m.context_tokens, concurrency=1, gpu_memory_utilization=s.gpu_memory_utilization,
                           max_batched_tokens=m.max_batched_tokens)
-    need = mem.fixed_bytes_per_device + conc * mem.seq_kv_bytes
-    total = mem.per_device.total_bytes
-    util = math.ceil(need * 10_000 / total) / 10_000  # the engine's --gpu-memory-utilization, rounded up to 1e-4
-    need = math.ceil(util * total)
-    if need * 2 > mem.per_device.usable_bytes:
-        return None
-    sp = serving_point(m.arch, g, c, precision=mem.precision, kv_cache_dtype=mem.kv_cache_dtype, tp=1, pp=1, batch=conc,
-                       input_tokens=m.input_tokens, output_tokens=m.output_tokens)
-    return SharedEngine(model=m.name, gpu=g.id, concurrency=conc, memory_bytes=need, step_ms=sp.serving_step_ms,
-                        prefill_ms=sp.ttft_ms - sp.serving_step_ms, memory=mem)
+    lad = EngineLadder(m, g, s, c, mem)
+    return lad if lad.cmax >= 1 else None
 
 
-def pattern_ok(engines: list[SharedEngine], usable: int, slos: dict[str, tuple[float | None, float | None]]) -> bool:
-    """Memory fits one device, and every engine's SLO holds when the device runs all their steps in turn."""
+class _Budget:
+    """Partial vectors the exact enumeration may still visit (all GPU types together), and the command's deadline."""
+
+    def __init__(self, visits: int, deadline: float | None) -> None:
+        self.left = visits
+        self.deadline = deadline
+
+    def spend(self) -> bool:
+        self.left -= 1
+        if self.left % 1024 == 0:
+            check_deadline(self.deadline)
+        return self.left >= 0
+
+
+def check_deadline(deadline: float | None) -> None:
+    """Raise SolveTimeoutError once the command's wall-clock deadline (time.perf_counter) has passed."""
+    if deadline is not None and time.perf_counter() > deadline:
+        raise SolveTimeoutError("no plan within the time limit: building the candidates and sharing patterns took all "
+                                "of it; raise --time-limit")
+
+
+def _vectors(lads: list[EngineLadder], sizes: list[list[int]], usable: int, util_cap: int, emax: int,
+             budget: _Budget) -> list[tuple[tuple[int, int], ...]] | None:
+    """Every Pareto-maximal vector of >= 2 engines (as (ladder index, sequences) pairs, sequences taken from
+    ``sizes`` of that ladder) that one device runs, or None when the budget runs out. Depth-first over models in order
+    and sizes upward, the sums carried along; a size that breaks a rule ends its loop (feasibility is monotone)."""
+    out: list[tuple[tuple[int, int], ...]] = []
+    nxt_size = [dict(zip(sz, [*sz[1:], None], strict=True)) for sz in sizes]
+
+    def ok(mem: int, util: int, step: float, cap: float) -> bool:
+        return mem <= usable and util <= util_cap and step <= cap + 1e-9
+
+    def grown(vec: list[tuple[int, int]], sums: tuple[int, int, float], k: int, up: int) -> bool:
+        """Does ``vec`` still fit with engine k at ``up`` sequences (k == len(vec): a new engine)?"""
+        mem, util, step = sums
+        if k < len(vec):
+            i, c = vec[k]
+            mem, util, step = mem - lads[i].need(c), util - lads[i].util(c), step - lads[i].engine(c).step_ms
+            i_new = i
+        else:
+            i_new = up >> 32
+            up &= 0xFFFFFFFF
+        lad = lads[i_new]
+        cap = min([lads[i].step_cap(c) for j, (i, c) in enumerate(vec) if j != k] + [lad.step_cap(up)])
+        return ok(mem + lad.need(up), util + lad.util(up), step + lad.engine(up).step_ms, cap)
+
+    def maximal(vec: list[tuple[int, int]], sums: tuple[int, int, float]) -> bool:
+        for k, (i, c) in enumerate(vec[:-1]):
+            up = nxt_size[i][c]
+            if up is not None and grown(vec, sums, k, up):
+                return False
+        if len(vec) < emax:
+            present = {i for i, _ in vec}
+            if any(j not in present and grown(vec, sums, len(vec), (j << 32) | sizes[j][0]) for j in range(len(lads))):
+                return False
+        return True
+
+    def extend(vec: list[tuple[int, int]], start: int, mem: int, util: int, step: float, cap: float) -> bool:
+        for i in range(start, len(lads)):
+            lad = lads[i]
+            for c in sizes[i]:
+                if not budget.spend():
+                    return False
+                m2, u2 = mem + lad.need(c), util + lad.util(c)
+                s2, cap2 = step + lad.engine(c).step_ms, min(cap, lad.step_cap(c))
+                if not ok(m2, u2, s2, cap2):
+                    break
+                nxt = [*vec, (i, c)]
+                up = nxt_size[i][c]
+                sums = (m2, u2, s2)
+                if len(nxt) >= 2 and (up is None or not grown(nxt, sums, len(nxt) - 1, up)) and maximal(nxt, sums):
+                    out.append(tuple(nxt))
+                if len(nxt) < emax and not extend(nxt, i + 1, m2, u2, s2, cap2):
+                    return False
+        return True
+
+    return out if extend([], 0, 0, 0, 0.0, math.inf) else None
+
+
+def _pattern(gid: str, engines: list[SharedEngine]) -> Pattern:
+    es = sorted(engines, key=lambda e: e.model)
+    return Pattern(key=f"{gid}|" + "+".join(f"{e.model}:{e.concurrency}" for e in es), gpu=gid,
+                   models=tuple(e.model for e in es), concurrency=tuple(e.concurrency for e in es), engines=tuple(es))
+
+
+def patterns(s: Scenario, ladders: dict[tuple[str, str], EngineLadder], standalone: dict[str, float],
+             offers: list[PricedOffer], deadline: float | None = None) -> tuple[list[Pattern], list[str], bool]:
+    """Sharing patterns per GPU type: (patterns, GPU types whose restricted enumeration stopped at a cap, restricted).
+
+    Per GPU type: exact (every Pareto-maximal vector) while the enumeration stays within EXACT_VISITS; otherwise
+    over a few engine sizes per model (``_levels``) within LEVEL_VISITS; otherwise (very large fleets) one size per
+    model with the cost-based cuts of ``_restricted``. Any type not exact makes the space restricted."""
+    if not s.sharing.enabled:
+        return [], [], False
+    emax = s.sharing.max_engines_per_device
+    per_gpu: dict[str, list[EngineLadder]] = {}
+    for (_, g), lad in sorted(ladders.items()):
+        per_gpu.setdefault(g, []).append(lad)
+    util_cap = round(s.gpu_memory_utilization * UTIL_STEPS)
+    out: list[Pattern] = []
+    restricted, one_size = False, []
+    # per GPU type, so that a type's patterns never depend on the other types (adding a type only adds patterns)
+    for gid, lads in per_gpu.items():
+        if len(lads) < 2:
+            continue
+        usable = lads[0].mem.per_device.usable_bytes
+        vecs = None
+        exact = [list(range(1, lad.cmax + 1)) for lad in lads]
+        if sum(map(len, exact)) + len(lads) * (len(lads) - 1) // 2 <= EXACT_VISITS:
+            vecs = _vectors(lads, exact, usable, util_cap, emax, _Budget(EXACT_VISITS, deadline))
+        if vecs is None:  # restricted: engine sizes demand / k for a few k (and what one device holds)
+            restricted = True
+            if len(lads) * (len(lads) - 1) // 2 <= LEVEL_VISITS:
+                vecs = _vectors(lads, [_levels(lad) for lad in lads], usable, util_cap, emax,
+                                _Budget(LEVEL_VISITS, deadline))
+        if vecs is None:
+            one_size.append(gid)
+            continue
+        out += [_pattern(gid, [lads[i].engine(c) for i, c in v]) for v in vecs]
+    truncated: list[str] = []
+    if one_size:  # very large fleets: one engine size per model on these types, with the old cuts
+        more, truncated, _ = _restricted(s, {k: v for k, v in ladders.items() if k[1] in one_size}, standalone, offers,
+                                         deadline)
+        out += more
+    return out, truncated, restricted
+
+
+def _levels(lad: EngineLadder) -> list[int]:
+    """The restricted space's engine sizes: ceil(demand / k) for k in LEVEL_SPLITS and min_replicas, within cmax."""
+    assert lad.m.concurrency is not None
+    ks = (*LEVEL_SPLITS, lad.m.min_replicas)
+    return sorted({min(lad.cmax, -(-lad.m.concurrency // k)) for k in ks})
+
+
+def _all_vectors(per_gpu: dict[str, list[EngineLadder]], sizes: dict[str, list[list[int]]], usable: dict[str, int],
+                 util_cap: int, emax: int, budget: _Budget) -> list[Pattern] | None:
+    out: list[Pattern] = []
+    for gid, lads in per_gpu.items():
+        if len(lads) < 2:
+            continue
+        vecs = _vectors(lads, sizes[gid], usable[gid], util_cap, emax, budget)
+        if vecs is None:
+            return None
+        out += [_pattern(gid, [lads[i].engine(c) for i, c in v]) for v in vecs]
+    return out
+
+
+def _restricted(s: Scenario, ladders: dict[tuple[str, str], EngineLadder], standalone: dict[str, float],
+                offers: list[PricedOffer], deadline: float | None) -> tuple[list[Pattern], list[str], bool]:
+    """The restricted space, for fleets whose exact enumeration is too large: each model runs engines of one size,
+    ceil(demand / min_replicas), that fit half a device; sets of them form maximal patterns, up to PATTERN_BUDGET;
+    beyond it each model shares only on its SHARING_TYPES_PER_MODEL GPU types where its engine's share of a device
+    is cheapest, and the cost-based cuts of ``_enumerate`` apply."""
+    shared: dict[tuple[str, str], SharedEngine] = {}
+    for key, lad in ladders.items():
+        assert lad.m.concurrency is not None
+        conc = math.ceil(lad.m.concurrency / lad.m.min_replicas)
+        if conc <= lad.cmax and lad.need(conc) * 2 <= lad.mem.per_device.usable_bytes:
+            shared[key] = lad.engine(conc)
+    device_cost: dict[str, float] = {}  # the least one GPU of the type can cost: its lowest price per GPU-hour
+    for o in offers:
+        device_cost[o.gpu] = min(device_cost.get(o.gpu, float("inf")), o.usd_per_gpu_hour)
+    out, truncated = _enumerate(s, shared, standalone, device_cost, False, deadline)
+    if len(out) <= PATTERN_BUDGET:
+        return out, truncated, True
+    by_model: dict[str, list[tuple[float, str]]] = {}
+    for (name, gid), e in shared.items():
+        usable = s.catalog.gpus[gid].memory_gib * GIB * s.gpu_memory_utilization
+        by_model.setdefault(name, []).append((device_cost.get(gid, float("inf")) * e.memory_bytes / usable, gid))
+    for k in range(SHARING_TYPES_PER_MODEL, 0, -1):  # fewer GPU types per model until the patterns are few enough
+        allowed = {(name, gid) for name, opts in by_model.items() for _, gid in sorted(opts)[:k]}
+        out, truncated = _enumerate(s, {key: v for key, v in shared.items() if key in allowed}, standalone, device_cost,
+                                    True, deadline)
+        if len(out) <= PATTERN_BUDGET * 5:
+            break
+    return out, truncated, True
+
+
+def pattern_ok(engines: list[SharedEngine], usable: int, slos: dict[str, tuple[float | None, float | None]],
+               util_cap: int) -> bool:
+    """Memory and utilization fractions fit one device, and every engine's SLO holds when the device runs all their
+    steps in turn."""
     if sum(e.memory_bytes for e in engines) > usable:
+        return False
+    if sum(e.util_steps for e in engines) > util_cap:
         return False
     step = sum(e.step_ms for e in engines)
     for e in engines:
@@ -81,36 +336,8 @@ def pattern_ok(engines: list[SharedEngine], usable: int, slos: dict[str, tuple[f
     return True
 
 
-def patterns(s: Scenario, shared: dict[tuple[str, str], SharedEngine], standalone: dict[str, float],
-              offers: list[PricedOffer]) -> tuple[list[Pattern], list[str], bool]:
-    """Maximal sharing patterns per GPU type (depth-first, engines in a stable order).
-
-    Up to PATTERN_BUDGET maximal patterns, all are used: the plan is optimal. Beyond it, each model is offered sharing
-    only on its SHARING_TYPES_PER_MODEL (or fewer) GPU types where device cost x its engine's share of the memory is
-    lowest, and the cost-based prunings of ``_enumerate`` apply; the plan's notes say so.
-    """
-    device_cost: dict[str, float] = {}  # the least one GPU of the type can cost: its lowest price per GPU-hour
-    for o in offers:
-        device_cost[o.gpu] = min(device_cost.get(o.gpu, float("inf")), o.usd_per_gpu_hour)
-    out, truncated = _enumerate(s, shared, standalone, device_cost, prune=False)
-    if len(out) <= PATTERN_BUDGET:
-        return out, truncated, False
-    # too many: each model shares only on the GPU types where its engine's share of a device is cheapest
-    by_model: dict[str, list[tuple[float, str]]] = {}
-    for (name, gid), e in shared.items():
-        usable = s.catalog.gpus[gid].memory_gib * GIB * s.gpu_memory_utilization
-        by_model.setdefault(name, []).append((device_cost.get(gid, float("inf")) * e.memory_bytes / usable, gid))
-    for k in range(SHARING_TYPES_PER_MODEL, 0, -1):  # fewer GPU types per model until the patterns are few enough
-        allowed = {(name, gid) for name, opts in by_model.items() for _, gid in sorted(opts)[:k]}
-        out, truncated = _enumerate(s, {key: v for key, v in shared.items() if key in allowed}, standalone, device_cost,
-                                    prune=True)
-        if len(out) <= PATTERN_BUDGET * 5:
-            break
-    return out, truncated, True
-
-
 def _enumerate(s: Scenario, shared: dict[tuple[str, str], SharedEngine], standalone: dict[str, float],
-               device_cost: dict[str, float], prune: bool) -> tuple[list[Pattern], list[str]]:
+               device_cost: dict[str, float], prune: bool, deadline: float | None) -> tuple[list[Pattern], list[str]]:
     """Maximal patterns per GPU type. With ``prune`` (large fleets only), an engine joins patterns on a type only when
     a GPU there costs less than ``emax`` times its standalone cost, and a pattern is kept only when a GPU costs less
     than its models' standalone costs together. Both prunings assume the device is bought for the pattern alone, so
@@ -129,19 +356,18 @@ def _enumerate(s: Scenario, shared: dict[tuple[str, str], SharedEngine], standal
             if len(engines) < 2:
                 continue
         usable = int(s.catalog.gpus[gid].memory_gib * GIB * s.gpu_memory_utilization)
-        found, hit_cap = _maximal_sets(engines, usable, slos, emax)
+        found, hit_cap = _maximal_sets(engines, usable, slos, emax, round(s.gpu_memory_utilization * UTIL_STEPS),
+                                       deadline)
         if hit_cap:
             truncated.append(gid)
         if prune:
             found = [t for t in found if device_cost.get(gid, float("inf")) < sum(standalone.get(engines[i].model, 0.0) for i in t)]
-        for t in found:
-            names = tuple(sorted(engines[i].model for i in t))
-            out.append(Pattern(key=f"{gid}|" + "+".join(names), gpu=gid, models=names))
+        out += [_pattern(gid, [engines[i] for i in t]) for t in found]
     return out, truncated
 
 
 def _maximal_sets(engines: list[SharedEngine], usable: int, slos: dict[str, tuple[float | None, float | None]],
-                  emax: int) -> tuple[list[tuple[int, ...]], bool]:
+                  emax: int, util_cap: int, deadline: float | None) -> tuple[list[tuple[int, ...]], bool]:
     """Depth-first: every set of at most ``emax`` engines that fits one device (``pattern_ok``) and to which no other
     engine can be added. Returns the sets (as indices) and whether the enumeration stopped at its caps."""
     found: list[tuple[int, ...]] = []
@@ -150,19 +376,21 @@ def _maximal_sets(engines: list[SharedEngine], usable: int, slos: dict[str, tupl
     def extend(chosen: list[int], start: int) -> None:
         nonlocal visits
         visits += 1
+        if visits % 1024 == 0:
+            check_deadline(deadline)
         if len(found) >= MAX_PATTERNS_PER_GPU or visits > MAX_PATTERN_VISITS:
             return
         grew = False
         if len(chosen) < emax:
             for j in range(start, len(engines)):
-                if pattern_ok([engines[i] for i in chosen] + [engines[j]], usable, slos):
+                if pattern_ok([engines[i] for i in chosen] + [engines[j]], usable, slos, util_cap):
                     grew = True
                     extend([*chosen, j], j + 1)
         if not grew and len(chosen) >= 2:
             cur = [engines[i] for i in chosen]
             # maximal: no engine at all (not only later ones) can join
             if len(chosen) >= emax or not any(
-                j not in chosen and pattern_ok([*cur, engines[j]], usable, slos) for j in range(len(engines))
+                j not in chosen and pattern_ok([*cur, engines[j]], usable, slos, util_cap) for j in range(len(engines))
             ):
                 found.append(tuple(chosen))
 

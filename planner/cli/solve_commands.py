@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,15 @@ import typer
 from planner.cli.app import _check_format, app
 from planner.errors import InputError, PlannerError, not_one_of
 from planner.units import GIB
+
+OUTPUT_MARGIN_S = 0.5  # of --time-limit, kept for start-up, reading the scenario and writing the output
+
+
+def _limit(time_limit: float | None, s: Scenario) -> float:
+    """The time for planning: --time-limit (or the scenario's) less the margin for the rest of the command."""
+    tl = time_limit if time_limit is not None else s.solver.time_limit_s
+    return max(0.01, tl - min(OUTPUT_MARGIN_S, 0.1 * tl))
+
 
 if TYPE_CHECKING:
     from planner.inputs.scenario import Scenario
@@ -56,7 +66,7 @@ def _write_or_print(text: str, out: Path | None) -> None:
 
 ScenarioArg = typer.Argument(None, help="A scenario YAML file (default: the built-in default scenario).")
 TimeLimitOpt = typer.Option(None, "--time-limit", min=0.1, max=86400,
-                            help="Solver time limit in seconds, for each solve (default: the scenario's, 60).")
+                            help="Wall-clock limit in seconds for the whole command: candidates, solves, bounds, explanations, baselines and every compare/sweep point (default: the scenario's, 60).")
 ThreadsOpt = typer.Option(None, "--threads", min=1, max=64, help="Solver threads (default: the scenario's, 1).")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress on stderr.")
 CurrencyOpt = typer.Option(None, "--currency", help="USD, CNY or EUR: money in this currency (default: the scenario's `currency:`, USD).")
@@ -139,7 +149,7 @@ def plan(
     from planner.errors import InfeasibleError
 
     try:
-        p = run_plan(s, time_limit_s=time_limit, threads=threads, baselines=not no_baselines, solver=solver)
+        p = run_plan(s, time_limit_s=_limit(time_limit, s), threads=threads, baselines=not no_baselines, solver=solver)
     except InfeasibleError as exc:
         if fmt == "json":  # scripts get the explanation as data too; the exit code stays 1
             _write_or_print(to_json({"scenario": s.name, "status": "infeasible", "message": exc.message,
@@ -160,7 +170,9 @@ def plan(
 
 def _plan_json(p: Plan, s: Scenario, currency: str, reproducible: bool) -> dict:
     """plan.json; in a currency other than USD it gains the report's ``costs`` block (shopping list, totals, rate)."""
-    d = p.to_dict(reproducible=reproducible)
+    from planner.plans.launch import attach_launch
+
+    d = attach_launch(p.to_dict(reproducible=reproducible), p, s)
     if currency != "USD":
         from planner.report.money import Money, costs_block
 
@@ -183,6 +195,14 @@ def print_plan(p: Plan, s: Scenario | None = None, currency: str = "USD", lang: 
     from planner.report.plan_table import print_plan_table
 
     print_plan_table(p, s, currency, lang)
+    if s is not None and p.replicas:
+        from planner.i18n import t
+        from planner.plans.launch import launch_lines
+
+        sys.stdout.write(t(lang, "plan.launch") + "\n")
+        for ln in launch_lines(p, s):
+            sys.stdout.write(f"  # {ln.replica} on {', '.join(ln.instances)}\n  {ln.command}\n")
+            sys.stdout.writelines(f"  # note: {n}\n" for n in ln.notes)
 
 
 class _Progress:
@@ -239,9 +259,11 @@ def report(
     check_out_path(target, "dir")
     if not quiet:
         sys.stderr.write(f"planning {s.name}: {len(s.models)} model(s)\n")
-    cs = build_candidates(s)
+    started = time.perf_counter()
+    tl = _limit(time_limit, s)
+    cs = build_candidates(s, started + tl)
     try:
-        p = run_plan(s, time_limit_s=time_limit, threads=threads, candidates=cs)
+        p = run_plan(s, time_limit_s=tl, threads=threads, candidates=cs, started=started)
     except PlannerError as exc:
         _translate_infeasible(exc, lng)
         raise
@@ -276,7 +298,7 @@ def compare(
     fl = parse_fleets(fleets, s)
     pr = _Progress(len(fl), "comparing", quiet)
     try:
-        rows = run_compare(s, fl, time_limit, threads, progress=lambda n: pr.step(f"fleet {n}"))
+        rows = run_compare(s, fl, _limit(time_limit, s), threads, progress=lambda n: pr.step(f"fleet {n}"))
     finally:
         pr.close()
     table = rows_for_output(rows, "name")
@@ -330,8 +352,10 @@ def sweep(
         def tick(v: str) -> None:
             pr.step(f"{label}={v}")
         rows = []
-        for v in values:
-            rows += run_sweep(s, field, target, [v], time_limit, threads, progress=tick)
+        deadline = time.perf_counter() + _limit(time_limit, s)
+        for i, v in enumerate(values):  # the points share the time left
+            share = (deadline - time.perf_counter()) / (len(values) - i)
+            rows += run_sweep(s, field, target, [v], share, threads, progress=tick)
             pr.advance()
     finally:
         pr.close()

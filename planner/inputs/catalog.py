@@ -136,6 +136,13 @@ class Catalog:
             raise InputError(f"unknown GPU '{cut(gpu_id)}'{did_you_mean(gpu_id, list(self.gpus))}; `planner catalog` lists the ids")
         return self.gpus[gpu_id]
 
+    def without_low_confidence_offers(self) -> Catalog:
+        """The catalog without offers whose price is rated ``confidence: low`` (undated or secondary sources)."""
+        from dataclasses import replace
+
+        gpus = {k: replace(g, offers=tuple(o for o in g.offers if o.confidence != "low")) for k, g in self.gpus.items()}
+        return replace(self, gpus=gpus)
+
     def source_text(self, key: str) -> str:
         s = self.sources.get(key)
         return f"{key}: {s['text']}" if s else key

@@ -7,6 +7,10 @@ Owned hardware (``pricing: owned``), per GPU-hour:
   + hosting_usd_per_gpu_month / 730                        rack space, network, operations
 
 Owned machines are bought as servers of 1, 2, 4 or 8 GPUs (up to the GPU's ``max_gpus_per_node``).
+
+Money is exact: every price and budget becomes a whole number of micro-dollars per hour (``micro_usd``), and the
+integer program, the checker and the explanations add those integers, so they agree to the cent (a budget equal to
+the optimum is feasible). Owned prices are rounded to the micro-dollar once, per instance.
 """
 
 from __future__ import annotations
@@ -15,6 +19,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, get_args
 
 from planner.units import HOURS_PER_MONTH
+
+MICRO_USD = 1_000_000  # micro-dollars per dollar
+
+
+def micro_usd(usd: float) -> int:
+    """A dollar amount as whole micro-dollars (round half to even, as ``round``): the one conversion of money."""
+    return round(usd * MICRO_USD)
+
 
 Pricing = Literal["on_demand", "spot", "owned"]  # how an offer is paid for: its list price, spot, or owned hardware
 PRICING_MODES: tuple[str, ...] = get_args(Pricing)
@@ -49,6 +61,11 @@ class PricedOffer:
     max_instances: int | None = None
 
     @property
+    def micro_usd_per_hour(self) -> int:
+        """The instance's price in whole micro-dollars per hour: what the solver and the checker add up."""
+        return micro_usd(self.usd_per_hour)
+
+    @property
     def usd_per_gpu_hour(self) -> float:
         return self.usd_per_hour / self.gpus_per_instance
 
@@ -78,7 +95,7 @@ def priced_offers(gpu: GPU, pricing: str, owned: Owned, providers: tuple[str, ..
         while n <= gpu.max_gpus_per_node:
             oid = f"owned:{gpu.id}x{n}"
             out.append(PricedOffer(id=oid, gpu=gpu.id, provider="owned", instance=f"{n}x {gpu.id} server",
-                                   gpus_per_instance=n, usd_per_hour=round(per_gpu * n, 6), source=gpu.purchase.source,
+                                   gpus_per_instance=n, usd_per_hour=micro_usd(per_gpu * n) / MICRO_USD, source=gpu.purchase.source,
                                    as_of=gpu.purchase.as_of, max_instances=limits.get(oid)))
             n *= 2
         return out

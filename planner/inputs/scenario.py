@@ -126,6 +126,8 @@ class ScenarioIn(BaseModel):
     commitment: CommitmentIn | None = None  # committed, on-demand and spot capacity (planner.inputs.commitment)
     currency: Currency = "USD"  # the currency reports show money in (prices convert at the catalog's rates)
     lang: Lang = "en"  # the language of tables and reports
+    # offers rated `confidence: low` (undated or second-hand prices) are left out unless the scenario opts in
+    use_low_confidence_prices: bool = False
     models: list[ModelSpec]
 
 
@@ -212,6 +214,8 @@ def scenario_from_dict(data: Any, lines: dict | None = None, name: str = "<scena
     gpu_ids = _gpu_ids(s, catalog, where)
     limits = _limits(s, catalog, where)
     providers = _providers(s, catalog, where)
+    if not s.use_low_confidence_prices:
+        catalog = catalog.without_low_confidence_offers()
     reqs = _model_reqs(s, base_dir, where)
     cal = _calibration_path(s, base_dir, where)
     profile = resolve_profiles(s.profile, [(m.name, m.profile) for m in s.models], lines, name, base_dir)

@@ -8,7 +8,11 @@ It recomputes everything from the scenario and the estimators, never from the so
   5. every replica has TP x PP devices of its GPU type, each stage's TP group inside one instance, no device reused;
   6. every replica's concurrency fits its KV cache and meets the model's SLO (shared engines: under time-sharing);
   7. every model's replicas hold its demand, with at least its minimum number of replicas;
-  8. GPU-type and offer limits and the budget hold.
+  8. GPU-type and offer limits and the budget hold (money in whole micro-dollars, as the solver counts it);
+  9. every replica uses a split its model's ``tp`` / ``pp`` lists allow, on a GPU type of the scenario; a shared
+     engine is TP1 x PP1 on a device whose engines belong to distinct models, with sharing enabled; a device holding
+     a dedicated stage holds nothing else;
+ 10. every model's context holds its prompt and output and stays within the model's maximum.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from planner.errors import PlannerError
 from planner.estimate.memory import estimate_memory, stage_devices
 from planner.estimate.speed import PerfConstants, constants_for, load_calibration, max_batch_for_slo, serving_point
-from planner.inputs.pricing import PricedOffer, priced_offers
+from planner.inputs.pricing import PricedOffer, micro_usd, priced_offers
 from planner.plans.metrics import demand_units, request_units
 
 if TYPE_CHECKING:
@@ -26,14 +31,31 @@ if TYPE_CHECKING:
     from planner.inputs.scenario import ModelReq, Scenario
     from planner.plans.records import Instance, Plan, Replica, Shard
 
-EPS_USD = 1e-6
+
+
+class PlanCheckError(PlannerError, RuntimeError):
+    """The checker rejected a plan the solver produced (or placement failed): a bug in planner, never printed as a
+    plan. Exit code 70 (EX_SOFTWARE), one line."""
+
+    exit_code = 70
+
+
+def require_valid(plan: Plan, s: Scenario, what: str = "the plan") -> None:
+    """Raise PlanCheckError when ``plan`` breaks a rule of ``s``."""
+    problems = check_plan(plan, s)
+    if problems:
+        raise PlanCheckError(f"internal error: {what} failed the independent checker: " + "; ".join(problems[:3]))
 
 
 @dataclass
 class _Tally:
     """What the plan adds up to, counted while its parts are checked."""
 
-    cost: float = 0.0
+    cost_micro: int = 0  # the instances' prices, in micro-dollars per hour
+
+    @property
+    def cost(self) -> float:
+        return self.cost_micro / 1_000_000
     device_instance: dict[str, str] = field(default_factory=dict)
     device_gpu: dict[str, str] = field(default_factory=dict)
     per_offer: dict[str, int] = field(default_factory=dict)
@@ -86,6 +108,8 @@ def check_plan(plan: Plan, s: Scenario) -> list[str]:
                 rate_problems, served = _check_request_rate(r, m, g, c)
                 problems += rate_problems
         t.served[r.model] = t.served.get(r.model, 0) + served
+    problems += _check_splits(plan, s)
+    problems += _check_contexts(s)
     problems += _check_targets(s, t)
     problems += _check_limits(s, t)
     problems += _check_budget(s, t)
@@ -100,9 +124,11 @@ def _check_instance(inst: Instance, offers: dict[str, PricedOffer], t: _Tally) -
     problems = []
     if len(inst.devices) != o.gpus_per_instance:
         problems.append(f"instance {inst.id}: {len(inst.devices)} devices, offer has {o.gpus_per_instance}")
-    if abs(inst.usd_per_hour - o.usd_per_hour) > EPS_USD:
+    if micro_usd(inst.usd_per_hour) != o.micro_usd_per_hour:
         problems.append(f"instance {inst.id}: price {inst.usd_per_hour} differs from the offer's {o.usd_per_hour}")
-    t.cost += o.usd_per_hour
+    if inst.gpu != o.gpu:
+        problems.append(f"instance {inst.id}: GPU type {inst.gpu}, its offer is of {o.gpu}")
+    t.cost_micro += o.micro_usd_per_hour
     t.per_offer[o.id] = t.per_offer.get(o.id, 0) + 1
     t.per_gpu[o.gpu] = t.per_gpu.get(o.gpu, 0) + o.gpus_per_instance
     for d in inst.devices:
@@ -115,7 +141,7 @@ def _check_instance(inst: Instance, offers: dict[str, PricedOffer], t: _Tally) -
 
 def _check_cost(plan: Plan, t: _Tally) -> list[str]:
     """Rule 2: the plan's cost is the sum of its instances' prices."""
-    if abs(t.cost - plan.cost_usd_per_hour) > 1e-4:
+    if micro_usd(plan.cost_usd_per_hour) != t.cost_micro:
         return [f"cost {plan.cost_usd_per_hour:.4f} $/h differs from the instances' sum {t.cost:.4f} $/h"]
     return []
 
@@ -226,6 +252,48 @@ def _check_request_rate(r: Replica, m: ModelReq, g: GPU, c: PerfConstants) -> tu
     return problems, min(units, r.capacity_units)
 
 
+def _check_splits(plan: Plan, s: Scenario) -> list[str]:
+    """Rule 9: splits within the model's lists and the scenario's GPU types; shared engines TP1 x PP1 of distinct
+    models with sharing enabled; a dedicated stage's device holds nothing else."""
+    problems = []
+    reqs = {m.name: m for m in s.models}
+    for r in plan.replicas:
+        m = reqs.get(r.model)
+        if m is None:
+            continue
+        if r.gpu not in s.gpu_ids:
+            problems.append(f"replica {r.id}: GPU type {r.gpu} is not one of the scenario's gpus")
+        if (m.tp and r.tp not in m.tp) or (m.pp and r.pp not in m.pp):
+            problems.append(f"replica {r.id}: TP={r.tp} x PP={r.pp} outside the model's tp {list(m.tp or [])} / pp "
+                            f"{list(m.pp or [])}")
+        if r.shared and (r.tp, r.pp) != (1, 1):
+            problems.append(f"replica {r.id}: a shared engine must be TP1 x PP1")
+    for inst in plan.instances:
+        for d in inst.devices:
+            models = [sh.model for sh in d.shards]
+            if len(d.shards) > 1:
+                if len(set(models)) < len(models):
+                    problems.append(f"device {d.id}: two engines of the same model")
+                if not s.sharing.enabled:
+                    problems.append(f"device {d.id}: engines share it although sharing is disabled")
+                shared = {r.id for r in plan.replicas if r.shared}
+                if any(sh.replica not in shared for sh in d.shards):
+                    problems.append(f"device {d.id}: a dedicated stage shares its device")
+    return problems
+
+
+def _check_contexts(s: Scenario) -> list[str]:
+    """Rule 10: every model's context holds its prompt and output and stays within the model's maximum."""
+    problems = []
+    for m in s.models:
+        if m.context_tokens < m.input_tokens + m.output_tokens:
+            problems.append(f"model {m.name}: context_tokens {m.context_tokens} < input {m.input_tokens} + output "
+                            f"{m.output_tokens} tokens")
+        if m.context_tokens > m.arch.max_context:
+            problems.append(f"model {m.name}: context_tokens {m.context_tokens} > the model's {m.arch.max_context}")
+    return problems
+
+
 def _check_targets(s: Scenario, t: _Tally) -> list[str]:
     """Rule 7: every model's replicas hold its demand, with at least its minimum number of replicas."""
     problems = []
@@ -251,7 +319,7 @@ def _check_limits(s: Scenario, t: _Tally) -> list[str]:
 
 def _check_budget(s: Scenario, t: _Tally) -> list[str]:
     """Rule 8: the budget holds."""
-    if s.max_usd_per_hour is not None and t.cost > s.max_usd_per_hour + EPS_USD:
+    if s.max_usd_per_hour is not None and t.cost_micro > micro_usd(s.max_usd_per_hour):
         return [f"budget: {t.cost:.4f} $/h > {s.max_usd_per_hour} $/h"]
     return []
 

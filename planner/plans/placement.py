@@ -11,6 +11,7 @@ from planner.plans.records import Device, Instance, ModelResult, Plan, Replica, 
 from planner.units import GIB
 
 if TYPE_CHECKING:
+    from planner.candidates.sharing import SharedEngine
     from planner.inputs.catalog import GPU
 
 
@@ -30,15 +31,15 @@ Rep = dict[str, Any]  # a replica being placed: id, shared, devices, and its can
 Group = tuple[int, str, int]  # a TP group to place: size, replica id, pipeline stage
 
 
-def build_plan(cs: CandidateSet, replicas: dict[str, int], instances: dict[str, int], shared: dict[tuple[str, str], int],
+def build_plan(cs: CandidateSet, replicas: dict[str, int], instances: dict[str, int],
                patterns: dict[str, int], *, status: str, cost: float, bound: float, solve_seconds: float,
                solver: dict[str, Any] | None = None, notes: tuple[str, ...] = ()) -> Plan:
-    """Materialise a plan from counts: replicas per candidate, instances per offer, shared engines, pattern devices.
+    """Materialise a plan from counts: replicas per candidate, instances per offer, devices per sharing pattern.
     ``bound`` is the solver's lower bound on the cost."""
     s = cs.scenario
     counter: dict[str, int] = {}  # model -> replicas numbered so far
     reps, groups = _dedicated_replicas(cs, replicas, counter)
-    shared_devices = _shared_devices(cs, shared, patterns)
+    shared_devices = _shared_devices(cs, patterns)
     inst_records: list[Instance] = []
     for gid in sorted({o.gpu for o in cs.offers if instances.get(o.id)}):
         inst_records += _place_gpu_type(cs, gid, instances, groups.get(gid, []), shared_devices.get(gid, []), reps,
@@ -68,19 +69,11 @@ def _dedicated_replicas(cs: CandidateSet, replicas: dict[str, int],
     return reps, groups
 
 
-def _shared_devices(cs: CandidateSet, shared: dict[tuple[str, str], int],
-                    patterns: dict[str, int]) -> dict[str, list[list[str]]]:
-    """Step 2: shared devices per GPU type, each running a pattern; a model in shared mode takes r_m engines on
-    distinct devices (each device lists the models it runs)."""
-    reqs = {m.name: m for m in cs.scenario.models}
-    shared_need = {k: reqs[k[0]].min_replicas for k, v in shared.items() if v}
-    out: dict[str, list[list[str]]] = {}
+def _shared_devices(cs: CandidateSet, patterns: dict[str, int]) -> dict[str, list[tuple[SharedEngine, ...]]]:
+    """Step 2: shared devices per GPU type, each running the engines of its pattern."""
+    out: dict[str, list[tuple[SharedEngine, ...]]] = {}
     for p in sorted((p for p in cs.patterns if patterns.get(p.key)), key=lambda p: p.key):
-        for _ in range(patterns[p.key]):
-            on = [n for n in p.models if shared_need.get((n, p.gpu), 0) > 0]
-            for n in on:
-                shared_need[(n, p.gpu)] -= 1
-            out.setdefault(p.gpu, []).append(on)
+        out.setdefault(p.gpu, []).extend([p.engines] * patterns[p.key])
     return out
 
 
@@ -97,7 +90,7 @@ def _first_fit(gid: str, bins: list[_Bin], items: list[Group]) -> dict[tuple[str
 
 
 def _place_gpu_type(cs: CandidateSet, gid: str, instances: dict[str, int], groups: list[Group],
-                    shared_devices: list[list[str]], reps: list[Rep], counter: dict[str, int]) -> list[Instance]:
+                    shared_devices: list[tuple[SharedEngine, ...]], reps: list[Rep], counter: dict[str, int]) -> list[Instance]:
     """Step 3 for one GPU type: instances of each offer as bins, largest first; groups first-fit decreasing; then the
     shards on every device (dedicated stages, shared engines) and the instance records."""
     s = cs.scenario
@@ -149,21 +142,20 @@ def _dedicated_shards(cs: CandidateSet, g: GPU, reps: list[Rep], dev_of_group: d
                                                          s.gpu_memory_utilization))
 
 
-def _shared_shards(cs: CandidateSet, gid: str, total: int, shared_devices: list[list[str]],
+def _shared_shards(cs: CandidateSet, gid: str, total: int, shared_devices: list[tuple[SharedEngine, ...]],
                    dev_of_group: dict[tuple[str, int], list[str]], reps: list[Rep], counter: dict[str, int],
                    shard_map: dict[str, list[Shard]]) -> None:
     """The shared engines on GPU type ``gid``: one replica per engine, each with its own utilization fraction."""
-    for j, models_on in enumerate(shared_devices):
+    for j, engines in enumerate(shared_devices):
         d = dev_of_group[(f"__shared{j}", 0)][0]
-        for n in models_on:
-            e = cs.shared[(n, gid)]
+        for e in engines:
+            n = e.model
             counter[n] = counter.get(n, 0) + 1
             rid = f"{n}/r{counter[n]}"
-            util = e.memory_bytes / total
             kv = e.memory_bytes - e.memory.fixed_bytes_per_device
             shard_map.setdefault(d, []).append(Shard(n, rid, 0, e.memory.per_device.weights_bytes, kv,
                                                      e.memory.per_device.activation_bytes,
-                                                     e.memory.per_device.overhead_bytes, round(util, 4)))
+                                                     e.memory.per_device.overhead_bytes, e.utilization))
             reps.append({"id": rid, "shared": True, "engine": e, "devices": [d]})
 
 

@@ -29,16 +29,17 @@ def write_report(p: Plan, s: Scenario, cs: CandidateSet, out: Path, extra_files:
 
     Money is shown in ``currency`` (default: the scenario's) and plan.json gains a ``costs`` block with the same
     shopping list and totals; words are in ``lang`` (default: the scenario's)."""
+    from planner.plans.launch import attach_launch, launch_script
     from planner.report.money import costs_block, money_for
 
     out = Path(out)
     d = report_data(p, s, cs, currency, lang)
-    plan_json = p.to_dict()
+    plan_json = attach_launch(p.to_dict(), p, s)
     plan_json["costs"] = costs_block(p, s, money_for(s, currency))
     files = {
         "report.md": render_markdown(d), "report.html": render_html(d), "plan.json": to_json(plan_json),
         "deployments.csv": to_csv(d["deployments"], DEPLOYMENT_COLUMNS), "devices.csv": to_csv(d["devices"], DEVICE_COLUMNS),
-        **(extra_files or {}),
+        "launch.sh": launch_script(p, s), **(extra_files or {}),
     }
     write_folder(out, files, lambda tmp: write_xlsx(d, tmp / "report.xlsx", plan_json))
     return sorted(x.name for x in out.iterdir())

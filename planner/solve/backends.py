@@ -15,8 +15,6 @@ from planner.errors import InputError
 
 SOLVERS = ("auto", "cp-sat", "cbc", "scip", "highs")
 CANONICAL_MAX_VARIABLES = 3_000  # the stable tie-break solve is cheap below this size
-AUTO_MIP_ABOVE_VARIABLES = 3_000  # measured (benchmarks/RESULTS.md): CBC is fastest below; above, patterns go to HiGHS
-AUTO_CPSAT_ABOVE_VARIABLES = 20_000  # measured: at 1,000 models only CP-SAT kept to the limit and improved the hint
 
 Outcome = tuple[list[int], str, float | None, dict[str, Any]]  # values, status, objective bound (if not optimal), stats
 
@@ -63,22 +61,16 @@ class LinearModel:
 
 
 def choose_backend(solver: str, lm: LinearModel, patterns: int, candidates: int) -> str:
-    """The backend ``solver`` names; for "auto": CBC up to 3,000 variables, CP-SAT above 20,000, and between them
-    HiGHS when sharing patterns are at least half the candidates, else CBC.
+    """The backend ``solver`` names; for "auto": CP-SAT whenever the model has device-sharing patterns (bin packing,
+    where CBC and HiGHS stalled or overran their limits), CBC for models of dedicated replicas only.
 
-    Measured (benchmarks/RESULTS.md, 10/50/100/1,000 models, seeds 1-3, with and without sharing, 30 s limit): CBC
-    proves 10 models and 100 models without sharing fastest (0.2-1.4 s); on 100 models with sharing no backend
-    proves the optimum in 30 s, HiGHS ends nearest it in 2 of 3 seeds and keeps to the limit (CBC overran it
-    2.5-4x); on 1,000 models only CP-SAT kept to the limit (HiGHS overran it up to 4x) and only it improved on the
-    hint (without sharing, 1.2-2.0 % gap). CBC and HiGHS run one thread with no random search: the same plan at any
-    --threads, and no tie-break re-solve."""
+    Measured (benchmarks/RESULTS.md): without sharing CBC proves 10- and 100-model fleets fastest (0.2-1.4 s) and
+    1,000-model fleets where CP-SAT stalls; with the exact sharing patterns (any engine count and size per model) the
+    brute-force suite (tests/test_full_space.py) solves in seconds with CP-SAT and runs for minutes with CBC.
+    HiGHS stays available as ``--solver highs``."""
     if solver != "auto":
         return solver
-    if len(lm.vars) <= AUTO_MIP_ABOVE_VARIABLES:
-        return "cbc"
-    if len(lm.vars) > AUTO_CPSAT_ABOVE_VARIABLES:
-        return "cp-sat"
-    return "highs" if patterns * 2 >= candidates else "cbc"
+    return "cp-sat" if patterns > 0 else "cbc"
 
 
 def run_backend(lm: LinearModel, backend: str, deadline: float, threads: int, log: bool,

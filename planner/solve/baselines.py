@@ -56,30 +56,50 @@ def greedy(cs: CandidateSet) -> tuple[dict[str, int], dict[str, int], float] | N
     return replicas, instances, sum(prices[k] * v for k, v in instances.items())
 
 
-def single_type(cs: CandidateSet, time_limit_s: float, threads: int) -> dict[str, Any]:
+def _check_baseline(cs: CandidateSet, sol: Any) -> None:
+    """A baseline is a plan too: placed and passed through the checker (PlanCheckError otherwise)."""
+    from planner.plans.check import require_valid
+    from planner.plans.placement import build_plan
+
+    p = build_plan(cs, sol.replicas, sol.instances, sol.patterns, status=sol.status, cost=sol.cost_usd_per_hour,
+                   bound=sol.bound_usd_per_hour, solve_seconds=sol.solve_seconds)
+    require_valid(p, cs.scenario, f"the single-type baseline on {cs.scenario.gpu_ids[0]}")
+
+
+def single_type(cs: CandidateSet, deadline: float | None, threads: int) -> tuple[dict[str, Any], list[str]]:
     """The cheapest fleet of each single GPU type (scenario limits kept, budget ignored), each planned on its own
-    (candidates and sharing patterns rebuilt for that GPU type alone)."""
+    (candidates and sharing patterns rebuilt for that GPU type alone). The types share the time left before
+    ``deadline`` equally; returns the results and the types skipped for want of time."""
+    import time
     from dataclasses import replace
 
     from planner.candidates.deployments import build_candidates
     from planner.solve.formulation import solve_fleet
 
     out: dict[str, Any] = {}
+    skipped: list[str] = []
     gpu_types = sorted({c.gpu for c in cs.candidates} | {p.gpu for p in cs.patterns})
-    per = max(2.0, time_limit_s / max(1, len(gpu_types)))  # each single-type plan gets at least 2 s
-    for gid in gpu_types:
+    for i, gid in enumerate(gpu_types):
         models_ok = all(any(c.gpu == gid for c in cs.for_model(m.name)) or (m.name, gid) in cs.shared
                         for m in cs.scenario.models)
         if not models_ok:
             out[gid] = {"feasible": False, "reason": "some model has no deployment on this GPU type"}
             continue
-        one = build_candidates(replace(cs.scenario, gpu_ids=(gid,)))
+        left = 60.0 if deadline is None else deadline - time.perf_counter()
+        per = left / (len(gpu_types) - i)
+        if per < 0.05:
+            skipped.append(gid)
+            continue
         try:
-            sol = solve_fleet(one, time_limit_s=per, threads=threads, budget_usd_per_hour=None)
+            stop = time.perf_counter() + per
+            one = build_candidates(replace(cs.scenario, gpu_ids=(gid,)), stop)
+            sol = solve_fleet(one, time_limit_s=max(0.01, stop - time.perf_counter()), threads=threads,
+                              budget_usd_per_hour=None)
+            _check_baseline(one, sol)
             out[gid] = {"feasible": True, "cost_usd_per_hour": round(sol.cost_usd_per_hour, 4), "status": sol.status,
                         "gpus": sum(o.gpus_per_instance * n for o in one.offers for k, n in sol.instances.items() if o.id == k)}
         except InfeasibleError:
             out[gid] = {"feasible": False, "reason": "infeasible within the scenario's limits"}
         except SolveTimeoutError:
             out[gid] = {"feasible": False, "reason": f"no plan found within {per:.1f} s"}
-    return out
+    return out, skipped

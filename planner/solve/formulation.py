@@ -5,31 +5,36 @@ Notation
     k in K_m        candidates of model m: GPU type g_k, TP size t_k, PP size p_k, capacity c_k per replica
     o in O          priced offers: GPU type g_o, n_o GPUs per instance, price pi_o per hour, limit L_o
     g in G          GPU types: limit L_g GPUs; T_g the TP sizes used on g (and 1)
-    p in P          sharing patterns: a GPU type g_p and a set S_p of models whose shared engines fit one device
+    p in P          sharing patterns: a GPU type g_p and engines of c_pm sequences for the models m in S_p, which
+                    one device of g_p runs together (``planner.candidates.sharing``: every Pareto-maximal one)
 
 Variables
     x_k   in Z>=0   replicas of candidate k (each on p_k groups of t_k dedicated GPUs)
     y_o   in Z>=0   instances bought of offer o
-    s_mg  in {0,1}  model m runs as r_m shared engines on GPU type g (each engine holds its share of D_m)
-    u_p   in Z>=0   devices running sharing pattern p
+    u_p   in Z>=0   devices running sharing pattern p (each engine on them is one replica of its model)
 
 Objective (lexicographic, in one integer objective)
-    min  W x sum_o round(1e4 pi_o) y_o  +  sum_o n_o y_o          cost in 1e-4 USD, then fewer GPUs (W > any GPU count)
+    min  W x sum_o pi_o y_o  +  sum_o n_o y_o       cost in micro-dollars (exact), then fewer GPUs (W > any GPU count)
 
 Constraints
-    (1) demand     sum_k c_k x_k + sum_g D_m s_mg >= D_m                                          for all m
-    (2) replicas   sum_k x_k + sum_g r_m s_mg >= r_m                                              for all m
-    (3) sharing    sum_{p: m in S_p, g_p = g} u_p >= r_m s_mg                                     for all m, g
+    (1) demand     sum_k c_k x_k + sum_{p: m in S_p} c_pm u_p >= D_m                              for all m
+    (2) replicas   sum_k x_k + sum_{p: m in S_p} u_p >= r_m                                       for all m
     (4) packing    sum_{k: g_k = g, t_k >= t} t_k p_k x_k + [t = 1] sum_{p: g_p = g} u_p
                        <= sum_{o: g_o = g} floor(n_o / t) t y_o                                   for all g, t in T_g
     (5) limits     sum_{o: g_o = g} n_o y_o <= L_g,   y_o <= L_o
-    (6) budget     sum_o pi_o y_o <= B
+    (6) budget     sum_o pi_o y_o <= B          prices pi_o and the budget B in integer micro-dollars per hour
 
 Why (4) is exact: TP groups have power-of-two sizes, so groups of size >= t can use floor(n_o / t) t GPUs of an
 instance, and when (4) holds for every t, first-fit-decreasing places every group inside one instance (each
 instance's free space stays a multiple of the next group's size). ``place`` recovers that placement; PP stages of a
-replica are separate groups and may sit in different instances of the same GPU type. Sharing patterns are maximal,
-so the ">=" in (3) never costs anything: engines a device does not need are left off it.
+replica are separate groups and may sit in different instances of the same GPU type. Patterns are Pareto-maximal and
+the rules are monotone, so an engine larger than needed costs nothing. (There is no constraint (3): a pattern's
+engines count directly in (1) and (2).)
+
+A bound for a restricted sharing space (``relax_sharing``; ``planner.candidates.sharing`` restricts engine sizes for
+large fleets): patterns are replaced by pooled engines per GPU type g, z_mg sequences in e_mg engines over v_g
+devices, with z_mg <= cmax_mg e_mg, e_mg <= v_g, sum_m e_mg <= E v_g and sum_m fixed_m e_mg + kv_m z_mg <= usable_g v_g
+(every plan of the whole space satisfies these), so the solver's bound of that program bounds the whole space.
 
 Solvers: the model is built once as rows over integer variables (``planner.solve.backends.LinearModel``) and handed
 to CP-SAT or to a MIP solver that OR-Tools bundles (CBC or SCIP via pywraplp; its HiGHS segfaulted on this model).
@@ -54,7 +59,7 @@ from planner.solve.backends import CANONICAL_MAX_VARIABLES, SOLVERS, LinearModel
 
 __all__ = ["SOLVERS", "FleetModel", "Solution", "solve_fleet"]
 
-PRICE_SCALE = 10_000  # objective counts cost in 1e-4 USD per hour
+from planner.inputs.pricing import MICRO_USD, micro_usd
 
 Terms = list[tuple[int, int]]  # (coefficient, variable index) pairs: a linear expression over the program's variables
 
@@ -66,7 +71,6 @@ class Solution:
     status: str  # optimal | feasible
     replicas: dict[str, int]  # candidate key -> x_k
     instances: dict[str, int]  # offer id -> y_o
-    shared: dict[tuple[str, str], int]  # (model, gpu) -> s_mg
     patterns: dict[str, int]  # pattern key -> u_p
     cost_usd_per_hour: float
     bound_usd_per_hour: float
@@ -79,21 +83,22 @@ class FleetModel:
     terms named in the problem's words (``served_units``, ``gpus_in_groups``, ...)."""
 
     def __init__(self, cs: CandidateSet, *, budget_usd_per_hour: float | str | None = "scenario",
-                 limits: dict[str, int] | None = None, gpu_types: set[str] | None = None) -> None:
+                 limits: dict[str, int] | None = None, gpu_types: set[str] | None = None,
+                 relax_sharing: bool = False) -> None:
         self.cs = cs
+        self.relax_sharing = relax_sharing
         s = cs.scenario
         self.limits = dict(s.limits if limits is None else limits)
         self.budget = s.max_usd_per_hour if budget_usd_per_hour == "scenario" else budget_usd_per_hour
         keep = gpu_types
         self.cands: list[Candidate] = [c for c in cs.candidates if keep is None or c.gpu in keep]
         self.offers: list[PricedOffer] = [o for o in cs.offers if keep is None or o.gpu in keep]
-        self.patterns: list[Pattern] = [p for p in cs.patterns if keep is None or p.gpu in keep]
-        # (model, GPU type) pairs that can run shared: exactly those some kept pattern holds
-        self.holding: dict[tuple[str, str], list[Pattern]] = {}
+        self.keep = keep
+        self.patterns: list[Pattern] = [p for p in cs.patterns if (keep is None or p.gpu in keep) and not relax_sharing]
+        self.patterns_of: dict[str, list[Pattern]] = {}  # model -> the patterns holding an engine of it
         for p in self.patterns:
             for name in p.models:
-                self.holding.setdefault((name, p.gpu), []).append(p)
-        self.shared_keys = sorted(self.holding)
+                self.patterns_of.setdefault(name, []).append(p)
         self.patterns_by_gpu: dict[str, list[Pattern]] = {}
         for p in self.patterns:
             self.patterns_by_gpu.setdefault(p.gpu, []).append(p)
@@ -104,17 +109,15 @@ class FleetModel:
         for c in self.cands:
             self.by_model[c.model].append(c)
             self.by_gpu.setdefault(c.gpu, []).append(c)
-        self.shared_by_model: dict[str, list[tuple[str, str]]] = {}
-        for k in self.shared_keys:
-            self.shared_by_model.setdefault(k[0], []).append(k)
         self.lm = LinearModel()
         self._variables()
         self._add_demand()
         self._add_min_replicas()
-        self._add_sharing()
         self._add_packing()
         self._add_limits()
         self._add_budget()
+        if relax_sharing:
+            self._add_pooled_sharing()
         self._set_objective()
 
     # ---- variables ----------------------------------------------------------------------------------------------
@@ -123,16 +126,25 @@ class FleetModel:
         # x_k: replicas of candidate k; never more than demand / capacity + min replicas
         self.x = {c.key: lm.var(f"x[{c.key}]", math.ceil(cs.demand[c.model] / c.capacity_units) + self.req[c.model].min_replicas)
                   for c in self.cands}
-        # s_mg: model m runs as shared engines on GPU type g
-        self.s = {k: lm.var(f"s[{k[0]},{k[1]}]", 1, boolean=True) for k in self.shared_keys}
-        # u_p: devices running sharing pattern p; at most the largest min_replicas among its models
-        self.u = {p.key: lm.var(f"u[{p.key}]", max(self.req[n].min_replicas for n in p.models)) for p in self.patterns}
+        # u_p: devices running sharing pattern p; never more than one of its models needs alone
+        self.u = {p.key: lm.var(f"u[{p.key}]", max(max(self.req[n].min_replicas, math.ceil(cs.demand[n] / c))
+                                                    for n, c in zip(p.models, p.concurrency, strict=True)))
+                  for p in self.patterns}
+        # relaxation only: z_mg sequences and e_mg engines of model m pooled over v_g shared devices of GPU type g
+        self.pool = {k: lad for k, lad in sorted(cs.ladders.items()) if self.relax_sharing
+                     and (self.keep is None or k[1] in self.keep)}
+        self.z = {k: lm.var(f"z[{k[0]},{k[1]}]", cs.demand[k[0]]) for k in self.pool}
+        self.e = {k: lm.var(f"e[{k[0]},{k[1]}]", max(self.req[k[0]].min_replicas, cs.demand[k[0]])) for k in self.pool}
+        pool_gpus = sorted({g for _, g in self.pool})
+        self.v = {g: lm.var(f"v[{g}]", sum(lm.vars[self.e[k]].ub for k in self.pool if k[1] == g)) for g in pool_gpus}
         # y_o: instances of offer o; enough for every GPU the replicas could need
         need: dict[str, int] = {}
         for c in self.cands:
             need[c.gpu] = need.get(c.gpu, 0) + c.gpus * lm.vars[self.x[c.key]].ub
         for p in self.patterns:
             need[p.gpu] = need.get(p.gpu, 0) + lm.vars[self.u[p.key]].ub
+        for g, v in self.v.items():
+            need[g] = need.get(g, 0) + lm.vars[v].ub
         self.y = {}
         for o in self.offers:
             ub = math.ceil(need.get(o.gpu, 0) / o.gpus_per_instance)
@@ -142,25 +154,23 @@ class FleetModel:
 
     # ---- the problem's quantities, as terms (coefficient, variable) -------------------------------------------------
     def served_units(self, model: str) -> Terms:
-        """Demand units model m's replicas hold: sum_k c_k x_k + sum_g D_m s_mg."""
-        d = self.cs.demand[model]
+        """Demand units model m's replicas hold: sum_k c_k x_k + sum_{p: m in S_p} c_pm u_p."""
         return ([(c.capacity_units, self.x[c.key]) for c in self.by_model[model]]
-                + [(d, self.s[k]) for k in self.shared_by_model.get(model, [])])
+                + [(p.sequences_of(model), self.u[p.key]) for p in self.patterns_of.get(model, [])]
+                + [(1, z) for k, z in self.z.items() if k[0] == model])
 
     def replicas_of(self, model: str) -> Terms:
-        """Replicas model m runs: sum_k x_k + sum_g r_m s_mg."""
-        r = self.req[model].min_replicas
-        return [(1, self.x[c.key]) for c in self.by_model[model]] + [(r, self.s[k]) for k in self.shared_by_model.get(model, [])]
-
-    def devices_sharing(self, key: tuple[str, str]) -> Terms:
-        """Devices whose pattern includes model m on GPU type g: sum_{p: m in S_p, g_p = g} u_p."""
-        return [(1, self.u[p.key]) for p in self.holding[key]]
+        """Replicas model m runs: sum_k x_k + sum_{p: m in S_p} u_p (one engine per pattern device)."""
+        return ([(1, self.x[c.key]) for c in self.by_model[model]]
+                + [(1, self.u[p.key]) for p in self.patterns_of.get(model, [])]
+                + [(1, e) for k, e in self.e.items() if k[0] == model])
 
     def gpus_in_groups(self, gpu: str, tp: int) -> Terms:
         """GPUs of type g in TP groups of size >= t (shared devices count as groups of 1)."""
         terms = [(c.tp * c.pp, self.x[c.key]) for c in self.by_gpu.get(gpu, []) if c.tp >= tp]
         if tp == 1:
             terms += [(1, self.u[p.key]) for p in self.patterns_by_gpu.get(gpu, [])]
+            terms += [(1, self.v[gpu])] if gpu in self.v else []
         return terms
 
     def gpus_for_groups(self, gpu: str, tp: int) -> Terms:
@@ -168,7 +178,7 @@ class FleetModel:
         return [((o.gpus_per_instance // tp) * tp, self.y[o.id]) for o in self.offers if o.gpu == gpu]
 
     def hourly_cost(self) -> Terms:
-        """The fleet's price in 1e-4 USD per hour."""
+        """The fleet's price in micro-dollars per hour."""
         return [(self._price(o), self.y[o.id]) for o in self.offers]
 
     # ---- constraints ----------------------------------------------------------------------------------------------
@@ -182,14 +192,24 @@ class FleetModel:
         for m in self.models:
             self.lm.add(self.replicas_of(m.name), lo=m.min_replicas)
 
-    def _add_sharing(self) -> None:
-        """(3) A model in shared mode on a GPU type gets r_m devices whose pattern includes it."""
-        for k in self.shared_keys:
-            self.lm.add([*self.devices_sharing(k), (-self.req[k[0]].min_replicas, self.s[k])], lo=0)
+    def _add_pooled_sharing(self) -> None:
+        """(R) Relaxation only (a bound of the whole sharing space): on GPU type g, engines of model m hold at most
+        c_max z / e sequences each, at most one per device, at most E per device, and their memory pooled over the v_g
+        devices fits: sum_m fixed_m e_mg + kv_m z_mg <= usable_g v_g (KiB, rounded in the relaxation's favour)."""
+        emax = self.cs.scenario.sharing.max_engines_per_device
+        for k, lad in self.pool.items():
+            self.lm.add([(1, self.z[k]), (-lad.cmax, self.e[k])], hi=0)
+            self.lm.add([(1, self.e[k]), (-1, self.v[k[1]])], hi=0)
+        for g, v in self.v.items():
+            keys = [k for k in self.pool if k[1] == g]
+            self.lm.add([(1, self.e[k]) for k in keys] + [(-emax, v)], hi=0)
+            usable_kib = -(-self.pool[keys[0]].mem.per_device.usable_bytes // 1024)
+            self.lm.add([(self.pool[k].mem.fixed_bytes_per_device // 1024, self.e[k]) for k in keys]
+                        + [(self.pool[k].mem.seq_kv_bytes // 1024, self.z[k]) for k in keys] + [(-usable_kib, v)], hi=0)
 
     def _add_packing(self) -> None:
         """(4) TP groups of size >= t fit in the instances' GPUs usable by such groups, for every TP size t."""
-        for gid in sorted({o.gpu for o in self.offers} | set(self.by_gpu)):
+        for gid in sorted({o.gpu for o in self.offers} | set(self.by_gpu) | set(self.v)):
             for t in sorted({1} | {c.tp for c in self.by_gpu.get(gid, [])}):
                 have = [(-n, v) for n, v in self.gpus_for_groups(gid, t)]
                 self.lm.add(self.gpus_in_groups(gid, t) + have, hi=0)
@@ -206,11 +226,11 @@ class FleetModel:
     def _add_budget(self) -> None:
         """(6) The hourly cost stays within the budget."""
         if self.budget is not None:
-            self.lm.add(self.hourly_cost(), hi=int(self.budget * PRICE_SCALE))
+            self.lm.add(self.hourly_cost(), hi=micro_usd(float(self.budget)))
 
     @staticmethod
     def _price(o: PricedOffer) -> int:
-        return round(o.usd_per_hour * PRICE_SCALE)
+        return o.micro_usd_per_hour
 
     def _set_objective(self) -> None:
         """Minimum cost, then fewer GPUs (W exceeds any GPU count, so cost always comes first)."""
@@ -232,16 +252,16 @@ class FleetModel:
             self.lm.hint[v] = instances.get(k, 0)
 
     def cost_of(self, instances: dict[str, int]) -> float:
-        return sum(o.usd_per_hour * instances.get(o.id, 0) for o in self.offers)
+        """The fleet's price in USD per hour, summed exactly in micro-dollars."""
+        return sum(o.micro_usd_per_hour * instances.get(o.id, 0) for o in self.offers) / MICRO_USD
 
     def solution(self, values: list[int], status: str, obj_bound: float | None, secs: float,
                  stats: dict[str, Any]) -> Solution:
         y = {k: values[v] for k, v in self.y.items() if values[v]}
         cost = self.cost_of(y)
-        cost_bound = cost if obj_bound is None else min(cost, math.floor(obj_bound / self.W + 1e-9) / PRICE_SCALE)
+        cost_bound = cost if obj_bound is None else min(cost, math.floor(obj_bound / self.W + 1e-9) / MICRO_USD)
         return Solution(
             status=status, replicas={k: values[v] for k, v in self.x.items() if values[v]}, instances=y,
-            shared={k: values[v] for k, v in self.s.items() if values[v]},
             patterns={k: values[v] for k, v in self.u.items() if values[v]},
             cost_usd_per_hour=cost, bound_usd_per_hour=max(0.0, cost_bound), solve_seconds=secs, stats=stats,
         )
@@ -273,10 +293,13 @@ class FleetModel:
 
 def solve_fleet(cs: CandidateSet, *, time_limit_s: float, threads: int = 1, hint: tuple[dict, dict] | None = None,
                 gpu_types: set[str] | None = None, limits: dict[str, int] | None = None,
-                budget_usd_per_hour: float | str | None = "scenario", solver: str = "auto") -> Solution:
-    """Build and solve the integer program (module doc). Raises InfeasibleError or SolveTimeoutError."""
+                budget_usd_per_hour: float | str | None = "scenario", solver: str = "auto",
+                relax_sharing: bool = False) -> Solution:
+    """Build and solve the integer program (module doc). Raises InfeasibleError or SolveTimeoutError.
+    ``relax_sharing``: solve the relaxation (R) instead of the patterns; its bound is a bound of the whole space."""
     started = time.perf_counter()
-    fm = FleetModel(cs, budget_usd_per_hour=budget_usd_per_hour, limits=limits, gpu_types=gpu_types)
+    fm = FleetModel(cs, budget_usd_per_hour=budget_usd_per_hour, limits=limits, gpu_types=gpu_types,
+                    relax_sharing=relax_sharing)
     if hint is not None:
         fm.add_hint(*hint)
     return fm.solve(time_limit_s, threads, solver, started=started)
