@@ -30,8 +30,10 @@ TP_LISTS = [None, None, [1], [1, 2], [2], [1, 2, 4], [4], [2, 4]]
 PP_LISTS = [None, None, [1], [1, 2], [2], [1, 2, 4], [1, 3]]
 
 
-def _catalog(rng: random.Random, gpus: list[str], folder: Path) -> None:
+def _catalog(rng: random.Random, gpus: list[str], folder: Path) -> list[str]:
+    """Writes 1-2 offers per GPU type; returns their providers."""
     folder.mkdir(parents=True, exist_ok=True)
+    providers = set()
     for g in gpus:
         per_gpu, largest = GPUS[g]
         sizes = [n for n in (1, 2, 4, 8) if n <= largest]
@@ -39,15 +41,17 @@ def _catalog(rng: random.Random, gpus: list[str], folder: Path) -> None:
         for k in range(rng.choice([1, 2, 2])):
             n = rng.choice(sizes)
             price = round(per_gpu * n * rng.choice([0.8, 0.9, 1.0, 1.1, 1.25]) + 0.01 * rng.randint(0, 9), 2)
-            offers.append({"provider": f"p{k}", "instance": f"{n}x-{g}-{k}", "gpus_per_instance": n,
+            offers.append({"provider": f"test-p{k}", "instance": f"{n}x-{g}-{k}", "gpus_per_instance": n,
                            "usd_per_hour": price, "source": "test", "as_of": "2026-01-01"})
         (folder / f"{g}.yaml").write_text(yaml.safe_dump({"id": g, "offers": offers}))
+        providers |= {o["provider"] for o in offers}
+    return sorted(providers)
 
 
 def random_instance(seed: int, folder: Path) -> dict:
     rng = random.Random(1000 + seed)
     gpus = rng.sample(sorted(GPUS), rng.choice([1, 2, 2, 3]))
-    _catalog(rng, gpus, folder)
+    providers = _catalog(rng, gpus, folder)
     models = []
     for i in range(rng.choice([2, 2, 3])):
         m = {"name": f"m{i}", "model": rng.choice(MODELS), "precision": rng.choice(["bf16", "bf16", "int8", "int4"]),
@@ -64,7 +68,9 @@ def random_instance(seed: int, folder: Path) -> dict:
     limits = dict.fromkeys(gpus, MAX_GPUS_PER_TYPE)  # the oracle's space: at most this many GPUs per type
     if rng.random() < 0.3:
         limits[rng.choice(gpus)] = rng.choice([1, 2, 3, 4, 6])
-    d = {"name": f"full-space-{seed}", "gpus": gpus, "catalog": str(folder), "limits": limits, "models": models,
+    # providers: only the instance's own offers (a user catalog adds to the built-in offers of a GPU type)
+    d = {"name": f"full-space-{seed}", "gpus": gpus, "catalog": str(folder), "providers": providers,
+         "limits": limits, "models": models,
          "sharing": {"enabled": rng.random() < 0.75, "max_engines_per_device": rng.choice([2, 3, 3])}}
     r = rng.random()
     if r < 0.2:
@@ -118,5 +124,6 @@ def test_optimizer_equals_full_space_brute_force(seed, tmp_path):
 def test_sharing_with_any_engine_count_three_qwen3_0_6b(min_replicas):
     """The issue's case: three Qwen3-0.6B at 22 sequences each on RTX 4090s. Any number of engines of any size per
     model: two cards ($0.80/h at vast's $0.40) hold all three, whatever min_replicas (1 or 2)."""
-    compare({"name": "qwen3-x3", "gpus": ["rtx-4090"], "limits": {"rtx-4090": MAX_GPUS_PER_TYPE}, "models": [
+    compare({"name": "qwen3-x3", "gpus": ["rtx-4090"], "providers": ["vast", "runpod"],  # the issue's offers
+             "limits": {"rtx-4090": MAX_GPUS_PER_TYPE}, "models": [
         {"name": f"q{i}", "model": "qwen3-0.6b", "concurrency": 22, "min_replicas": min_replicas} for i in range(3)]})
