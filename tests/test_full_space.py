@@ -122,8 +122,8 @@ def test_optimizer_equals_full_space_brute_force(seed, tmp_path):
 
 @pytest.mark.parametrize("min_replicas", [1, 2])
 def test_sharing_with_any_engine_count_three_qwen3_0_6b(min_replicas):
-    """The issue's case: three Qwen3-0.6B at 22 sequences each on RTX 4090s. Any number of engines of any size per
-    model: two cards ($0.80/h at vast's $0.40) hold all three, whatever min_replicas (1 or 2)."""
+    """The issue's case: three Qwen3-0.6B at 22 sequences each on RTX 4090s (vast and RunPod offers). Any number of
+    engines of any size per model, whatever min_replicas (1 or 2): the planner's cost equals the brute force's."""
     compare({"name": "qwen3-x3", "gpus": ["rtx-4090"], "providers": ["vast", "runpod"],  # the issue's offers
              "limits": {"rtx-4090": MAX_GPUS_PER_TYPE}, "models": [
         {"name": f"q{i}", "model": "qwen3-0.6b", "concurrency": 22, "min_replicas": min_replicas} for i in range(3)]})
