@@ -82,7 +82,7 @@ def test_estimate_json_fields(run_cli):
 
 def test_estimate_that_does_not_fit_says_why(run_cli):
     code, out, _ = run_cli("estimate", "llama-2-70b", "--gpu", "a100-80gb-sxm", "--precision", "fp16", "--format", "json")
-    assert code == 0
+    assert code == 1  # like an infeasible plan (issue 17); the JSON still says why
     d = json.loads(out)
     assert d["fits"] is False and "exceed the usable" in d["reason"]
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from planner.errors import InputError, not_one_of
+from planner.errors import InfeasibleError, InputError, not_one_of
 from planner.estimate.rules_of_thumb import METHODS
 from planner.inputs.pricing import PRICING_MODES
 from planner.units import GB, GIB, TP_SIZES
@@ -110,6 +110,7 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
     kv_cache_dtype = check_kv_dtype(kv_cache_dtype)
     if precision is not None:
         precision = check_precision(precision)
+    precision_named = precision is not None
     arch = _arch(model, hf_config)
     if precision is None:
         precision = default_precision(arch)
@@ -135,9 +136,14 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
     if method != "detailed":
         _estimate_by_rule(arch, cat, precision, method, seeds[method], fmt)
     elif gpu is not None:
+        from planner.estimate.setup import precision_on
+
+        kw["precision"], note = precision_on(cat.get(gpu), precision, precision_named)
+        if note and fmt != "json":
+            print(f"Note: {note}")
         _estimate_one_gpu(arch, cat.get(gpu), tp, pp, kw, seeds, fmt)
     else:
-        _estimate_every_gpu(arch, cat, kw, seeds, fmt)
+        _estimate_every_gpu(arch, cat, kw, seeds, fmt, precision_named)
 
 
 def _estimate_by_rule(arch: ModelArch, cat: Catalog, precision: str, method: str, seed: int, fmt: str) -> None:
@@ -180,42 +186,67 @@ def _estimate_one_gpu(arch: ModelArch, g: GPU, tp: int, pp: int, kw: dict[str, A
         sys.stdout.write(to_json(e.to_dict()))
     else:
         _print_one(e, arch, seeds)
+    if not e.memory.fits:  # like an infeasible plan: the figures above, then exit 1
+        raise InfeasibleError(f"{arch.id} does not fit on {g.id} at TP={tp} PP={pp}: {e.memory.reason}")
 
 
-def _estimate_every_gpu(arch: ModelArch, cat: Catalog, kw: dict[str, Any], seeds: dict[str, int], fmt: str) -> None:
-    """No --gpu: the smallest split that fits on each GPU type of the catalog."""
-    from planner.estimate.deployment import smallest_fit
+def _estimate_every_gpu(arch: ModelArch, cat: Catalog, kw: dict[str, Any], seeds: dict[str, int], fmt: str,
+                        precision_named: bool) -> None:
+    """No --gpu: every GPU type's cheapest setup for the requested concurrency (planner.estimate.setup), cheapest
+    first, the cheapest marked; exit 1 when no GPU type fits."""
+    from planner.estimate.setup import setups_by_price
     from planner.report.tables import to_json
 
-    rows = []
-    records = []
-    for g in cat.gpus.values():
-        e = smallest_fit(arch, g, **kw)
-        records.append(e.to_dict())
-        rows.append(_every_gpu_row(g.id, e))
+    setups = setups_by_price(arch, list(cat.gpus.values()), precision_named=precision_named, **kw)
+    best = next((x for x in setups if x.fits and x.usd_per_hour is not None), None)
     precision, context, concurrency = kw["precision"], kw["context_tokens"], kw["concurrency"]
     if fmt == "json":
         sys.stdout.write(to_json({"model": arch.id, "params": arch.params, "precision": precision, "context_tokens": context,
-                                  "concurrency": concurrency, "seed_estimates_bytes": seeds, "per_gpu": records}))
-        return
-    from planner.report.tables import print_table
+                                  "concurrency": concurrency, "seed_estimates_bytes": seeds,
+                                  "cheapest": None if best is None else best.gpu,
+                                  "per_gpu": [x.to_dict() for x in setups]}))
+    else:
+        from planner.report.tables import print_table
 
-    print(f"{arch.name}: {arch.params:,} parameters, {precision}, context {context}, {concurrency} concurrent sequence(s)")
-    print(f"Rules of thumb: seed-1.2 {seeds['seed-1.2'] / GB:.1f} GB, seed-2x {seeds['seed-2x'] / GB:.1f} GB (params x bytes x factor)")
-    print_table(rows, list(rows[0].keys()), title="Smallest split that fits, per GPU type (GiB per GPU)")
+        print(f"{arch.name}: {arch.params:,} parameters, {precision}, context {context}, {concurrency} concurrent sequence(s)")
+        print(f"Rules of thumb: seed-1.2 {seeds['seed-1.2'] / GB:.1f} GB, seed-2x {seeds['seed-2x'] / GB:.1f} GB (params x bytes x factor)")
+        rows = [_every_gpu_row(x, x is best) for x in setups]
+        print_table(rows, list(rows[0].keys()), list(EVERY_GPU_HEADERS),
+                    title=f"Cheapest setup per GPU type for {concurrency} sequence(s), cheapest first")
+        if best is not None:
+            print(f"Cheapest: {best.replicas} x {_split(best)} on {best.gpu} ({best.gpus} GPU{'s' if best.gpus > 1 else ''}),"
+                  f" ${best.usd_per_hour:.3f}/h; `--gpu {best.gpu}` shows its memory budget and vLLM's start-up lines")
+    if not any(x.fits for x in setups):
+        raise InfeasibleError(f"{arch.id} does not fit on any GPU type of the catalog at {concurrency} sequence(s) of "
+                              f"{context} tokens ({precision})")
 
 
-def _every_gpu_row(gpu_id: str, e: DeploymentEstimate) -> dict[str, Any]:
-    m = e.memory
+EVERY_GPU_HEADERS = ("GPU", "split", "replicas", "GPUs", "seqs/replica", "tok/s/stream", "tok/s", "$/h", "note")
+
+
+def _split(x: Any) -> str:
+    m = x.estimate.memory
+    return f"TP{m.tp} x PP{m.pp}" if m.pp > 1 else f"TP{m.tp}"
+
+
+def _every_gpu_row(x: Any, cheapest: bool) -> dict[str, Any]:
+    d = x.to_dict()
     return {
-        "gpu": gpu_id, "split": f"TP{m.tp} x PP{m.pp}" if m.pp > 1 else f"TP{m.tp}", "gpus": m.gpus,
-        "weights_gib_per_gpu": round(m.per_device.weights_bytes / GIB, 2),
-        "kv_gib_per_gpu": round(m.per_device.kv_cache_bytes / GIB, 2), "max_sequences": m.max_concurrency,
-        "capacity": e.capacity if m.fits else None, "fits": m.fits,
-        "tok_s_stream": None if e.tokens_per_s_per_stream is None else round(e.tokens_per_s_per_stream, 1),
-        "usd_per_hour": None if e.usd_per_hour is None else round(e.usd_per_hour, 3),
-        "note": m.reason or ("" if e.usd_per_hour is not None else "no price under this pricing"),
+        "gpu": x.gpu, "split": _split(x), "replicas": x.replicas if x.fits else None, "gpus": x.gpus if x.fits else None,
+        "seqs": x.sequences_per_replica if x.fits else None,
+        "tok_s_stream": None if d["tokens_per_s_per_stream"] is None else round(d["tokens_per_s_per_stream"], 1),
+        "tok_s": None if d["tokens_per_s"] is None else round(d["tokens_per_s"]),
+        "usd_per_hour": None if x.usd_per_hour is None else round(x.usd_per_hour, 3),
+        "note": "; ".join(n for n in ("<- cheapest" if cheapest else "", _note(x)) if n),
     }
+
+
+def _note(x: Any) -> str:
+    if not x.fits:
+        return f"does not fit: {x.note}"
+    if x.usd_per_hour is None:
+        return "; ".join(n for n in ("no price under this pricing", x.note) if n)
+    return str(x.note)
 
 
 def _print_one(e: DeploymentEstimate, arch: ModelArch, seeds: dict[str, int]) -> None:
