@@ -391,3 +391,51 @@ def test_schedule_csv_without_a_profile_is_an_input_error(run_cli, tmp_path) -> 
     code, _, err = run_cli("plan", ROOT / "scenarios" / "chat-fleet.yaml", "--schedule-csv", tmp_path / "x.csv", "-q")
     assert code == 2 and "--schedule-csv: the scenario has no profile" in err
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_report_of_a_schedule_writes_chart_commitment_and_autoscaler_targets(run_cli, tmp_path) -> None:
+    """`planner report` on a profile scenario (issue 16): the stacked chart against demand, the commitment, the
+    alternatives, every hour; totals equal plan.json; the spreadsheet has frozen headers and a totals formula; the
+    same scenario writes the same files byte for byte."""
+    import csv
+    import json
+
+    from openpyxl import load_workbook
+
+    p = tmp_path / "small.yaml"
+    p.write_text(SMALL)
+    outs = []
+    for k in (1, 2):
+        out = tmp_path / f"rep{k}"
+        code, stdout, err = run_cli("report", str(p), "--out", str(out), "-q")
+        assert code == 0, err
+        outs.append(out)
+    names = sorted(x.name for x in outs[0].iterdir())
+    assert names == ["autoscaler.csv", "hourly.csv", "plan.json", "report.html", "report.md", "report.xlsx"]
+    for name in names:
+        if name != "report.xlsx":  # xlsx carries a creation time
+            assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+    d = json.loads((outs[0] / "plan.json").read_text())
+    md = (outs[0] / "report.md").read_text()
+    assert f"${d['cost_usd_per_month']['total']:,.0f}/month" in md
+    for name, c in d["comparisons"].items():
+        assert f"{c['cost_usd_per_month']:,.2f}" in md, name
+    html = (outs[0] / "report.html").read_text()
+    assert 'id="chart-schedule"' in html and html.count("<rect") > 24
+    rows = list(csv.DictReader((outs[0] / "autoscaler.csv").open()))
+    by_hour: dict[int, int] = {}
+    for r in rows:
+        by_hour[int(r["hour"])] = by_hour.get(int(r["hour"]), 0) + int(r["replicas"])
+    for h in d["schedule"]:
+        assert by_hour.get(h["hour"], 0) == sum(r["firm"] + r["spot"] for r in h["replicas"]), h["hour"]
+    wb = load_workbook(outs[0] / "report.xlsx")
+    assert wb.sheetnames[:2] == ["Summary", "Commit"]
+    for ws in wb.worksheets:
+        assert ws.freeze_panes == "A2"
+    hourly = wb["Hourly"]
+    assert hourly.max_row == 1 + len(d["schedule"])
+    summary = {r[0].value: r[1].value for r in wb["Summary"].iter_rows(min_row=2)}
+    assert summary["cost per month (USD)"] == pytest.approx(d["cost_usd_per_month"]["total"], abs=0.01)
+    if d["committed"]:
+        last = wb["Commit"][wb["Commit"].max_row]
+        assert last[0].value == "total" and str(last[6].value).startswith("=SUM(")

@@ -259,6 +259,12 @@ def report(
     check_out_path(target, "dir")
     if not quiet:
         sys.stderr.write(f"planning {s.name}: {len(s.models)} model(s)\n")
+    if s.profile is not None or s.commitment is not None:  # demand over time: the schedule's report (issue 16)
+        from planner.cli.schedule_commands import report_schedule_command
+
+        files = report_schedule_command(s, target, time_limit, threads)
+        sys.stdout.write(f"{target}: {', '.join(files)}\n")
+        return
     started = time.perf_counter()
     tl = _limit(time_limit, s)
     cs = build_candidates(s, started + tl)
