@@ -407,7 +407,7 @@ def test_report_of_a_schedule_writes_chart_commitment_and_autoscaler_targets(run
     outs = []
     for k in (1, 2):
         out = tmp_path / f"rep{k}"
-        code, stdout, err = run_cli("report", str(p), "--out", str(out), "-q")
+        code, _, err = run_cli("report", str(p), "--out", str(out), "-q")
         assert code == 0, err
         outs.append(out)
     names = sorted(x.name for x in outs[0].iterdir())
@@ -439,3 +439,14 @@ def test_report_of_a_schedule_writes_chart_commitment_and_autoscaler_targets(run
     if d["committed"]:
         last = wb["Commit"][wb["Commit"].max_row]
         assert last[0].value == "total" and str(last[6].value).startswith("=SUM(")
+
+
+@pytest.mark.parametrize("flag", [["--currency", "CNY"], ["--lang", "zh"]])
+@pytest.mark.parametrize("command", ["plan", "report"])
+def test_schedule_refuses_currency_and_language_it_cannot_print(run_cli, tmp_path, command, flag) -> None:
+    p = tmp_path / "small.yaml"
+    p.write_text(SMALL)
+    out = tmp_path / "out"
+    code, _, err = run_cli(command, str(p), *flag, "--out", str(out), "-q")
+    assert code == 2 and "printed in USD and English only" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()

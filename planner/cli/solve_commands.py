@@ -81,10 +81,18 @@ def _money_lang(s: Scenario, currency: str | None, lang: str | None) -> tuple[st
     return (check_currency(currency) if currency else s.currency), (check_lang(lang) if lang else s.lang)
 
 
+def _schedule_money_lang(cur: str, lng: str) -> None:
+    """Hourly schedules are printed in USD and English; any other choice is refused rather than ignored."""
+    if (cur, lng) != ("USD", "en"):
+        raise InputError(f"currency {cur}, lang {lng}: hourly schedules (profile:, commitment:) are printed in USD and "
+                         "English only; allowed: currency USD and lang en")
+
+
 @app.command()
 def candidates(
     scenario: Path | None = ScenarioArg,
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
+    quiet: bool = QuietOpt,  # accepted like every solve command's; candidates prints no progress line
 ) -> None:
     """Every deployment considered for each model: candidates, priced offers, and rejections with reasons.
 
@@ -136,14 +144,15 @@ def plan(
         raise InputError(not_one_of("--solver: ", solver, SOLVERS))
     check_out_path(out)
     s = _scenario(scenario)
+    cur, lng = _money_lang(s, currency, lang)
     if s.profile is not None or s.commitment is not None:  # demand over time: the hourly schedule (issue 16)
         from planner.cli.schedule_commands import plan_schedule_command
 
+        _schedule_money_lang(cur, lng)
         return plan_schedule_command(s, fmt, out, schedule_csv, time_limit, threads, solver, reproducible, quiet,
                                      _write_or_print, check_out_path)
     if schedule_csv is not None:
         raise InputError("--schedule-csv: the scenario has no profile; add profile: (or commitment:) to plan by the hour")
-    cur, lng = _money_lang(s, currency, lang)
     if not quiet:
         sys.stderr.write(f"planning {s.name}: {len(s.models)} model(s), {len(s.gpu_ids)} GPU type(s)\n")
     from planner.errors import InfeasibleError
@@ -262,6 +271,7 @@ def report(
     if s.profile is not None or s.commitment is not None:  # demand over time: the schedule's report (issue 16)
         from planner.cli.schedule_commands import report_schedule_command
 
+        _schedule_money_lang(cur, lng)
         files = report_schedule_command(s, target, time_limit, threads)
         sys.stdout.write(f"{target}: {', '.join(files)}\n")
         return
