@@ -90,7 +90,7 @@ def test_glm4_on_3090_vllm_refuses_its_default_context(run_cli) -> None:
     """Regression (issue 13): vLLM defaults max_model_len to GLM-4-9B-Chat's 131,072 tokens and refuses to start on a
     24 GB RTX 3090; the estimate says so in vLLM's words and names the largest context that starts."""
     code, out, _ = run_cli("estimate", "glm-4-9b-chat", "--gpu", "rtx-3090")
-    assert code == 0
+    assert code == 1  # does not fit: exit 1 like an infeasible plan, after the figures
     assert "DOES NOT FIT" in out and "max seq len (131072)" in out
     assert "Estimated maximum model length is" in out and "--max-model-len" in out
     code, js, _ = run_cli("estimate", "glm-4-9b-chat", "--gpu", "rtx-3090", "--format", "json")

@@ -165,7 +165,7 @@ def build_candidates(scenario: Scenario, deadline: float | None = None) -> Candi
     demand: dict[str, int] = {}
     unit: dict[str, str] = {}
     ladders: dict[tuple[str, str], EngineLadder] = {}
-    cache: dict[tuple[Any, ...], Found] = {}
+    cache: dict[tuple[Any, ...], Any] = {}  # per build: kept candidates per (shape, GPU) and _candidate per split shape
     for m in scenario.models:
         check_deadline(deadline)
         demand[m.name], unit[m.name] = demand_units(m)
@@ -206,7 +206,7 @@ def _offers(scenario: Scenario) -> list[PricedOffer]:
 
 
 def _on_gpu_type(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, offers: list[PricedOffer],
-                 cache: dict[tuple[Any, ...], Found]) -> Found:
+                 cache: dict[tuple[Any, ...], Any]) -> Found:
     """One model's kept candidates and its rejections on one priced GPU type. An identical deployment of another model
     (same shape) reuses that model's result under this model's name."""
     shape = (id(m.arch), demand_units(m)[0], m.precision, m.kv_cache_dtype, m.context_tokens, m.input_tokens, m.output_tokens,
@@ -222,7 +222,7 @@ def _on_gpu_type(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, offers: li
     rejected += [Rejection(m.name, g.id, tp, 1, f"no priced {g.id} offer holds a TP group of {tp} "
                            f"(largest instance: {largest} GPU{'s' if largest > 1 else ''})", RejectionKind.INSTANCE)
                  for tp in sorted({sp[0] for sp in _splits(m, g)} - {sp[0] for sp in splits})]
-    found = _all_splits(m, g, s, c_, splits, demand_units(m)[0], rejected)
+    found = _all_splits(m, g, s, c_, splits, demand_units(m)[0], rejected, cache)
     kept, dominated = _prune(found, demand_units(m)[0])
     rejected += [Rejection(d.model, d.gpu, d.tp, d.pp, f"dominated by TP={b.tp} PP={b.pp} on {b.gpu} "
                            f"({b.gpus} GPUs, {b.max_concurrency} sequences)", RejectionKind.DOMINATED)
@@ -233,7 +233,7 @@ def _on_gpu_type(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, offers: li
 
 
 def _all_splits(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, splits: list[tuple[int, int]],
-                demand: int, rejected: list[Rejection]) -> list[Candidate]:
+                demand: int, rejected: list[Rejection], cache: dict[tuple[Any, ...], Any]) -> list[Candidate]:
     """Every (TP, PP) the lists, the machines and the parallelism rules allow. Per TP size, PP grows from 1; a split
     is kept only when its capacity (capped at the model's demand: more is never used) exceeds that of every fewer-stage
     split of the same TP size, which needs fewer GPUs in groups of the same size (so the skipped splits are dominated,
@@ -249,7 +249,7 @@ def _all_splits(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, splits: lis
                     rejected.append(Rejection(m.name, g.id, tp, pp, why, RejectionKind.PARALLELISM))
                 continue
             tried += 1
-            cand, rej = _candidate(m, g, tp, pp, s, c_)
+            cand, rej = _candidate_of_shape(m, g, tp, pp, s, c_, cache)
             if cand is None:
                 if pp == 1 and rej:
                     rejected.append(rej)
@@ -275,6 +275,24 @@ def _no_price_reason(g: GPU, s: Scenario) -> str:
     if s.providers is not None and any(o.provider not in s.providers for o in g.offers):
         return f"no {s.pricing.replace('_', '-')} offer for {g.id} from providers {', '.join(s.providers)}"
     return f"no {s.pricing.replace('_', '-')} price for {g.id} in the catalog (add an offer in your catalog)"
+
+
+def _candidate_of_shape(m: ModelReq, g: GPU, tp: int, pp: int, s: Scenario, c: PerfConstants,
+                        cache: dict[tuple[Any, ...], Any]) -> tuple[Candidate | None, Rejection | None]:
+    """``_candidate``, computed once per deployment shape (everything it reads but the model's name and demand) and
+    renamed for every other model of that shape: fleets repeat a few architectures at many concurrencies."""
+    shape = ("split", id(m.arch), g.id, tp, pp, m.precision, m.kv_cache_dtype, m.context_tokens, m.input_tokens,
+             m.output_tokens, m.max_batched_tokens, m.min_tokens_per_s, m.max_ttft_ms, m.request_rate_per_s is not None,
+             getattr(m, "engine", None))
+    hit = cache.get(shape)
+    if hit is None:
+        hit = cache[shape] = _candidate(m, g, tp, pp, s, c)
+    cand, rej = hit
+    if cand is not None and cand.model != m.name:
+        cand = replace(cand, model=m.name, key=candidate_key(m.name, g.id, tp, pp))
+    if rej is not None and rej.model != m.name:
+        rej = replace(rej, model=m.name)
+    return cand, rej
 
 
 def _candidate(m: ModelReq, g: GPU, tp: int, pp: int, s: Scenario, c: PerfConstants) -> tuple[Candidate | None, Rejection | None]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import InputError, not_one_of
@@ -43,6 +44,7 @@ DEFAULT_BLOCK_SIZE = 16
 Version = tuple[int, int, int]
 
 
+@lru_cache(maxsize=256)
 def parse_version(text: str) -> Version:
     """'0.9.2' / '0.9' / 'v0.10.1.post1' -> (0, 9, 2); anything else is an InputError."""
     m = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.(\d+))?(?:[.+-]?(?:post|rc|dev)\w*)?", str(text).strip())

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import InputError, not_one_of
@@ -281,6 +282,7 @@ class MemoryEstimate:
 
 # ---- the estimator -----------------------------------------------------------------------------------------------
 
+@lru_cache(maxsize=65_536)  # pure; candidates ask for the same (model, precision, TP, stage) many times
 def weight_bytes_per_device(arch: ModelArch, precision: str, tp: int, layers: int, first: bool, last: bool) -> int:
     """Weight bytes one TP rank holds for a pipeline stage of ``layers`` layers.
 
@@ -340,6 +342,7 @@ _ATTENTION = ("q_proj", "k_proj+v_proj", "o_proj", "query_key_value", "dense", "
               "kv_b_proj")
 
 
+@lru_cache(maxsize=65_536)
 def _unconverted_layers(arch: ModelArch, group: str, n_layers: int) -> int:
     """Layers of a quantizable weight group a checkpoint keeps in 16 bits (``modules_to_not_convert`` /
     ``ignore``): "self_attn" keeps every attention projection, "model.layers.K.<part>" one layer's part, a bare

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,15 @@ class ModelArch:
         if self.quantization is not None and not isinstance(self.quantization, QuantizationConfig):
             object.__setattr__(self, "quantization", QuantizationConfig(self.quantization))
 
+    def __hash__(self) -> int:
+        """Hashed once (estimates are cached by architecture): the identifying fields, so equal archs hash equal."""
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.id, self.model_type, self.hidden_size, self.num_layers, self.num_heads, self.num_kv_heads,
+                      self.intermediate_size, self.vocab_size, self.num_experts, self.max_context, self.quantization))
+            object.__setattr__(self, "_hash", h)
+        return h
+
     @property
     def is_moe(self) -> bool:
         return self.num_experts > 0
@@ -105,12 +115,12 @@ class ModelArch:
             return self.moe_layers
         return self.num_layers - self.moe_layers
 
-    @property
+    @cached_property
     def params(self) -> int:
         """Exact parameter count of the checkpoint (unique tensors; tied embeddings counted once)."""
         return sum(g.params_each * g.count * (self.layers_of(g.layers) if g.per_layer else 1) for g in self.groups)
 
-    @property
+    @cached_property
     def active_params(self) -> int:
         """Parameters one token passes through: routed experts count ``experts_per_token`` of ``num_experts``."""
         total = 0
