@@ -7,7 +7,8 @@ current heuristics:
 
 Offers
     every catalog offer of a scenario GPU type, from the scenario's providers, with an on-demand (or spot) price;
-    price in micro-dollars = round(usd_per_hour x 1e6). Limits: GPUs of a type, or instances of an offer id.
+    price in micro-dollars = round(usd_per_hour x 1e6). Limits: GPUs of a type, or instances of an offer id (which
+    replaces the catalog's availability, ``max_instances``, for that offer).
 Dedicated replica of model m on (GPU type g, TP t, PP p)
     t in m.tp (default 1, 2, 4, 8, ... up to the machine), p in m.pp (default 1..16); vLLM's start-up rules hold
     (``parallel_problem``); t <= the largest priced instance of g. Capacity = min(sequences that fit the KV cache at
@@ -56,6 +57,7 @@ class Offer:
     gpu: str
     n: int  # GPUs per instance
     micro: int  # price, micro-dollars per hour
+    max_instances: int | None = None  # availability: the scenario's limit for the id, else the catalog's
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def offers_of(s: Scenario) -> list[Offer]:
                 raise NotImplementedError("the oracle prices on-demand and spot offers only")
             if price is None:
                 continue
-            out.append(Offer(o.id, gid, o.gpus_per_instance, micro(price)))
+            out.append(Offer(o.id, gid, o.gpus_per_instance, micro(price), s.limits.get(o.id, o.max_instances)))
     return out
 
 
@@ -330,8 +332,8 @@ class Oracle:
         ranges = []
         for o in offs:
             ub = min(MAX_GPUS_PER_TYPE, lim_g) // o.n
-            if o.id in s.limits:
-                ub = min(ub, s.limits[o.id])
+            if o.max_instances is not None:
+                ub = min(ub, o.max_instances)
             ranges.append(range(ub + 1))
         buys = []
         for ys in itertools.product(*ranges):

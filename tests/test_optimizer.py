@@ -66,7 +66,9 @@ def brute_force(cs, limits: dict[str, int], budget: float | None) -> float | Non
         offers = offers_by_gpu.get(gid, [])
         total = sum(groups)
         best = None
-        ranges = [range(math.ceil(total / o.gpus_per_instance) + 1) for o in offers]
+        # an offer's availability (catalog max_instances or the scenario's limit for its id) bounds its count
+        ranges = [range(min(math.ceil(total / o.gpus_per_instance), 10**6 if o.max_instances is None else o.max_instances) + 1)
+                  for o in offers]
         for ys in itertools.product(*ranges):
             gpus = sum(y * o.gpus_per_instance for y, o in zip(ys, offers, strict=True))
             if gpus < total or (gid in limits and gpus > limits[gid]):
@@ -175,7 +177,9 @@ def test_llama2_70b_fp16_does_not_go_on_two_80gb_cards():
 
 
 def test_infeasible_model_is_explained():
+    # a user with 16 hosts like the 8x RTX 4090 Vast listing (the catalog's availability is one listing, one host)
     s = scenario_from_dict({"name": "too-big", "gpus": ["rtx-4090", "a10"], "providers": ["runpod", "vast", "lambda"],
+                            "limits": {"vast:8x RTX_4090": 16},
                             "models": [{"name": "ds", "model": "deepseek-v3", "precision": "bf16", "concurrency": 4,
                                         "context_tokens": 8192, "tp": [1, 2], "pp": [1]}]})
     with pytest.raises(InfeasibleError) as exc:

@@ -62,23 +62,37 @@ def catalog(
 
     Example: planner catalog --format json
     """
+    from collections import Counter
+
     from planner.inputs.catalog import load_catalog
 
     _check_format(fmt)
     cat = load_catalog(catalog_path)
     gpus = [cat.get(gpu)] if gpu else list(cat.gpus.values())
     data = [_gpu_json(g, cat) for g in gpus]
+    from planner.report.tables import emit
+
+    if gpu:  # one GPU type: its offers, each with its kind and how many instances one user can get
+        g = gpus[0]
+        rows = [{"offer": o.id, "gpus_per_instance": o.gpus_per_instance, "usd_per_hour": o.usd_per_hour,
+                 "spot_usd_per_hour": o.spot_usd_per_hour, "kind": o.kind,
+                 "max_instances": "unlimited" if o.max_instances is None else o.max_instances,
+                 "max_instances_source": o.max_instances_source or "", "as_of": o.as_of, "source": o.source}
+                for o in g.offers]
+        emit(rows, list(rows[0]) if rows else [], fmt, json_data=data,
+             title=f"{g.id} offers (prices USD; max_instances: what one user can rent)")
+        return
     rows = []
     for g in gpus:
         cheapest = min((usd / o.gpus_per_instance for o in g.offers if (usd := o.usd_per_hour) is not None), default=None)
         rows.append({"id": g.id, "name": g.name, "memory_gib": g.memory_gib, "bandwidth_gb_s": g.bandwidth_gb_s,
                      "bf16_tflops": g.bf16_tflops or g.fp16_tflops, "fp8_tflops": g.fp8_tflops, "interconnect": g.interconnect,
                      "max_tp": g.max_gpus_per_node, "offers": len(g.offers),
+                     "offer_kinds": ", ".join(f"{k} {n}" for k, n in sorted(Counter(o.kind for o in g.offers).items())),
+                     "limited_offers": sum(o.max_instances is not None for o in g.offers),
                      "usd_per_gpu_hour_min": None if cheapest is None else round(cheapest, 3),
                      "purchase_usd": g.purchase.usd if g.purchase else None})
     cols = list(rows[0].keys()) if rows else []
-    from planner.report.tables import emit
-
     emit(rows, cols, fmt, json_data=data, title="GPU catalog (memory_gib = CUDA-visible GiB; prices USD)")
 
 
@@ -95,6 +109,8 @@ def _gpu_json(g: GPU, cat: Catalog) -> dict:
         "offers": [
             {"provider": o.provider, "instance": o.instance, "gpus_per_instance": o.gpus_per_instance,
              "usd_per_hour": o.usd_per_hour, "spot_usd_per_hour": o.spot_usd_per_hour, "region": o.region,
+             "kind": o.kind, "max_instances": o.max_instances,
+             "max_instances_source": None if o.max_instances_source is None else cat.source_text(o.max_instances_source),
              "as_of": o.as_of, "source": cat.source_text(o.source)} | ({"note": o.note} if o.note else {})
             for o in g.offers
         ],

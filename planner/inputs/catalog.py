@@ -64,6 +64,9 @@ class Offer:
     price_per_hour: float | None = None
     spot_price_per_hour: float | None = None
     confidence: str | None = None  # high | medium | low (None: not rated)
+    kind: str = "cloud"  # cloud | marketplace | owned (catalog_schema.OFFER_KINDS)
+    max_instances: int | None = None  # instances one user can get (max_instances_source); None: unlimited
+    max_instances_source: str | None = None
 
     @property
     def id(self) -> str:
@@ -141,6 +144,13 @@ class Catalog:
         from dataclasses import replace
 
         gpus = {k: replace(g, offers=tuple(o for o in g.offers if o.confidence != "low")) for k, g in self.gpus.items()}
+        return replace(self, gpus=gpus)
+
+    def only_kinds(self, kinds: tuple[str, ...]) -> Catalog:
+        """The catalog with only offers of the given kinds (cloud, marketplace, owned)."""
+        from dataclasses import replace
+
+        gpus = {k: replace(g, offers=tuple(o for o in g.offers if o.kind in kinds)) for k, g in self.gpus.items()}
         return replace(self, gpus=gpus)
 
     def source_text(self, key: str) -> str:
@@ -243,7 +253,8 @@ def _to_offer(o: dict[str, Any], fx: FxRates, as_of: str) -> Offer:
                  spot_usd_per_hour=None if spot is None else fx.to_usd(float(spot), cur), region=o.get("region"),
                  source=o["source"], as_of=as_of, note=o.get("note"), currency=cur,
                  price_per_hour=None if od is None else float(od), spot_price_per_hour=None if spot is None else float(spot),
-                 confidence=o.get("confidence"), **{k: o.get(k) for k in COMMITMENT_FIELDS})
+                 confidence=o.get("confidence"), kind=o.get("kind") or "cloud", max_instances=o.get("max_instances"),
+                 max_instances_source=o.get("max_instances_source"), **{k: o.get(k) for k in COMMITMENT_FIELDS})
 
 
 def _layer_offers(base: tuple[Offer, ...], new: list[Offer]) -> tuple[Offer, ...]:

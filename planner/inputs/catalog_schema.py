@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from planner.units import Precision
 
+OfferKind = Literal["cloud", "marketplace", "owned"]  # a provider's own machines, one marketplace host, your own
+OFFER_KINDS: tuple[str, ...] = ("cloud", "marketplace", "owned")
 Confidence = Literal["high", "medium", "low"]  # high: provider's own list or data feed; low: undated or secondary
 # the price fields an offer may quote in, by currency: (on-demand, spot) per instance-hour
 PRICE_FIELDS = {"USD": ("usd_per_hour", "spot_usd_per_hour"), "CNY": ("cny_per_hour", "spot_cny_per_hour"),
@@ -21,6 +23,10 @@ class OfferIn(BaseModel):
     provider: str = Field(min_length=1)
     instance: str = Field(min_length=1)
     gpus_per_instance: int = Field(ge=1, le=64)
+    kind: OfferKind = "cloud"
+    # how many instances of the offer one user can get (a marketplace listing: its host count); null: unlimited
+    max_instances: int | None = Field(default=None, ge=0, le=1_000_000)
+    max_instances_source: str | None = Field(default=None, min_length=1)
     usd_per_hour: float | None = Field(default=None, ge=0, le=10_000)
     spot_usd_per_hour: float | None = Field(default=None, ge=0, le=10_000)
     cny_per_hour: float | None = Field(default=None, ge=0, le=100_000)
@@ -49,6 +55,9 @@ class OfferIn(BaseModel):
 
     @model_validator(mode="after")
     def _one_currency(self) -> OfferIn:
+        if self.max_instances is not None and self.max_instances_source is None:
+            raise ValueError("max_instances needs max_instances_source (a source key or text saying where the count "
+                             "comes from)")
         if self.price_cny_per_hour is not None:
             if self.cny_per_hour is not None:
                 raise ValueError("give cny_per_hour or its older name price_cny_per_hour, not both")

@@ -110,7 +110,7 @@ def tiered_offers(catalog: Catalog, gpu_ids: tuple[str, ...], providers: tuple[s
             out.append(TieredOffer(id=o.id, gpu=gid, gpus_per_instance=o.gpus_per_instance,
                                    on_demand_usd_per_hour=o.usd_per_hour, committed_usd_per_hour=committed,
                                    committed_basis=basis, spot_usd_per_hour=planned, spot_list_usd_per_hour=spot,
-                                   interruption_rate=rate, max_instances=limits.get(o.id)))
+                                   interruption_rate=rate, max_instances=limits.get(o.id, o.max_instances)))
     out.sort(key=lambda t: (t.gpu, t.id))
     return out
 

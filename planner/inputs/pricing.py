@@ -58,7 +58,8 @@ class PricedOffer:
     usd_per_hour: float
     source: str
     as_of: str
-    max_instances: int | None = None
+    max_instances: int | None = None  # the catalog's availability, or the scenario's limit for this offer id
+    kind: str = "cloud"  # cloud | marketplace | owned
 
     @property
     def micro_usd_per_hour(self) -> int:
@@ -83,7 +84,9 @@ def owned_usd_per_gpu_hour(gpu: GPU, owned: Owned) -> float | None:
 
 def priced_offers(gpu: GPU, pricing: str, owned: Owned, providers: tuple[str, ...] | None = None,
                   limits: dict[str, int] | None = None) -> list[PricedOffer]:
-    """The offers for ``gpu`` that have a price under ``pricing`` (stable order: provider, instance)."""
+    """The offers for ``gpu`` that have a price under ``pricing`` (stable order: provider, instance). An offer's
+    ``max_instances`` is the scenario's limit for its id when given (raising or lowering the catalog's), else the
+    catalog's availability."""
     limits = limits or {}
     out: list[PricedOffer] = []
     if pricing == "owned":
@@ -96,7 +99,7 @@ def priced_offers(gpu: GPU, pricing: str, owned: Owned, providers: tuple[str, ..
             oid = f"owned:{gpu.id}x{n}"
             out.append(PricedOffer(id=oid, gpu=gpu.id, provider="owned", instance=f"{n}x {gpu.id} server",
                                    gpus_per_instance=n, usd_per_hour=micro_usd(per_gpu * n) / MICRO_USD, source=gpu.purchase.source,
-                                   as_of=gpu.purchase.as_of, max_instances=limits.get(oid)))
+                                   as_of=gpu.purchase.as_of, max_instances=limits.get(oid), kind="owned"))
             n *= 2
         return out
     for o in gpu.offers:
@@ -107,7 +110,7 @@ def priced_offers(gpu: GPU, pricing: str, owned: Owned, providers: tuple[str, ..
             continue
         out.append(PricedOffer(id=o.id, gpu=gpu.id, provider=o.provider, instance=o.instance,
                                gpus_per_instance=o.gpus_per_instance, usd_per_hour=price, source=o.source, as_of=o.as_of,
-                               max_instances=limits.get(o.id)))
+                               max_instances=limits.get(o.id, o.max_instances), kind=o.kind))
     out.sort(key=lambda x: (x.provider, x.instance))
     return out
 

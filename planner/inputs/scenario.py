@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -12,6 +13,7 @@ from planner.errors import InputError, cut, did_you_mean
 from planner.i18n import Lang
 from planner.inputs.architectures import ModelArch, check_checkpoint_size
 from planner.inputs.catalog import Catalog, load_catalog
+from planner.inputs.catalog_schema import OFFER_KINDS, OfferKind
 from planner.inputs.commitment import Commitment, CommitmentIn, resolve_commitment
 from planner.inputs.currency import Currency
 from planner.inputs.input_errors import validate
@@ -35,6 +37,15 @@ class SLO(BaseModel):
     max_ttft_ms: float | None = Field(default=None, gt=0, le=10_000_000)
 
 
+class ResilienceIn(BaseModel):
+    """What the fleet survives: with any one failure domain of kind ``survive`` lost, every model still serves at
+    least ``keep`` x its target (``planner.solve.formulation``, constraint (9))."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    survive: Literal["none", "replica", "instance", "provider"] = "none"
+    keep: float = Field(default=1.0, gt=0, le=1)
+
+
 class ModelSpec(BaseModel):
     """One model to serve and its workload."""
 
@@ -55,6 +66,7 @@ class ModelSpec(BaseModel):
     pp: list[int] | None = None
     slo: SLO | None = None
     profile: Any = None  # demand over time: checked by planner.inputs.profiles
+    resilience: ResilienceIn | None = None  # overrides the fleet's resilience for this model
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelSpec:
@@ -128,6 +140,10 @@ class ScenarioIn(BaseModel):
     lang: Lang = "en"  # the language of tables and reports
     # offers rated `confidence: low` (undated or second-hand prices) are left out unless the scenario opts in
     use_low_confidence_prices: bool = False
+    offer_kinds: list[OfferKind] | None = None  # rent only offers of these kinds (default: every kind)
+    max_gpu_types: int | None = Field(default=None, ge=1, le=1000)  # fleet-wide: at most this many GPU types
+    max_providers: int | None = Field(default=None, ge=1, le=1000)  # fleet-wide: at most this many providers
+    resilience: ResilienceIn | None = None  # for every model without its own
     models: list[ModelSpec]
 
 
@@ -150,6 +166,14 @@ class ModelReq:
     pp: tuple[int, ...] | None
     min_tokens_per_s: float | None
     max_ttft_ms: float | None
+    survive: str = "none"  # none | replica | instance | provider: the failure domain it must survive losing one of
+    keep: float = 1.0  # the share of its target it still serves then
+
+    def kept_units(self, target_units: int) -> int:
+        """Units the model must still serve with one failure domain lost: ceil(keep x target) (0 with survive none)."""
+        if self.survive == "none":
+            return 0
+        return math.ceil(round(self.keep * target_units, 9))
 
 
 @dataclass(frozen=True)
@@ -173,6 +197,13 @@ class Scenario:
     commitment: Commitment | None = None
     currency: str = "USD"
     lang: str = "en"
+    offer_kinds: tuple[str, ...] | None = None  # None: every kind
+    max_gpu_types: int | None = None
+    max_providers: int | None = None
+
+    @property
+    def resilient(self) -> bool:
+        return any(m.survive != "none" for m in self.models)
 
 
 def default_scenario_path() -> Path:
@@ -216,6 +247,9 @@ def scenario_from_dict(data: Any, lines: dict | None = None, name: str = "<scena
     providers = _providers(s, catalog, where)
     if not s.use_low_confidence_prices:
         catalog = catalog.without_low_confidence_offers()
+    kinds = _offer_kinds(s, catalog, where)
+    if kinds is not None:
+        catalog = catalog.only_kinds(kinds)
     reqs = _model_reqs(s, base_dir, where)
     cal = _calibration_path(s, base_dir, where)
     profile = resolve_profiles(s.profile, [(m.name, m.profile) for m in s.models], lines, name, base_dir)
@@ -225,7 +259,7 @@ def scenario_from_dict(data: Any, lines: dict | None = None, name: str = "<scena
         providers=providers, limits=limits, max_usd_per_hour=s.max_usd_per_hour,
         gpu_memory_utilization=s.gpu_memory_utilization, owned=Owned(**s.owned.model_dump()), sharing=s.sharing, solver=s.solver,
         models=reqs, calibration_path=cal, source=name, currency=s.currency, lang=s.lang, profile=profile,
-        commitment=commitment,
+        commitment=commitment, offer_kinds=kinds, max_gpu_types=s.max_gpu_types, max_providers=s.max_providers,
     )
 
 
@@ -300,6 +334,23 @@ def _providers(s: ScenarioIn, catalog: Catalog, where: Where) -> tuple[str, ...]
     return tuple(s.providers)
 
 
+def _offer_kinds(s: ScenarioIn, catalog: Catalog, where: Where) -> tuple[str, ...] | None:
+    """Offer kinds to rent. Owned pricing needs ``owned`` among them; rented pricing needs an offer of a listed kind."""
+    if s.offer_kinds is None:
+        return None
+    if not s.offer_kinds:
+        raise InputError(f"{where('offer_kinds')}: empty list; allowed: one or more of {', '.join(OFFER_KINDS)}, or omit "
+                         "offer_kinds to use every kind")
+    kinds = tuple(dict.fromkeys(s.offer_kinds))
+    if s.pricing == "owned" and "owned" not in kinds:
+        raise InputError(f"{where('offer_kinds')}: pricing is owned, but 'owned' is not listed; allowed: add owned, or "
+                         "use pricing on_demand or spot")
+    if s.pricing != "owned" and not any(o.kind in kinds for g in catalog.gpus.values() for o in g.offers):
+        raise InputError(f"{where('offer_kinds')}: no offer of the catalog is of kind {', '.join(kinds)}; allowed: "
+                         f"{', '.join(sorted({o.kind for g in catalog.gpus.values() for o in g.offers}))}")
+    return kinds
+
+
 def _model_reqs(s: ScenarioIn, base_dir: Path, where: Where) -> tuple[ModelReq, ...]:
     seen: dict[str, int] = {}
     reqs = []
@@ -307,7 +358,9 @@ def _model_reqs(s: ScenarioIn, base_dir: Path, where: Where) -> tuple[ModelReq, 
         if m.name in seen:
             raise InputError(f"{where('models', i, 'name')}: duplicate model name '{m.name}' (also models[{seen[m.name]}])")
         seen[m.name] = i
-        reqs.append(_model_req(m, i, base_dir, where))
+        req = _model_req(m, i, base_dir, where)
+        res = m.resilience or s.resilience
+        reqs.append(req if res is None else replace(req, survive=res.survive, keep=res.keep))
     return tuple(reqs)
 
 

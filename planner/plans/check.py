@@ -12,11 +12,17 @@ It recomputes everything from the scenario and the estimators, never from the so
   9. every replica uses a split its model's ``tp`` / ``pp`` lists allow, on a GPU type of the scenario; a shared
      engine is TP1 x PP1 on a device whose engines belong to distinct models, with sharing enabled; a device holding
      a dedicated stage holds nothing else;
- 10. every model's context holds its prompt and output and stays within the model's maximum.
+ 10. every model's context holds its prompt and output and stays within the model's maximum;
+ 11. no offer is bought beyond its availability (catalog ``max_instances`` or the scenario's limit for its id), and
+     every offer is of a kind the scenario rents (``offer_kinds``);
+ 12. the fleet uses at most ``max_gpu_types`` GPU types and ``max_providers`` providers;
+ 13. with any one failure domain of a model's ``survive`` kind removed (a replica; an instance, with every replica
+     that has a device in it; a provider, with all its instances), the model still serves ceil(keep x target) units.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -62,6 +68,7 @@ class _Tally:
     per_gpu: dict[str, int] = field(default_factory=dict)
     served: dict[str, int] = field(default_factory=dict)
     count: dict[str, int] = field(default_factory=dict)
+    units: dict[str, int] = field(default_factory=dict)  # replica id -> units it counts toward its model's target
 
 
 def check_plan(plan: Plan, s: Scenario) -> list[str]:
@@ -108,11 +115,65 @@ def check_plan(plan: Plan, s: Scenario) -> list[str]:
                 rate_problems, served = _check_request_rate(r, m, g, c)
                 problems += rate_problems
         t.served[r.model] = t.served.get(r.model, 0) + served
+        t.units[r.id] = served
     problems += _check_splits(plan, s)
     problems += _check_contexts(s)
     problems += _check_targets(s, t)
     problems += _check_limits(s, t)
     problems += _check_budget(s, t)
+    problems += _check_availability(plan, offers, s, t)
+    problems += _check_simplicity(plan, s)
+    problems += _check_resilience(plan, s, t)
+    return problems
+
+
+def _check_availability(plan: Plan, offers: dict[str, PricedOffer], s: Scenario, t: _Tally) -> list[str]:
+    """Rule 11: no offer beyond its availability; only offers of the scenario's kinds."""
+    problems = []
+    for oid, n in sorted(t.per_offer.items()):
+        o = offers[oid]
+        if o.max_instances is not None and n > o.max_instances:
+            problems.append(f"availability: {n} instances of {oid} > the {o.max_instances} available")
+        if s.offer_kinds is not None and o.kind not in s.offer_kinds:
+            problems.append(f"offer {oid} is of kind {o.kind}, not one of offer_kinds {list(s.offer_kinds)}")
+    return problems
+
+
+def _check_simplicity(plan: Plan, s: Scenario) -> list[str]:
+    """Rule 12: at most max_gpu_types GPU types and max_providers providers."""
+    problems = []
+    for cap, what, used in ((s.max_gpu_types, "GPU types", {i.gpu for i in plan.instances}),
+                            (s.max_providers, "providers", {i.provider for i in plan.instances})):
+        if cap is not None and len(used) > cap:
+            problems.append(f"simplicity: {len(used)} {what} ({', '.join(sorted(used))}) > {cap}")
+    return problems
+
+
+def _check_resilience(plan: Plan, s: Scenario, t: _Tally) -> list[str]:
+    """Rule 13: every model survives losing any one failure domain of its kind with ceil(keep x target) units."""
+    problems = []
+    inst_of = {d.id: inst for inst in plan.instances for d in inst.devices}
+    for m in s.models:
+        if m.survive == "none":
+            continue
+        need = math.ceil(round(m.keep * demand_units(m)[0], 9))
+        mine = [r for r in plan.replicas if r.model == m.name]
+        domains: dict[str, set[str]] = {}
+        for r in mine:
+            if m.survive == "replica":
+                domains[r.id] = {r.id}
+                continue
+            for dev in r.devices:
+                inst = inst_of.get(dev)
+                if inst is not None:
+                    key = inst.id if m.survive == "instance" else inst.provider
+                    domains.setdefault(key, set()).add(r.id)
+        total = sum(t.units.get(r.id, 0) for r in mine)
+        for key, gone in sorted(domains.items()):
+            left = total - sum(t.units.get(rid, 0) for rid in gone)
+            if left < need:
+                problems.append(f"resilience: model {m.name} keeps {left} of {demand_units(m)[0]} units without "
+                                f"{m.survive} {key}, below keep {m.keep:g} ({need})")
     return problems
 
 

@@ -188,6 +188,7 @@ def _model_results(cs: CandidateSet, rep_records: list[Replica]) -> list[ModelRe
         results.append(ModelResult(
             name=m.name, model=m.arch.id, unit=cs.unit[m.name], target_units=cs.demand[m.name], served_units=served_units,
             target_concurrency=m.concurrency, served_concurrency=sum(r.concurrency for r in mine),
-            min_replicas=m.min_replicas, replicas=len(mine),
+            min_replicas=m.min_replicas, replicas=len(mine), survive=m.survive, keep=m.keep,
+            kept_units=m.kept_units(cs.demand[m.name]),
         ))
     return results

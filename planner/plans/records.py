@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from planner.units import HOURS_PER_MONTH
+
+IDLE = "(idle)"  # who pays for an instance no engine uses
 
 # solver statistics that do not change between runs or thread counts (kept in --reproducible output)
 DETERMINISTIC_SOLVER_KEYS = ("solver", "status", "variables", "constraints")
@@ -52,6 +55,29 @@ class Instance:
     usd_per_hour: float
     devices: tuple[Device, ...]
 
+    def cost_shares(self) -> dict[str, Fraction]:
+        """Who pays for this instance, as exact shares: its price splits equally over the devices engines use (the
+        idle devices of an instance are paid by its users), and a device's share over its engines by the memory each
+        holds (a dedicated device: its one replica). An instance nobody uses is ``IDLE``."""
+        used = [d for d in self.devices if d.memory_used_bytes > 0]
+        if not used:
+            return {IDLE: Fraction(1)}
+        out: dict[str, Fraction] = {}
+        for d in used:
+            for sh in d.shards:
+                out[sh.model] = out.get(sh.model, Fraction(0)) + Fraction(sh.total_bytes, d.memory_used_bytes * len(used))
+        return out
+
+
+def split_exactly(total: int, shares: dict[str, Fraction]) -> dict[str, int]:
+    """Split a whole number (micro-dollars, cents) by exact shares summing to 1: each part rounded down, the units
+    left by rounding to the largest remainders (ties by name). The parts sum to ``total``."""
+    raw = {k: v * total for k, v in shares.items()}
+    out = {k: int(v) for k, v in raw.items()}
+    for k in sorted(raw, key=lambda k: (-(raw[k] - out[k]), k))[:total - sum(out.values())]:
+        out[k] += 1
+    return out
+
 
 @dataclass(frozen=True)
 class Replica:
@@ -81,6 +107,14 @@ class ModelResult:
     served_concurrency: int
     min_replicas: int
     replicas: int
+    survive: str = "none"  # none | replica | instance | provider (the scenario's resilience for this model)
+    keep: float = 1.0
+    kept_units: int = 0  # units it must still serve with one failure domain lost: ceil(keep x target)
+
+
+def replica_units(r: Replica, unit: str) -> int:
+    """What a replica counts toward its model's target: sequences, or milli-requests/s."""
+    return r.concurrency if unit == "sequences" else r.capacity_units
 
 
 @dataclass(frozen=True)
@@ -113,7 +147,57 @@ class Plan:
             out[i.gpu] = out.get(i.gpu, 0) + len(i.devices)
         return dict(sorted(out.items()))
 
+    def model_costs_micro_usd(self) -> dict[str, int]:
+        """Each model's share of the hourly cost in micro-dollars (``Instance.cost_shares``), summing to the fleet's."""
+        owed: dict[str, int] = {}
+        for inst in self.instances:
+            for k, v in split_exactly(round(inst.usd_per_hour * 1_000_000), inst.cost_shares()).items():
+                owed[k] = owed.get(k, 0) + v
+        return owed
+
+    def model_costs(self) -> dict[str, tuple[float, float]]:
+        """(USD per hour, USD per month) per model (and ``IDLE`` if any instance is unused): the hourly parts sum to
+        the fleet's cost to the micro-dollar, the monthly parts (cents of the fleet's month) to the cent."""
+        micro = self.model_costs_micro_usd()
+        total = sum(micro.values())
+        month_cents = round(self.cost_usd_per_month * 100)
+        month = split_exactly(month_cents, {k: Fraction(v, total) for k, v in micro.items()}) if total else {}
+        return {k: (micro[k] / 1_000_000, month.get(k, 0) / 100) for k in micro}
+
+    def failure_domains(self, kind: str) -> list[tuple[str, set[str]]]:
+        """Every failure domain of ``kind`` (replica | instance | provider) with the replicas losing it removes (a
+        replica with any device in a lost instance is lost)."""
+        if kind == "replica":
+            return [(r.id, {r.id}) for r in self.replicas]
+        where = {d.id: i for i in self.instances for d in i.devices}
+        key = (lambda i: i.id) if kind == "instance" else (lambda i: i.provider)
+        lost: dict[str, set[str]] = {}
+        for i in self.instances:
+            lost.setdefault(key(i), set())
+        for r in self.replicas:
+            for dev in r.devices:
+                lost[key(where[dev])].add(r.id)
+        return sorted(lost.items())
+
+    def resilience(self) -> dict[str, Any]:
+        """Per model, the worst single failure of its domain kind (instance when it asks for none) and what is left."""
+        out = {}
+        for m in self.models:
+            kind = "instance" if m.survive == "none" else m.survive
+            mine = {r.id: replica_units(r, m.unit) for r in self.replicas if r.model == m.name}
+            served = sum(mine.values())
+            worst, left = "", served
+            for dom, gone in self.failure_domains(kind):
+                rest = served - sum(u for rid, u in mine.items() if rid in gone)
+                if rest < left:
+                    worst, left = dom, rest
+            out[m.name] = {"survive": m.survive, "keep": m.keep, "domain": kind, "required_units": m.kept_units,
+                           "worst_failure": worst, "left_units": left,
+                           "left_share_of_target": round(left / m.target_units, 4) if m.target_units else 1.0}
+        return out
+
     def to_dict(self, reproducible: bool = False) -> dict[str, Any]:
+        costs = self.model_costs()
         return {
             "scenario": self.scenario,
             "status": self.status,
@@ -128,9 +212,12 @@ class Plan:
             "models": [
                 {"name": m.name, "model": m.model, "unit": m.unit, "target_units": m.target_units,
                  "served_units": m.served_units, "target_concurrency": m.target_concurrency,
-                 "served_concurrency": m.served_concurrency, "min_replicas": m.min_replicas, "replicas": m.replicas}
+                 "served_concurrency": m.served_concurrency, "min_replicas": m.min_replicas, "replicas": m.replicas,
+                 "cost_usd_per_hour": costs.get(m.name, (0.0, 0.0))[0], "cost_usd_per_month": costs.get(m.name, (0.0, 0.0))[1]}
                 for m in self.models
             ],
+            "idle_cost_usd_per_hour": costs.get(IDLE, (0.0, 0.0))[0],
+            "resilience": self.resilience(),
             "replicas": [
                 {"id": r.id, "model": r.model, "gpu": r.gpu, "tp": r.tp, "pp": r.pp, "concurrency": r.concurrency,
                  "capacity_units": r.capacity_units, "bound": r.binding, "shared": r.shared, "devices": list(r.devices),

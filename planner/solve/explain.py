@@ -89,7 +89,9 @@ def _slo_binding(m: ModelReq, cs: CandidateSet) -> list[str]:
 def _suggestions(m: ModelReq, cs: CandidateSet) -> list[tuple[str, Scenario]]:
     """Changes that might make the model fit, each with the scenario that tests it (one model alone)."""
     s = cs.scenario
-    alone = replace(s, models=(m,), limits={}, max_usd_per_hour=None)
+    # the model alone, without GPU-type limits and budget; limits on offer ids state availability and are kept
+    alone = replace(s, models=(m,), limits={k: v for k, v in s.limits.items() if k not in s.catalog.gpus},
+                    max_usd_per_hour=None)
     out: list[tuple[str, Scenario]] = []
     priced = sorted({o.gpu for o in cs.offers})
     for p in _LOWER.get(m.precision, []) + [x for x in ("int8", "fp8", "bf16") if x not in _LOWER.get(m.precision, []) and x != m.precision]:

@@ -23,6 +23,27 @@ Constraints
                        <= sum_{o: g_o = g} floor(n_o / t) t y_o                                   for all g, t in T_g
     (5) limits     sum_{o: g_o = g} n_o y_o <= L_g,   y_o <= L_o
     (6) budget     sum_o pi_o y_o <= B          prices pi_o and the budget B in integer micro-dollars per hour
+    (7) supply     y_o <= A_o                   A_o: the offer's availability (catalog max_instances, or the
+                                                scenario's limit for its id); a bound of the variable
+    (8) simplicity b_g, a_v in {0, 1}:  sum_{o: g_o = g} y_o <= Y_g b_g,  sum_{o: v_o = v} y_o <= Y_v a_v,
+                   sum_g b_g <= max_gpu_types,  sum_v a_v <= max_providers          (Y: the variables' bounds)
+    (9) resilience K_m = ceil(keep_m D_m) units model m still serves with one failure domain lost, S_m = the left
+                   side of (1):
+        replica    w_j in {0, 1}, x_j <= X_j w_j, lambda_m >= c_j w_j for every candidate or pattern j of m,
+                   S_m - lambda_m >= K_m
+        instance   for every GPU type g and instance size n of g's offers, beta_gn in {0, 1} with y_o <= Y_o beta_gn
+                   (o of g with n_o = n), and q_j >= min(x_j, floor(n / t_j)) (a binary per j picks the branch):
+                       S_m - sum_{j of m on g} c_j q_j >= K_m beta_gn
+                   one instance of n GPUs holds at most floor(n / t_j) TP groups of candidate j (a pattern: t = 1),
+                   so whatever the placement, losing it removes at most that much of m
+        provider   gamma_gv in {0, 1} with y_o <= Y_o gamma_gv (o of g at provider v), l_mgv >= S_mg - S^_mg
+                   (1 - gamma_gv), l >= 0, with S_mg the part of S_m on GPU type g and S^_mg its bound:
+                       S_m - sum_g l_mgv >= K_m                                                    for every v
+                   a provider's loss takes every replica of a GPU type it sells to the plan
+
+Resilience is counted for the worst placement of the chosen replicas (any placement survives), and a GPU type
+bought from two providers counts as lost with either: exact for plans that buy each GPU type from one provider
+and whose instances hold groups of one candidate per model, otherwise a restriction the plan's note states.
 
 Why (4) is exact: TP groups have power-of-two sizes, so groups of size >= t can use floor(n_o / t) t GPUs of an
 instance, and when (4) holds for every t, first-fit-decreasing places every group inside one instance (each
@@ -116,8 +137,13 @@ class FleetModel:
         self._add_packing()
         self._add_limits()
         self._add_budget()
+        self._add_simplicity()
         if relax_sharing:
-            self._add_pooled_sharing()
+            self._add_pooled_sharing()  # (9) is left out: the relaxation stays a bound of the resilient space
+        else:
+            self._add_replica_resilience()
+            self._add_instance_resilience()
+            self._add_provider_resilience()
         self._set_objective()
 
     # ---- variables ----------------------------------------------------------------------------------------------
@@ -227,6 +253,104 @@ class FleetModel:
         """(6) The hourly cost stays within the budget."""
         if self.budget is not None:
             self.lm.add(self.hourly_cost(), hi=micro_usd(float(self.budget)))
+
+    def _indicator(self, name: str, offers: list[PricedOffer]) -> int:
+        """A binary that is 1 whenever an instance of ``offers`` is bought: y_o <= Y_o b for each o."""
+        b = self.lm.var(name, 1, boolean=True)
+        for o in offers:
+            self.lm.add([(1, self.y[o.id]), (-self.lm.vars[self.y[o.id]].ub, b)], hi=0)
+        return b
+
+    def _add_simplicity(self) -> None:
+        """(8) At most max_gpu_types GPU types and max_providers providers are bought from."""
+        s = self.cs.scenario
+        for cap, key in ((s.max_gpu_types, "gpu"), (s.max_providers, "provider")):
+            if cap is None:
+                continue
+            groups: dict[str, list[PricedOffer]] = {}
+            for o in self.offers:
+                groups.setdefault(getattr(o, key), []).append(o)
+            if len(groups) > cap:
+                self.lm.add([(1, self._indicator(f"b[{key}:{k}]", os)) for k, os in sorted(groups.items())], hi=cap)
+
+    def _units(self) -> list[tuple[str, str, int, int, int]]:
+        """What holds a model's capacity: (model, GPU type, TP size, capacity, variable) per candidate and pattern
+        engine (a pattern's engine is a group of one GPU)."""
+        out = [(c.model, c.gpu, c.tp, c.capacity_units, self.x[c.key]) for c in self.cands]
+        out += [(n, p.gpu, 1, p.sequences_of(n), self.u[p.key]) for p in self.patterns for n in p.models]
+        return out
+
+    def _resilient(self, survive: str) -> dict[str, int]:
+        """Models that must survive losing one domain of kind ``survive``, with K_m (module doc, (9))."""
+        return {m.name: m.kept_units(self.cs.demand[m.name]) for m in self.models if m.survive == survive}
+
+    def _add_replica_resilience(self) -> None:
+        """(9, replica) Losing any one replica of a model leaves it at least K_m units."""
+        kept = self._resilient("replica")
+        worst: dict[str, int] = {}  # lambda_m >= c_j w_j: the largest replica of m
+        units = [u for u in self._units() if u[0] in kept]
+        for m, _, _, cap, v in units:
+            if m not in worst:
+                worst[m] = self.lm.var(f"lambda[{m}]", max(u[3] for u in units if u[0] == m))
+                self.lm.add([*self.served_units(m), (-1, worst[m])], lo=kept[m])
+            w = self.lm.var(f"w[{self.lm.vars[v].name}]", 1, boolean=True)
+            self.lm.add([(1, v), (-self.lm.vars[v].ub, w)], hi=0)
+            self.lm.add([(1, worst[m]), (-cap, w)], lo=0)
+
+    def _at_most(self, v: int, f: int) -> Terms:
+        """A term q >= min(x_v, f) (q = x_v when f bounds x_v; else a binary picks which side q covers)."""
+        ub = self.lm.vars[v].ub
+        if f >= ub:
+            return [(1, v)]
+        q = self.lm.var(f"q[{self.lm.vars[v].name},{f}]", f)
+        d = self.lm.var(f"d[{self.lm.vars[v].name},{f}]", 1, boolean=True)
+        self.lm.add([(1, v), (-1, q), (-ub, d)], hi=0)  # d = 0: q >= x
+        self.lm.add([(1, q), (-f, d)], lo=0)  # d = 1: q >= f
+        return [(1, q)]
+
+    def _add_instance_resilience(self) -> None:
+        """(9, instance) Losing any one instance, whatever the placement, leaves every model at least K_m units."""
+        kept = self._resilient("instance")
+        if not kept:
+            return
+        units = [u for u in self._units() if u[0] in kept]
+        for gpu in sorted({o.gpu for o in self.offers}):
+            for n in sorted({o.gpus_per_instance for o in self.offers if o.gpu == gpu}):
+                beta: int | None = None
+                for m in sorted(kept):
+                    mine = [(cap, v, n // tp) for mm, g, tp, cap, v in units if mm == m and g == gpu and tp <= n]
+                    if not mine:
+                        continue
+                    if beta is None:
+                        beta = self._indicator(f"beta[{gpu},{n}]", [o for o in self.offers
+                                                                   if o.gpu == gpu and o.gpus_per_instance == n])
+                    lost = [(-cap * c, q) for cap, v, f in mine for c, q in self._at_most(v, f)]
+                    self.lm.add(self.served_units(m) + lost + [(-kept[m], beta)], lo=0)
+
+    def _add_provider_resilience(self) -> None:
+        """(9, provider) Losing any one provider leaves every model at least K_m units."""
+        kept = self._resilient("provider")
+        if not kept:
+            return
+        units = [u for u in self._units() if u[0] in kept]
+        for v in sorted({o.provider for o in self.offers}):
+            lost: dict[str, Terms] = {}
+            for gpu in sorted({o.gpu for o in self.offers if o.provider == v}):
+                gamma: int | None = None
+                for m in sorted(kept):
+                    on_g = [(cap, x) for mm, g, _, cap, x in units if mm == m and g == gpu]
+                    if not on_g:
+                        continue
+                    if gamma is None:
+                        gamma = self._indicator(f"gamma[{gpu},{v}]", [o for o in self.offers
+                                                                     if o.gpu == gpu and o.provider == v])
+                    big = sum(cap * self.lm.vars[x].ub for cap, x in on_g)
+                    loss = self.lm.var(f"l[{m},{gpu},{v}]", big)
+                    # l >= S_mg - big (1 - gamma)
+                    self.lm.add([(1, loss)] + [(-cap, x) for cap, x in on_g] + [(-big, gamma)], lo=-big)
+                    lost.setdefault(m, []).append((-1, loss))
+            for m, terms in lost.items():
+                self.lm.add(self.served_units(m) + terms, lo=kept[m])
 
     @staticmethod
     def _price(o: PricedOffer) -> int:
