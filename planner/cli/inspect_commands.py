@@ -243,7 +243,7 @@ def _every_gpu_row(x: Any, cheapest: bool) -> dict[str, Any]:
 
 def _note(x: Any) -> str:
     if not x.fits:
-        return f"does not fit: {x.note}"
+        return str(x.note)
     if x.usd_per_hour is None:
         return "; ".join(n for n in ("no price under this pricing", x.note) if n)
     return str(x.note)

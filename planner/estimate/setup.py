@@ -97,12 +97,15 @@ def cheapest_setup(arch: ModelArch, gpu: GPU, *, concurrency: int, precision: st
     floor = cheapest_usd_per_gpu_hour(gpu, kw.get("pricing", "on_demand"), kw.get("owned") or Owned(), group=1,
                                       providers=kw.get("providers"))
     best: tuple[tuple[Any, ...], int, int, int] | None = None  # (key, tp, pp, replicas)
+    fastest: tuple[float, str] = (0.0, "")  # the best speed at batch 1 of splits that fit but miss the SLO
     for tp, pp in splits(gpu, max_pp=min(16, arch.num_layers)):
         if best is not None and _cannot_beat(best[0], tp * pp, floor):
             break
         if parallel_problem(arch, gpu, tp, pp, prec, kw.get("kv_cache_dtype", "auto")):
             continue
         probe = estimate_deployment(arch, gpu, tp=tp, pp=pp, precision=prec, concurrency=1, batch=1, **kw)
+        if probe.memory.fits and probe.capacity < 1 and probe.tokens_per_s_per_stream is not None:  # fits, too slow
+            fastest = max(fastest, (probe.tokens_per_s_per_stream, f"TP{tp} x PP{pp}"))
         if not probe.memory.fits or probe.capacity < 1:
             continue
         replicas = math.ceil(concurrency / probe.capacity)
@@ -111,7 +114,9 @@ def cheapest_setup(arch: ModelArch, gpu: GPU, *, concurrency: int, precision: st
             best = (key, tp, pp, replicas)
     if best is None:
         e = smallest_fit(arch, gpu, precision=prec, concurrency=concurrency, batch=concurrency, **kw)
-        return Setup(gpu.id, e, 0, prec, e.memory.reason or "does not fit")
+        why = e.memory.reason or (f"no split meets the SLO (fastest: {fastest[0]:.1f} tokens/s per stream at batch 1, "
+                                  f"{fastest[1]})" if fastest[1] else "no split meets the SLO")
+        return Setup(gpu.id, e, 0, prec, why)
     _, tp, pp, replicas = best
     share = math.ceil(concurrency / replicas)
     e = estimate_deployment(arch, gpu, tp=tp, pp=pp, precision=prec, concurrency=share, batch=share, **kw)
