@@ -15,12 +15,14 @@ Device-sharing engines and patterns are built in ``planner.candidates.sharing``.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import cached_property
 from typing import Any
 
-from planner.candidates.sharing import EngineLadder, Pattern, SharedEngine, check_deadline, engine_ladder, patterns
+from planner.candidates.sharing import EngineLadder, Pattern, SharedEngine, engine_ladder, patterns
+from planner.errors import SolveTimeoutError
 from planner.estimate.memory import MemoryEstimate, estimate_memory, parallel_problem
 from planner.estimate.speed import PerfConstants, constants_for, load_calibration, max_batch_for_slo, serving_point
 from planner.inputs.catalog import GPU
@@ -154,6 +156,17 @@ def _splits(m: ModelReq, gpu: GPU) -> list[tuple[int, int]]:
 Found = tuple[list[Candidate], list[Rejection]]  # one model on one GPU type: kept candidates, rejections in order
 
 
+def _check_progress(deadline: float | None, started: float, done: int, total: int) -> None:
+    """check_deadline, saying how far the candidates got and about how long all of them would take at this pace."""
+    if deadline is None or time.perf_counter() <= deadline:
+        return
+    spent = time.perf_counter() - started
+    need = spent * total / max(done, 1)
+    raise SolveTimeoutError(f"no plan within the time limit: the candidates of {done:,} of {total:,} models took "
+                            f"{spent:.1f} s (about {need:.0f} s for all, then the sharing patterns and the solve); "
+                            f"raise --time-limit to {max(2 * need, need + 30):.0f} or more")
+
+
 def build_candidates(scenario: Scenario, deadline: float | None = None) -> CandidateSet:
     """All candidates, offers, rejections and sharing patterns of a scenario (pure; no solver). ``deadline`` (a
     ``time.perf_counter`` instant): past it, SolveTimeoutError (the command's --time-limit is its wall clock)."""
@@ -166,8 +179,9 @@ def build_candidates(scenario: Scenario, deadline: float | None = None) -> Candi
     unit: dict[str, str] = {}
     ladders: dict[tuple[str, str], EngineLadder] = {}
     cache: dict[tuple[Any, ...], Any] = {}  # per build: kept candidates per (shape, GPU) and _candidate per split shape
-    for m in scenario.models:
-        check_deadline(deadline)
+    started = time.perf_counter()
+    for i, m in enumerate(scenario.models):
+        _check_progress(deadline, started, i, len(scenario.models))
         demand[m.name], unit[m.name] = demand_units(m)
         for gid in scenario.gpu_ids:
             g = scenario.catalog.gpus[gid]
