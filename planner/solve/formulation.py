@@ -138,6 +138,17 @@ class FleetModel:
         pool_gpus = sorted({g for _, g in self.pool})
         self.v = {g: lm.var(f"v[{g}]", sum(lm.vars[self.e[k]].ub for k in self.pool if k[1] == g)) for g in pool_gpus}
         # y_o: instances of offer o; enough for every GPU the replicas could need
+        need = self._gpus_needed()
+        self.y = {}
+        for o in self.offers:
+            ub = math.ceil(need.get(o.gpu, 0) / o.gpus_per_instance)
+            if o.max_instances is not None:
+                ub = min(ub, o.max_instances)
+            self.y[o.id] = lm.var(f"y[{o.id}]", ub)
+
+    def _gpus_needed(self) -> dict[str, int]:
+        """Per GPU type, the most GPUs the replicas, patterns and pooled devices could use (bounds of y)."""
+        lm = self.lm
         need: dict[str, int] = {}
         for c in self.cands:
             need[c.gpu] = need.get(c.gpu, 0) + c.gpus * lm.vars[self.x[c.key]].ub
@@ -145,12 +156,7 @@ class FleetModel:
             need[p.gpu] = need.get(p.gpu, 0) + lm.vars[self.u[p.key]].ub
         for g, v in self.v.items():
             need[g] = need.get(g, 0) + lm.vars[v].ub
-        self.y = {}
-        for o in self.offers:
-            ub = math.ceil(need.get(o.gpu, 0) / o.gpus_per_instance)
-            if o.max_instances is not None:
-                ub = min(ub, o.max_instances)
-            self.y[o.id] = lm.var(f"y[{o.id}]", ub)
+        return need
 
     # ---- the problem's quantities, as terms (coefficient, variable) -------------------------------------------------
     def served_units(self, model: str) -> Terms:
@@ -267,7 +273,9 @@ class FleetModel:
         )
 
     def solve(self, time_limit_s: float, threads: int = 1, solver: str = "auto", log: bool = False,
-              started: float | None = None) -> Solution:
+              started: float | None = None, tie_break: bool | None = None) -> Solution:
+        """Solve within ``time_limit_s`` (from ``started``). ``tie_break``: run CP-SAT's stable tie-break solve
+        (None: for modest models and several workers, the rule below)."""
         if solver not in SOLVERS:
             raise InputError(not_one_of("--solver: ", solver, SOLVERS))
         solver = choose_backend(solver, self.lm, len(self.patterns), len(self.cands))
@@ -276,6 +284,7 @@ class FleetModel:
         # CP-SAT ties (same cost, same GPU count) go to a stable order: always for modest models, and whenever
         # several workers could otherwise return different optima
         canon = solver == "cp-sat" and (threads > 1 or len(self.lm.vars) <= CANONICAL_MAX_VARIABLES)
+        canon = canon if tie_break is None else (solver == "cp-sat" and tie_break)
         values, status, obj_bound, stats = run_backend(self.lm, solver, deadline, threads, log,
                                                        self.canonical_objective() if canon else None)
         secs = time.perf_counter() - t0
@@ -294,12 +303,13 @@ class FleetModel:
 def solve_fleet(cs: CandidateSet, *, time_limit_s: float, threads: int = 1, hint: tuple[dict, dict] | None = None,
                 gpu_types: set[str] | None = None, limits: dict[str, int] | None = None,
                 budget_usd_per_hour: float | str | None = "scenario", solver: str = "auto",
-                relax_sharing: bool = False) -> Solution:
+                relax_sharing: bool = False, tie_break: bool | None = None) -> Solution:
     """Build and solve the integer program (module doc). Raises InfeasibleError or SolveTimeoutError.
-    ``relax_sharing``: solve the relaxation (R) instead of the patterns; its bound is a bound of the whole space."""
+    ``relax_sharing``: solve the relaxation (R) instead of the patterns; its bound is a bound of the whole space.
+    ``tie_break``: see ``FleetModel.solve``."""
     started = time.perf_counter()
     fm = FleetModel(cs, budget_usd_per_hour=budget_usd_per_hour, limits=limits, gpu_types=gpu_types,
                     relax_sharing=relax_sharing)
     if hint is not None:
         fm.add_hint(*hint)
-    return fm.solve(time_limit_s, threads, solver, started=started)
+    return fm.solve(time_limit_s, threads, solver, started=started, tie_break=tie_break)
