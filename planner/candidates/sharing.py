@@ -10,8 +10,10 @@ A pattern is one device's engines with their sizes: a vector (c_m) over the mode
 downward closed (fewer sequences or fewer engines never break a rule), so only the Pareto-maximal ones are needed,
 each engine capped at the model's demand; the integer program chooses how many devices run each pattern, so a model
 runs any number of engines (each counts as a replica) of any size. ``patterns`` enumerates them exactly up to
-EXACT_VISITS partial vectors; beyond that the space is *restricted* (one engine size per model, demand /
-min_replicas, and the old cost-based cuts) and the plan is reported as feasible with a bound, never as optimal.
+EXACT_VISITS partial vectors per GPU type; beyond that the type's patterns are *restricted* (a few engine sizes per
+model, or one, demand / min_replicas, with the old cost-based cuts) and listed in ``restricted_gpus``: the planner
+then searches those types' whole sharing space with the device-slot model (``planner.solve.slots``, the same rules
+as ``EngineLadder``), the restricted patterns serving as its first plan.
 """
 
 from __future__ import annotations

@@ -31,8 +31,9 @@ replica are separate groups and may sit in different instances of the same GPU t
 the rules are monotone, so an engine larger than needed costs nothing. (There is no constraint (3): a pattern's
 engines count directly in (1) and (2).)
 
-A bound for a restricted sharing space (``relax_sharing``; ``planner.candidates.sharing`` restricts engine sizes for
-large fleets): patterns are replaced by pooled engines per GPU type g, z_mg sequences in e_mg engines over v_g
+GPU types whose patterns ``planner.candidates.sharing`` had to restrict get device slots instead
+(``planner.solve.slots.SlotModel``, a subclass adding its variables to the terms below: the whole sharing space). A
+bound for a restricted space too large for slots (``relax_sharing``): patterns are replaced by pooled engines per GPU type g, z_mg sequences in e_mg engines over v_g
 devices, with z_mg <= cmax_mg e_mg, e_mg <= v_g, sum_m e_mg <= E v_g and sum_m fixed_m e_mg + kv_m z_mg <= usable_g v_g
 (every plan of the whole space satisfies these), so the solver's bound of that program bounds the whole space.
 
