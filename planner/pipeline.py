@@ -21,6 +21,7 @@ from planner.plans.records import Plan
 from planner.solve.baselines import greedy, single_type
 from planner.solve.explain import explain_fleet, explain_model
 from planner.solve.formulation import Solution, solve_fleet
+from planner.solve.slots import MAX_SLOT_ENGINES, fleet_cap, slot_counts, slot_engines, solve_slots
 
 MIN_STEP_S = 0.05  # an optional step (bound, explanation, baseline) needs at least this much time left to start
 
@@ -51,20 +52,13 @@ def plan(scenario: Scenario, *, time_limit_s: float | None = None, threads: int 
         expl = {"models": [explain_model(m, cs, clock.deadline, _verifier(clock, th)) for m in missing]} if explain else {}
         names = ", ".join(m.name for m in missing)
         raise InfeasibleError(f"{len(missing)} model(s) fit no GPU type of this scenario: {names}", expl)
-    g = greedy(cs)
-    # the greedy plan has no shared devices; as a hint beside sharing patterns it slowed CP-SAT 5x (default scenario:
-    # 10.2 s against 1.9 s), so it is given only to programs without patterns
-    hint = (g[0], g[1]) if g and not cs.patterns else None
-    # time kept back for what follows the solve: the bound of a restricted space (a quarter), baselines (a little)
-    reserve = 0.25 * clock.left() if cs.sharing_restricted else (min(1.0, 0.15 * clock.left()) if baselines else 0.0)
     try:
-        sol = solve_fleet(cs, time_limit_s=max(0.01, clock.left() - reserve), threads=th, hint=hint, solver=solver)
+        sol, plan_cs, status, bound, notes = _solve(cs, clock, th, solver, baselines)
     except InfeasibleError:
         raise InfeasibleError("every model fits some GPU type, but the limits or budget leave no fleet",
                               explain_fleet(cs, clock.deadline, th) if explain else {}) from None
-    status, bound, notes = _status(cs, sol, clock, th)
     try:
-        p = build_plan(cs, sol.replicas, sol.instances, sol.patterns, status=status, cost=sol.cost_usd_per_hour,
+        p = build_plan(plan_cs, sol.replicas, sol.instances, sol.patterns, status=status, cost=sol.cost_usd_per_hour,
                        bound=bound, solve_seconds=sol.solve_seconds, solver=sol.stats, notes=tuple(notes))
     except PlacementError as exc:
         raise PlanCheckError(f"internal error: placement failed: {exc}") from None
@@ -89,6 +83,60 @@ def _verifier(clock: Clock, threads: int) -> Callable[[Scenario], bool]:
         return True
 
     return verify
+
+
+Solved = tuple[Solution, CandidateSet, str, float, list[str]]  # solution, the candidates it uses, status, bound, notes
+
+
+def _solve(cs: CandidateSet, clock: Clock, threads: int, solver: str, baselines: bool) -> Solved:
+    """The cheapest fleet within the clock. A restricted sharing space goes to the exact device-slot model (when its
+    size at the greedy plan's cost allows: ``planner.solve.slots``), else to the restricted patterns with a
+    relaxation's bound (``_status``). Raises InfeasibleError or SolveTimeoutError."""
+    g = greedy(cs)
+    if cs.sharing_restricted:
+        estimate = micro_usd(g[2]) if g is not None else None
+        if slot_engines(slot_counts(cs, estimate)) <= MAX_SLOT_ENGINES:
+            return _solve_whole_space(cs, clock, threads, solver, baselines, fleet_cap(cs, g[1]) if g else None)
+    # the greedy plan has no shared devices; as a hint beside sharing patterns it slowed CP-SAT 5x (default scenario:
+    # 10.2 s against 1.9 s), so it is given only to programs without patterns
+    hint = (g[0], g[1]) if g and not cs.patterns else None
+    # time kept back for what follows the solve: the bound of a restricted space (a quarter), baselines (a little)
+    reserve = 0.25 * clock.left() if cs.sharing_restricted else (min(1.0, 0.15 * clock.left()) if baselines else 0.0)
+    sol = solve_fleet(cs, time_limit_s=max(0.01, clock.left() - reserve), threads=threads, hint=hint, solver=solver)
+    status, bound, notes = _status(cs, sol, clock, threads)
+    return sol, cs, status, bound, notes
+
+
+def _solve_whole_space(cs: CandidateSet, clock: Clock, threads: int, solver: str, baselines: bool,
+                       cap: int | None) -> Solved:
+    """A restricted sharing space: the restricted patterns give an incumbent (a quarter of the time at most), then the
+    device-slot model searches the whole space from it (the rest, less the baselines' share), both in one worker
+    (``solve_slots``: the same plan at any thread count). ``cap``: the cost of a valid plan known beforehand."""
+    reserve = min(1.0, 0.15 * clock.left()) if baselines else 0.0
+    pre: Solution | None = None
+    failed: PlannerError | None = None
+    try:
+        pre = solve_fleet(cs, time_limit_s=max(0.01, 0.25 * (clock.left() - reserve)), threads=1, solver=solver,
+                          tie_break=False)
+    except (InfeasibleError, SolveTimeoutError) as exc:
+        failed = exc  # the slot model decides: the restricted space may hold no fleet where the whole space does
+    res = solve_slots(cs, pre, deadline=clock.deadline - reserve, cost_cap_micro=cap)
+    if res is None:  # too large without an incumbent's cost: the restricted plan and the relaxation's bound
+        if pre is None:
+            assert failed is not None
+            raise failed
+        status, bound, notes = _status(cs, pre, clock, threads)
+        return pre, cs, status, bound, notes
+    sol = replace(res.solution, solve_seconds=res.solution.solve_seconds + (pre.solve_seconds if pre else 0.0))
+    slots = ", ".join(f"{n} on {g}" for g, n in res.slots.items()) or "none needed"
+    note = (f"device sharing: the pattern enumeration was restricted on {', '.join(cs.restricted_gpus)} (too many "
+            f"patterns), so an exact device-slot model searched the whole sharing space there (shared-device slots: "
+            f"{slots})")
+    if sol.status == "optimal":
+        return sol, res.candidates, "optimal", sol.cost_usd_per_hour, [note + "; the plan is optimal over the whole space"]
+    note += (f"; it stopped at the time limit: the plan is feasible, and its bound ${sol.bound_usd_per_hour:,.2f}/h "
+             f"covers the whole space")
+    return sol, res.candidates, "feasible", sol.bound_usd_per_hour, [note]
 
 
 def _status(cs: CandidateSet, sol: Solution, clock: Clock, threads: int) -> tuple[str, float, list[str]]:

@@ -114,6 +114,7 @@ class CandidateSet:
     patterns: tuple[Pattern, ...]
     patterns_truncated: tuple[str, ...]  # GPU types whose restricted pattern enumeration hit the cap
     sharing_restricted: bool = False  # the exact enumeration was too large: one engine size per model, cuts (notes)
+    restricted_gpus: tuple[str, ...] = ()  # the GPU types whose patterns are restricted (planner.solve.slots)
     calibration: dict[str, PerfConstants] = field(repr=False, compare=False, default_factory=dict)
     ladders: dict[tuple[str, str], EngineLadder] = field(repr=False, compare=False, default_factory=dict)  # may share
 
@@ -206,7 +207,7 @@ def build_candidates(scenario: Scenario, deadline: float | None = None) -> Candi
     # offers of GPU types that no candidate or pattern uses are still listed (reports show them); order is stable
     return CandidateSet(scenario=scenario, demand=demand, unit=unit, candidates=tuple(cands), rejected=tuple(rejected),
                         offers=tuple(offers), shared=shared, patterns=tuple(pats), patterns_truncated=tuple(truncated),
-                        sharing_restricted=restricted, calibration=cal,
+                        sharing_restricted=bool(restricted), restricted_gpus=restricted, calibration=cal,
                         ladders=ladders if scenario.sharing.enabled else {})
 
 

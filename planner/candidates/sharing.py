@@ -10,8 +10,10 @@ A pattern is one device's engines with their sizes: a vector (c_m) over the mode
 downward closed (fewer sequences or fewer engines never break a rule), so only the Pareto-maximal ones are needed,
 each engine capped at the model's demand; the integer program chooses how many devices run each pattern, so a model
 runs any number of engines (each counts as a replica) of any size. ``patterns`` enumerates them exactly up to
-EXACT_VISITS partial vectors; beyond that the space is *restricted* (one engine size per model, demand /
-min_replicas, and the old cost-based cuts) and the plan is reported as feasible with a bound, never as optimal.
+EXACT_VISITS partial vectors per GPU type; beyond that the type's patterns are *restricted* (a few engine sizes per
+model, or one, demand / min_replicas, with the old cost-based cuts) and listed in ``restricted_gpus``: the planner
+then searches those types' whole sharing space with the device-slot model (``planner.solve.slots``, the same rules
+as ``EngineLadder``), the restricted patterns serving as its first plan.
 """
 
 from __future__ import annotations
@@ -219,28 +221,32 @@ def _vectors(lads: list[EngineLadder], sizes: list[list[int]], usable: int, util
     return out if extend([], 0, 0, 0, 0.0, math.inf) else None
 
 
-def _pattern(gid: str, engines: list[SharedEngine]) -> Pattern:
+def pattern_of(gid: str, engines: list[SharedEngine]) -> Pattern:
+    """The pattern of one device of ``gid`` running ``engines`` (keyed and ordered by model name)."""
     es = sorted(engines, key=lambda e: e.model)
     return Pattern(key=f"{gid}|" + "+".join(f"{e.model}:{e.concurrency}" for e in es), gpu=gid,
                    models=tuple(e.model for e in es), concurrency=tuple(e.concurrency for e in es), engines=tuple(es))
 
 
 def patterns(s: Scenario, ladders: dict[tuple[str, str], EngineLadder], standalone: dict[str, float],
-             offers: list[PricedOffer], deadline: float | None = None) -> tuple[list[Pattern], list[str], bool]:
-    """Sharing patterns per GPU type: (patterns, GPU types whose restricted enumeration stopped at a cap, restricted).
+             offers: list[PricedOffer], deadline: float | None = None) -> tuple[list[Pattern], list[str], tuple[str, ...]]:
+    """Sharing patterns per GPU type: (patterns, GPU types whose restricted enumeration stopped at a cap, GPU types
+    whose patterns are restricted).
 
     Per GPU type: exact (every Pareto-maximal vector) while the enumeration stays within EXACT_VISITS; otherwise
     over a few engine sizes per model (``_levels``) within LEVEL_VISITS; otherwise (very large fleets) one size per
-    model with the cost-based cuts of ``_restricted``. Any type not exact makes the space restricted."""
+    model with the cost-based cuts of ``_restricted``. Any type not exact makes the space restricted (on those types
+    ``planner.solve.slots`` searches the whole space)."""
     if not s.sharing.enabled:
-        return [], [], False
+        return [], [], ()
     emax = s.sharing.max_engines_per_device
     per_gpu: dict[str, list[EngineLadder]] = {}
     for (_, g), lad in sorted(ladders.items()):
         per_gpu.setdefault(g, []).append(lad)
     util_cap = round(s.gpu_memory_utilization * UTIL_STEPS)
     out: list[Pattern] = []
-    restricted, one_size = False, []
+    restricted: list[str] = []
+    one_size: list[str] = []
     # per GPU type, so that a type's patterns never depend on the other types (adding a type only adds patterns)
     for gid, lads in per_gpu.items():
         if len(lads) < 2:
@@ -251,20 +257,20 @@ def patterns(s: Scenario, ladders: dict[tuple[str, str], EngineLadder], standalo
         if sum(map(len, exact)) + len(lads) * (len(lads) - 1) // 2 <= EXACT_VISITS:
             vecs = _vectors(lads, exact, usable, util_cap, emax, _Budget(EXACT_VISITS, deadline))
         if vecs is None:  # restricted: engine sizes demand / k for a few k (and what one device holds)
-            restricted = True
+            restricted.append(gid)
             if len(lads) * (len(lads) - 1) // 2 <= LEVEL_VISITS:
                 vecs = _vectors(lads, [_levels(lad) for lad in lads], usable, util_cap, emax,
                                 _Budget(LEVEL_VISITS, deadline))
         if vecs is None:
             one_size.append(gid)
             continue
-        out += [_pattern(gid, [lads[i].engine(c) for i, c in v]) for v in vecs]
+        out += [pattern_of(gid, [lads[i].engine(c) for i, c in v]) for v in vecs]
     truncated: list[str] = []
     if one_size:  # very large fleets: one engine size per model on these types, with the old cuts
         more, truncated, _ = _restricted(s, {k: v for k, v in ladders.items() if k[1] in one_size}, standalone, offers,
                                          deadline)
         out += more
-    return out, truncated, restricted
+    return out, truncated, tuple(restricted)
 
 
 def _levels(lad: EngineLadder) -> list[int]:
@@ -283,7 +289,7 @@ def _all_vectors(per_gpu: dict[str, list[EngineLadder]], sizes: dict[str, list[l
         vecs = _vectors(lads, sizes[gid], usable[gid], util_cap, emax, budget)
         if vecs is None:
             return None
-        out += [_pattern(gid, [lads[i].engine(c) for i, c in v]) for v in vecs]
+        out += [pattern_of(gid, [lads[i].engine(c) for i, c in v]) for v in vecs]
     return out
 
 
@@ -362,7 +368,7 @@ def _enumerate(s: Scenario, shared: dict[tuple[str, str], SharedEngine], standal
             truncated.append(gid)
         if prune:
             found = [t for t in found if device_cost.get(gid, float("inf")) < sum(standalone.get(engines[i].model, 0.0) for i in t)]
-        out += [_pattern(gid, [engines[i] for i in t]) for t in found]
+        out += [pattern_of(gid, [engines[i] for i in t]) for t in found]
     return out, truncated
 
 

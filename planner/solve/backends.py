@@ -35,14 +35,25 @@ class Row:
     hi: int | None
 
 
+@dataclass(frozen=True)
+class Element:
+    """target = table[index]: a table lookup (CP-SAT's element constraint; ``planner.solve.slots`` uses it)."""
+
+    index: int
+    table: tuple[int, ...]
+    target: int
+
+
 @dataclass
 class LinearModel:
-    """A solver-neutral integer program: variables with bounds, rows, a minimised objective, a hint."""
+    """A solver-neutral integer program: variables with bounds, rows, a minimised objective, a hint; table lookups
+    (``elements``) only for CP-SAT."""
 
     vars: list[Var] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
     objective: dict[int, int] = field(default_factory=dict)
     hint: dict[int, int] = field(default_factory=dict)
+    elements: list[Element] = field(default_factory=list)
 
     def var(self, name: str, ub: int, boolean: bool = False) -> int:
         self.vars.append(Var(name, int(ub), boolean))
@@ -68,6 +79,8 @@ def choose_backend(solver: str, lm: LinearModel, patterns: int, candidates: int)
     1,000-model fleets where CP-SAT stalls; with the exact sharing patterns (any engine count and size per model) the
     brute-force suite (tests/test_full_space.py) solves in seconds with CP-SAT and runs for minutes with CBC.
     HiGHS stays available as ``--solver highs``."""
+    if lm.elements:
+        return "cp-sat"  # table lookups (the device-slot model) are CP-SAT constraints
     if solver != "auto":
         return solver
     return "cp-sat" if patterns > 0 else "cbc"
@@ -128,6 +141,8 @@ def _cpsat_model(lm: LinearModel) -> tuple[Any, list[Any], Any]:
             m.add(expr >= r.lo)
         elif r.hi is not None:
             m.add(expr <= r.hi)
+    for e in lm.elements:
+        m.add_element(xs[e.index], list(e.table), xs[e.target])
     obj = sum(c * xs[i] for i, c in lm.objective.items())
     m.minimize(obj)
     for i, v in sorted(lm.hint.items()):

@@ -52,8 +52,9 @@ replica are separate groups and may sit in different instances of the same GPU t
 the rules are monotone, so an engine larger than needed costs nothing. (There is no constraint (3): a pattern's
 engines count directly in (1) and (2).)
 
-A bound for a restricted sharing space (``relax_sharing``; ``planner.candidates.sharing`` restricts engine sizes for
-large fleets): patterns are replaced by pooled engines per GPU type g, z_mg sequences in e_mg engines over v_g
+GPU types whose patterns ``planner.candidates.sharing`` had to restrict get device slots instead
+(``planner.solve.slots.SlotModel``, a subclass adding its variables to the terms below: the whole sharing space). A
+bound for a restricted space too large for slots (``relax_sharing``): patterns are replaced by pooled engines per GPU type g, z_mg sequences in e_mg engines over v_g
 devices, with z_mg <= cmax_mg e_mg, e_mg <= v_g, sum_m e_mg <= E v_g and sum_m fixed_m e_mg + kv_m z_mg <= usable_g v_g
 (every plan of the whole space satisfies these), so the solver's bound of that program bounds the whole space.
 
@@ -164,6 +165,17 @@ class FleetModel:
         pool_gpus = sorted({g for _, g in self.pool})
         self.v = {g: lm.var(f"v[{g}]", sum(lm.vars[self.e[k]].ub for k in self.pool if k[1] == g)) for g in pool_gpus}
         # y_o: instances of offer o; enough for every GPU the replicas could need
+        need = self._gpus_needed()
+        self.y = {}
+        for o in self.offers:
+            ub = math.ceil(need.get(o.gpu, 0) / o.gpus_per_instance)
+            if o.max_instances is not None:
+                ub = min(ub, o.max_instances)
+            self.y[o.id] = lm.var(f"y[{o.id}]", ub)
+
+    def _gpus_needed(self) -> dict[str, int]:
+        """Per GPU type, the most GPUs the replicas, patterns and pooled devices could use (bounds of y)."""
+        lm = self.lm
         need: dict[str, int] = {}
         for c in self.cands:
             need[c.gpu] = need.get(c.gpu, 0) + c.gpus * lm.vars[self.x[c.key]].ub
@@ -171,12 +183,7 @@ class FleetModel:
             need[p.gpu] = need.get(p.gpu, 0) + lm.vars[self.u[p.key]].ub
         for g, v in self.v.items():
             need[g] = need.get(g, 0) + lm.vars[v].ub
-        self.y = {}
-        for o in self.offers:
-            ub = math.ceil(need.get(o.gpu, 0) / o.gpus_per_instance)
-            if o.max_instances is not None:
-                ub = min(ub, o.max_instances)
-            self.y[o.id] = lm.var(f"y[{o.id}]", ub)
+        return need
 
     # ---- the problem's quantities, as terms (coefficient, variable) -------------------------------------------------
     def served_units(self, model: str) -> Terms:
@@ -391,7 +398,9 @@ class FleetModel:
         )
 
     def solve(self, time_limit_s: float, threads: int = 1, solver: str = "auto", log: bool = False,
-              started: float | None = None) -> Solution:
+              started: float | None = None, tie_break: bool | None = None) -> Solution:
+        """Solve within ``time_limit_s`` (from ``started``). ``tie_break``: run CP-SAT's stable tie-break solve
+        (None: for modest models and several workers, the rule below)."""
         if solver not in SOLVERS:
             raise InputError(not_one_of("--solver: ", solver, SOLVERS))
         solver = choose_backend(solver, self.lm, len(self.patterns), len(self.cands))
@@ -400,6 +409,7 @@ class FleetModel:
         # CP-SAT ties (same cost, same GPU count) go to a stable order: always for modest models, and whenever
         # several workers could otherwise return different optima
         canon = solver == "cp-sat" and (threads > 1 or len(self.lm.vars) <= CANONICAL_MAX_VARIABLES)
+        canon = canon if tie_break is None else (solver == "cp-sat" and tie_break)
         values, status, obj_bound, stats = run_backend(self.lm, solver, deadline, threads, log,
                                                        self.canonical_objective() if canon else None)
         secs = time.perf_counter() - t0
@@ -418,12 +428,13 @@ class FleetModel:
 def solve_fleet(cs: CandidateSet, *, time_limit_s: float, threads: int = 1, hint: tuple[dict, dict] | None = None,
                 gpu_types: set[str] | None = None, limits: dict[str, int] | None = None,
                 budget_usd_per_hour: float | str | None = "scenario", solver: str = "auto",
-                relax_sharing: bool = False) -> Solution:
+                relax_sharing: bool = False, tie_break: bool | None = None) -> Solution:
     """Build and solve the integer program (module doc). Raises InfeasibleError or SolveTimeoutError.
-    ``relax_sharing``: solve the relaxation (R) instead of the patterns; its bound is a bound of the whole space."""
+    ``relax_sharing``: solve the relaxation (R) instead of the patterns; its bound is a bound of the whole space.
+    ``tie_break``: see ``FleetModel.solve``."""
     started = time.perf_counter()
     fm = FleetModel(cs, budget_usd_per_hour=budget_usd_per_hour, limits=limits, gpu_types=gpu_types,
                     relax_sharing=relax_sharing)
     if hint is not None:
         fm.add_hint(*hint)
-    return fm.solve(time_limit_s, threads, solver, started=started)
+    return fm.solve(time_limit_s, threads, solver, started=started, tie_break=tie_break)
