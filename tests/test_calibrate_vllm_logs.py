@@ -102,3 +102,13 @@ def test_table_output_prints_before_and_after(tmp_path: Path, capsys: pytest.Cap
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "before" in text and "after" in text and "median |error|" in text
+
+
+def test_several_logs_after_one_flag_and_held_out_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--vllm-log a b c d`: every file is read; each log's held-out error uses the terms fitted on the others."""
+    out = tmp_path / "mine.yaml"
+    assert main(["calibrate", "--vllm-log", *map(str, H100), "--gpu", "h100-sxm", "--out", str(out), "-f", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert [r["log"] for r in d["logs"]] == [p.name for p in H100]
+    assert d["kv_tokens_error"]["held_out_logs"] == len(H100)
+    assert all(abs(r["held_out_error"]) < 0.01 for r in d["logs"])

@@ -190,7 +190,7 @@ def estimate(
 
 @app.command()
 def calibrate(
-    points: Path | None = typer.Argument(None, help="Measured points: CSV or YAML (model, gpu, tp, precision, batch, input_tokens, output_tokens, tpot_ms, ttft_ms)."),
+    points: list[Path] | None = typer.Argument(None, help="Measured points: CSV or YAML (model, gpu, tp, precision, batch, input_tokens, output_tokens, tpot_ms, ttft_ms)."),
     out: Path = typer.Option(..., "--out", "-o", help="Calibration file to write (name it in a scenario's `calibration:`)."),
     vllm_log: list[Path] | None = typer.Option(None, "--vllm-log", help="vLLM start-up logs (repeat, or list after it): fit the memory terms instead."),
     gpu: str | None = typer.Option(None, "--gpu", help="With --vllm-log: the GPU type the logs ran on."),
@@ -208,11 +208,11 @@ def calibrate(
     from planner.cli import inspect_commands as commands
 
     _check_format(fmt, ("table", "json"))
-    if vllm_log:
-        if points is not None:  # `--vllm-log a.log b.log`: typer takes the second file as the points argument
-            vllm_log = [*vllm_log, points]
-        commands.calibrate_logs_cmd(vllm_log, out, gpu, model, vllm_version, catalog_path, fmt)
+    if vllm_log:  # `--vllm-log a.log b.log c.log`: the files after the first arrive as arguments
+        commands.calibrate_logs_cmd([*vllm_log, *(points or [])], out, gpu, model, vllm_version, catalog_path, fmt)
         return
-    if points is None:
+    if not points:
         raise InputError("calibrate: give a file of measured points, or --vllm-log FILE... with --gpu")
-    commands.calibrate_cmd(points, out, fmt)
+    if len(points) > 1:
+        raise InputError(f"calibrate: one file of measured points, got {len(points)}; for vLLM logs use --vllm-log FILE...")
+    commands.calibrate_cmd(points[0], out, fmt)

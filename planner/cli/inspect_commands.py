@@ -351,10 +351,13 @@ def calibrate_logs_cmd(logs: list[Path], out: Path, gpu: str | None, model: str 
                  for f in fits], ["gpu", "family", "tp", "non_torch_gib", "activation_factor", "logs"],
                 title=f"vLLM memory terms written to {out}")
     shown = [{k: r[k] for k in ("log", "model", "vllm", "tp", "logged_kv_tokens", "before_kv_tokens", "after_kv_tokens")}
-             | {"before_error": _pct(r["before_error"]), "after_error": _pct(r["after_error"])} for r in rows]
-    print_table(shown, list(shown[0].keys()), title="KV-cache size in tokens: logged, and predicted before / after the fit")
-    print(f"KV tokens: median |error| {summary['before_median']:.1%} before, {summary['after_median']:.1%} after "
-          f"over {summary['logs']} log(s) (the fit's own logs; name {out} in a scenario's `calibration:`)")
+             | {"before_error": _pct(r["before_error"]), "after_error": _pct(r["after_error"]),
+                "held_out_error": _pct(r["held_out_error"])} for r in rows]
+    print_table(shown, list(shown[0].keys()), title="KV-cache size in tokens: logged, and predicted before / after the fit "
+                "(held out: fitted on the other logs of the GPU type and version family)")
+    held = "" if summary["held_out_median"] is None else f", {summary['held_out_median']:.1%} held out"
+    print(f"KV tokens: median |error| {summary['before_median']:.1%} before, {summary['after_median']:.1%} after{held} "
+          f"over {summary['logs']} log(s); name {out} in a scenario's `calibration:`")
 
 
 def _pct(x: float | None) -> str | None:
@@ -366,8 +369,10 @@ def _error_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
     b = [abs(r["before_error"]) for r in rows if r["before_error"] is not None]
     a = [abs(r["after_error"]) for r in rows if r["after_error"] is not None]
+    h = [abs(r["held_out_error"]) for r in rows if r["held_out_error"] is not None]
     return {"logs": len(b), "before_median": statistics.median(b), "after_median": statistics.median(a),
-            "before_worst": max(b), "after_worst": max(a)}
+            "before_worst": max(b), "after_worst": max(a), "held_out_median": statistics.median(h) if h else None,
+            "held_out_logs": len(h)}
 
 
 def memory_calibration_text(fits: tuple[Any, ...], source: str) -> str:

@@ -146,15 +146,19 @@ def fit_memory(cases: list[LogCase], source: str) -> tuple[MemoryFit, ...]:
 
 
 def errors(cases: list[LogCase], fits: tuple[MemoryFit, ...]) -> list[dict[str, Any]]:
-    """Per log: the logged KV tokens, and the prediction and its error before (built-in) and after (``fits``)."""
+    """Per log: the logged KV tokens, and the prediction and its error before (built-in) and after (``fits``), and
+    held out: with the terms fitted on the other logs of its GPU type and version family (None when it has none)."""
     rows = []
-    for c in cases:
+    for i, c in enumerate(cases):
         before, after = predict(c), predict(c, fits)
         want = logged_tokens(c, before)
+        others = [o for j, o in enumerate(cases) if j != i and (o.gpu.id, o.family) == (c.gpu.id, c.family)]
+        held = predict(c, fit_memory(others, "")) if others else None
         row: dict[str, Any] = {"log": Path(c.log.path).name, "model": c.arch.id, "gpu": c.gpu.id, "vllm": c.engine.version,
                                "family": c.family, "tp": c.kw["tp"], "pp": c.kw["pp"], "logged_kv_tokens": want,
-                               "before_kv_tokens": before.kv_cache_tokens, "after_kv_tokens": after.kv_cache_tokens}
-        for k, e in (("before", before), ("after", after)):
-            row[f"{k}_error"] = None if not want else e.kv_cache_tokens / want - 1
+                               "before_kv_tokens": before.kv_cache_tokens, "after_kv_tokens": after.kv_cache_tokens,
+                               "held_out_kv_tokens": None if held is None else held.kv_cache_tokens}
+        for k, e in (("before", before), ("after", after), ("held_out", held)):
+            row[f"{k}_error"] = None if not want or e is None else e.kv_cache_tokens / want - 1
         rows.append(row)
     return rows
