@@ -112,3 +112,23 @@ def test_plan_cli_takes_engine_flags(capsys) -> None:
     assert code == 0
     d = json.loads(capsys.readouterr().out)
     assert d["replicas"] and all(r["launch"]["max_num_seqs"] == 128 and r["concurrency"] <= 128 for r in d["replicas"])
+
+
+def test_a_fixed_kv_pool_is_planned_without_sharing_and_within_the_usable_memory() -> None:
+    """--kv-cache-memory-bytes: vLLM allocates that pool whatever the engine's share, so no engine shares a device, and
+    a deployment whose pool and fixed memory exceed the scenario's usable memory is rejected (vLLM itself would ignore
+    gpu_memory_utilization)."""
+    s = _scenario({"kv_cache_memory_bytes": 4_000_000_000}, gpus=("rtx-4090", "a10"))
+    cs = build_candidates(s)
+    assert not cs.patterns
+    assert any("--kv-cache-memory-bytes" in r.reason for r in cs.rejected)
+    p = plan(s, baselines=False)  # the pipeline runs the checker
+    assert p.replicas and not any(r.shared for r in p.replicas)
+    assert all(_flags(ln.argv)["--kv-cache-memory-bytes"] == "4000000000" for ln in launch_lines(p, s))
+
+
+def test_every_version_family_plans_and_passes_the_checker() -> None:
+    for version in ("0.2.4", "0.6.4", "0.8.5", "0.10.0"):
+        s = _scenario({"vllm_version": version}, concurrency=300)
+        p = plan(s, baselines=False)  # raises PlanCheckError if a shard differs from the estimator under the profile
+        assert sum(r.concurrency for r in p.replicas if r.model == "chat") >= 300

@@ -284,6 +284,14 @@ def _candidate(m: ModelReq, g: GPU, tp: int, pp: int, s: Scenario, c: PerfConsta
     mem = replica_estimate(m.arch, g, tp=tp, pp=pp, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype,
                            context_tokens=m.context_tokens, concurrency=1, gpu_memory_utilization=s.gpu_memory_utilization,
                            max_batched_tokens=m.max_batched_tokens, engine=m.engine)
+    taken = mem.per_device.kv_cache_bytes + mem.fixed_bytes_per_device  # weights + activation + runtime + KV
+    usable = int(mem.per_device.total_bytes * s.gpu_memory_utilization)
+    if m.engine.kv_cache_memory_bytes and mem.max_concurrency >= 1 and taken > usable:
+        # vLLM ignores gpu_memory_utilization with a fixed KV pool; the plan still keeps the scenario's headroom
+        return None, Rejection(m.name, g.id, tp, pp, f"with --kv-cache-memory-bytes {m.engine.kv_cache_memory_bytes} an "
+                               f"engine takes {taken / 2**30:.2f} GiB per device, more than the usable "
+                               f"{usable / 2**30:.2f} GiB (gpu_memory_utilization {s.gpu_memory_utilization:g})",
+                               RejectionKind.MEMORY, taken - usable)
     if mem.max_concurrency < 1:
         short = mem.per_device.weights_bytes + mem.per_device.activation_bytes + mem.per_device.overhead_bytes \
             + mem.seq_kv_bytes - mem.per_device.usable_bytes

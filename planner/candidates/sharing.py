@@ -149,6 +149,8 @@ def engine_ladder(m: ModelReq, g: GPU, s: Scenario, c: PerfConstants) -> EngineL
         return None  # rate workloads are sized by latency under load; they get whole devices
     if (m.tp and 1 not in m.tp) or (m.pp and 1 not in m.pp):
         return None  # a shared engine is TP1 x PP1: the model's lists must allow it
+    if m.engine.kv_cache_memory_bytes:
+        return None  # a fixed KV pool (--kv-cache-memory-bytes) is not sized by the engine's share of the device
     if parallel_problem(m.arch, g, 1, 1, m.precision, m.kv_cache_dtype) or m.context_tokens > m.arch.max_context:
         return None
     lad = EngineLadder(m, g, s, c, _engine_memory(m, g, s, planned_max_num_seqs(m.engine, g, 1)))
