@@ -98,3 +98,39 @@ def test_plan_json_gets_replicas_launch(planned) -> None:
     for r in d["replicas"]:
         assert r["launch"]["command"].split()[1:3] == ["vllm", "serve"]
         assert r["launch"]["max_num_seqs"] >= r["concurrency"]
+
+
+def test_each_replica_is_budgeted_at_its_launch_lines_max_num_seqs(planned) -> None:
+    """vLLM profiles its sampler on --max-num-seqs rows: every shard of every replica (dedicated stages and shared
+    engines) holds the estimator's budget at its launch line's --max-num-seqs, and that budget holds the replica's
+    planned sequences."""
+    from planner.estimate.memory import estimate_memory, stage_devices
+
+    s, p = planned
+    models = {m.name: m for m in s.models}
+    lines = {ln.replica: ln for ln in launch_lines(p, s)}
+    shards = {}
+    for i in p.instances:
+        for d in i.devices:
+            for sh in d.shards:
+                shards.setdefault(sh.replica, []).append(sh)
+    for r in p.replicas:
+        m, g = models[r.model], s.catalog.get(r.gpu)
+        n = int(_flags(lines[r.id].argv)["--max-num-seqs"])
+        kw = {"tp": r.tp, "pp": r.pp, "precision": m.precision, "kv_cache_dtype": m.kv_cache_dtype,
+              "max_batched_tokens": m.max_batched_tokens, "engine": m.engine, "max_num_seqs": n}
+        if r.shared:
+            e = estimate_memory(m.arch, g, context_tokens=m.context_tokens, gpu_memory_utilization=s.gpu_memory_utilization,
+                                **kw)
+            (sh,) = shards[r.id]
+            assert sh.activation_bytes == e.per_device.activation_bytes
+            assert sh.kv_cache_bytes >= r.concurrency * e.seq_kv_bytes
+            continue
+        want = stage_devices(m.arch, g, gpu_memory_utilization=s.gpu_memory_utilization, context_tokens=m.context_tokens,
+                             **kw)
+        for sh in shards[r.id]:
+            assert (sh.activation_bytes, sh.kv_cache_bytes) == (want[sh.stage].activation_bytes,
+                                                                want[sh.stage].kv_cache_bytes)
+        e = estimate_memory(m.arch, g, context_tokens=m.context_tokens, gpu_memory_utilization=s.gpu_memory_utilization,
+                            **kw)
+        assert e.max_concurrency >= r.concurrency

@@ -23,7 +23,7 @@ from typing import Any
 
 from planner.candidates.sharing import EngineLadder, Pattern, SharedEngine, engine_ladder, patterns
 from planner.errors import SolveTimeoutError
-from planner.estimate.memory import MemoryEstimate, estimate_memory, parallel_problem
+from planner.estimate.memory import MemoryEstimate, parallel_problem, replica_estimate
 from planner.estimate.speed import PerfConstants, constants_for, load_calibration, max_batch_for_slo, serving_point
 from planner.inputs.catalog import GPU
 from planner.inputs.pricing import PricedOffer, priced_offers
@@ -225,7 +225,8 @@ def _on_gpu_type(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, offers: li
     """One model's kept candidates and its rejections on one priced GPU type. An identical deployment of another model
     (same shape) reuses that model's result under this model's name."""
     shape = (id(m.arch), demand_units(m)[0], m.precision, m.kv_cache_dtype, m.context_tokens, m.input_tokens, m.output_tokens,
-             m.max_batched_tokens, m.min_tokens_per_s, m.max_ttft_ms, m.request_rate_per_s is not None, m.tp, m.pp)
+             m.max_batched_tokens, m.min_tokens_per_s, m.max_ttft_ms, m.request_rate_per_s is not None, m.tp, m.pp,
+             m.engine)
     memo = cache.get((shape, g.id))
     if memo is not None:
         kept_, rej_ = memo
@@ -311,9 +312,19 @@ def _candidate_of_shape(m: ModelReq, g: GPU, tp: int, pp: int, s: Scenario, c: P
 
 
 def _candidate(m: ModelReq, g: GPU, tp: int, pp: int, s: Scenario, c: PerfConstants) -> tuple[Candidate | None, Rejection | None]:
-    mem = estimate_memory(m.arch, g, tp=tp, pp=pp, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype,
-                          context_tokens=m.context_tokens, concurrency=1, gpu_memory_utilization=s.gpu_memory_utilization,
-                          max_batched_tokens=m.max_batched_tokens)
+    # budgeted at the --max-num-seqs its launch line sets (memory.planned_max_num_seqs): its own capacity, or the
+    # profile's max_num_seqs with the capacity capped there
+    mem = replica_estimate(m.arch, g, tp=tp, pp=pp, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype,
+                           context_tokens=m.context_tokens, concurrency=1, gpu_memory_utilization=s.gpu_memory_utilization,
+                           max_batched_tokens=m.max_batched_tokens, engine=m.engine)
+    taken = mem.per_device.kv_cache_bytes + mem.fixed_bytes_per_device  # weights + activation + runtime + KV
+    usable = int(mem.per_device.total_bytes * s.gpu_memory_utilization)
+    if m.engine.kv_cache_memory_bytes and mem.max_concurrency >= 1 and taken > usable:
+        # vLLM ignores gpu_memory_utilization with a fixed KV pool; the plan still keeps the scenario's headroom
+        return None, Rejection(m.name, g.id, tp, pp, f"with --kv-cache-memory-bytes {m.engine.kv_cache_memory_bytes} an "
+                               f"engine takes {taken / 2**30:.2f} GiB per device, more than the usable "
+                               f"{usable / 2**30:.2f} GiB (gpu_memory_utilization {s.gpu_memory_utilization:g})",
+                               RejectionKind.MEMORY, taken - usable)
     if mem.max_concurrency < 1:
         short = mem.per_device.weights_bytes + mem.per_device.activation_bytes + mem.per_device.overhead_bytes \
             + mem.seq_kv_bytes - mem.per_device.usable_bytes

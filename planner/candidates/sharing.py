@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 
 from planner.errors import SolveTimeoutError
-from planner.estimate.memory import MemoryEstimate, estimate_memory, parallel_problem
+from planner.estimate.memory import MemoryEstimate, estimate_memory, parallel_problem, planned_max_num_seqs
 from planner.estimate.speed import PerfConstants, serving_point
 from planner.inputs.catalog import GPU
 from planner.inputs.pricing import PricedOffer
@@ -79,19 +79,37 @@ class EngineLadder:
 
     def __init__(self, m: ModelReq, g: GPU, s: Scenario, c: PerfConstants, mem: MemoryEstimate) -> None:
         self.m, self.g, self.c, self.mem = m, g, c, mem
+        self.s = s
         self.total = mem.per_device.total_bytes
         usable = mem.per_device.usable_bytes
+        self._mems: dict[int, MemoryEstimate] = {mem.max_num_seqs: mem}
+        self._utils: dict[int, int] = {}
         top = 0
         assert m.concurrency is not None
-        while top < m.concurrency and self.need(top + 1) <= usable:
+        most = min(m.concurrency, m.engine.max_num_seqs or m.concurrency)  # vLLM schedules at most max_num_seqs
+        while top < most and self.need(top + 1) <= usable:
             top += 1
         self.cmax = top
         self._engines: dict[int, SharedEngine] = {}
         self._caps: dict[int, float] = {}
 
+    def memory_at(self, conc: int) -> MemoryEstimate:
+        """The engine's budget at ``conc`` sequences: vLLM profiles the sampler on its --max-num-seqs rows
+        (memory.planned_max_num_seqs), so an engine above the version's default max_num_seqs needs more."""
+        n = planned_max_num_seqs(self.m.engine, self.g, conc)
+        got = self._mems.get(n)
+        if got is None:
+            got = self._mems[n] = _engine_memory(self.m, self.g, self.s, n)
+        return got
+
     def util(self, conc: int) -> int:
-        """The engine's utilization fraction in 1e-4 steps: ceil((fixed + c x seq_kv) / device bytes x 1e4)."""
-        return -(-(self.mem.fixed_bytes_per_device + conc * self.mem.seq_kv_bytes) * UTIL_STEPS // self.total)
+        """The engine's utilization fraction in 1e-4 steps: ceil((fixed + c x seq_kv) / device bytes x 1e4), the fixed
+        bytes at the engine's --max-num-seqs."""
+        got = self._utils.get(conc)
+        if got is None:
+            mem = self.memory_at(conc)
+            got = self._utils[conc] = -(-(mem.fixed_bytes_per_device + conc * mem.seq_kv_bytes) * UTIL_STEPS // self.total)
+        return got
 
     def need(self, conc: int) -> int:
         """The engine's bytes: its fraction of the device (rounded up to 1e-4) times the device's bytes."""
@@ -105,7 +123,7 @@ class EngineLadder:
                                tp=1, pp=1, batch=conc, input_tokens=m.input_tokens, output_tokens=m.output_tokens)
             e = SharedEngine(model=m.name, gpu=self.g.id, concurrency=conc, memory_bytes=self.need(conc),
                              step_ms=sp.serving_step_ms, prefill_ms=sp.ttft_ms - sp.serving_step_ms,
-                             util_steps=self.util(conc), memory=self.mem)
+                             util_steps=self.util(conc), memory=self.memory_at(conc))
             self._engines[conc] = e
         return e
 
@@ -133,13 +151,19 @@ def engine_ladder(m: ModelReq, g: GPU, s: Scenario, c: PerfConstants) -> EngineL
         return None  # rate workloads are sized by latency under load; they get whole devices
     if (m.tp and 1 not in m.tp) or (m.pp and 1 not in m.pp):
         return None  # a shared engine is TP1 x PP1: the model's lists must allow it
+    if m.engine.kv_cache_memory_bytes:
+        return None  # a fixed KV pool (--kv-cache-memory-bytes) is not sized by the engine's share of the device
     if parallel_problem(m.arch, g, 1, 1, m.precision, m.kv_cache_dtype) or m.context_tokens > m.arch.max_context:
         return None
-    mem = estimate_memory(m.arch, g, tp=1, pp=1, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype,
-                          context_tokens=m.context_tokens, concurrency=1, gpu_memory_utilization=s.gpu_memory_utilization,
-                          max_batched_tokens=m.max_batched_tokens)
-    lad = EngineLadder(m, g, s, c, mem)
+    lad = EngineLadder(m, g, s, c, _engine_memory(m, g, s, planned_max_num_seqs(m.engine, g, 1)))
     return lad if lad.cmax >= 1 else None
+
+
+def _engine_memory(m: ModelReq, g: GPU, s: Scenario, max_num_seqs: int) -> MemoryEstimate:
+    """A shared engine's (TP1 x PP1) budget at --max-num-seqs ``max_num_seqs``, under the model's engine profile."""
+    return estimate_memory(m.arch, g, tp=1, pp=1, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype,
+                           context_tokens=m.context_tokens, concurrency=1, gpu_memory_utilization=s.gpu_memory_utilization,
+                           max_batched_tokens=m.max_batched_tokens, max_num_seqs=max_num_seqs, engine=m.engine)
 
 
 class _Budget:

@@ -206,15 +206,29 @@ def estimate(
 
 @app.command()
 def calibrate(
-    points: Path = typer.Argument(..., help="Measured points: CSV or YAML (model, gpu, tp, precision, batch, input_tokens, output_tokens, tpot_ms, ttft_ms)."),
+    points: list[Path] | None = typer.Argument(None, help="Measured points: CSV or YAML (model, gpu, tp, precision, batch, input_tokens, output_tokens, tpot_ms, ttft_ms)."),
     out: Path = typer.Option(..., "--out", "-o", help="Calibration file to write (name it in a scenario's `calibration:`)."),
+    vllm_log: list[Path] | None = typer.Option(None, "--vllm-log", help="vLLM start-up logs (repeat, or list after it): fit the memory terms instead."),
+    gpu: str | None = typer.Option(None, "--gpu", help="With --vllm-log: the GPU type the logs ran on."),
+    model: str | None = typer.Option(None, "--model", help="With --vllm-log: the model, when the logs do not name it."),
+    vllm_version: str | None = typer.Option(None, "--vllm-version", help="With --vllm-log: the version, when the logs do not say it."),
+    catalog_path: Path | None = typer.Option(None, "--catalog", help="A catalog folder or file of your own."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
-    """Fit the throughput model's constants to your own measurements and score the fit.
+    """Fit the throughput model's constants to your own measurements, or (--vllm-log) the vLLM memory terms to your
+    own start-up logs, and score the fit.
 
     Example: planner calibrate my_measurements.csv --out my_calibration.yaml
+    Example: planner calibrate --vllm-log serve1.log serve2.log --gpu rtx-4090 --out my_calibration.yaml
     """
     from planner.cli import inspect_commands as commands
 
     _check_format(fmt, ("table", "json"))
-    commands.calibrate_cmd(points, out, fmt)
+    if vllm_log:  # `--vllm-log a.log b.log c.log`: the files after the first arrive as arguments
+        commands.calibrate_logs_cmd([*vllm_log, *(points or [])], out, gpu, model, vllm_version, catalog_path, fmt)
+        return
+    if not points:
+        raise InputError("calibrate: give a file of measured points, or --vllm-log FILE... with --gpu")
+    if len(points) > 1:
+        raise InputError(f"calibrate: one file of measured points, got {len(points)}; for vLLM logs use --vllm-log FILE...")
+    commands.calibrate_cmd(points[0], out, fmt)

@@ -127,6 +127,12 @@ def estimate_cmd(*, model: str | None, gpu: str | None, tp: int, pp: int, precis
         context = input_tokens + output_tokens
     cat = load_catalog(catalog_path)
     cal = load_calibration(str(calibration) if calibration else None)
+    if calibration and engine is not None:  # memory terms fitted on the user's vLLM logs (calibrate --vllm-log)
+        from dataclasses import replace
+
+        from planner.inputs.calibration_file import load_memory_fits
+
+        engine = replace(engine, memory_fits=load_memory_fits(calibration))
     kw: dict[str, Any] = {"precision": precision, "kv_cache_dtype": kv_cache_dtype, "context_tokens": context,
                           "concurrency": concurrency, "gpu_memory_utilization": util, "max_batched_tokens": max_batched_tokens,
                           "batch": batch, "input_tokens": input_tokens, "output_tokens": output_tokens,
@@ -324,3 +330,94 @@ def calibrate_cmd(points: Path, out: Path, fmt: str) -> None:
         print(f"TTFT: median error {summary['ttft_median_rel_err']:.1%}, worst {summary['ttft_worst_rel_err']:.1%}")
     for n in notes:
         print(f"Note: {n}")
+
+
+def calibrate_logs_cmd(logs: list[Path], out: Path, gpu: str | None, model: str | None, vllm_version: str | None,
+                       catalog_path: Path | None, fmt: str) -> None:
+    """`planner calibrate --vllm-log FILE...`: fit the non-torch and activation terms on the logs, write a calibration
+    file (the built-in throughput constants plus a `memory:` list) and print the KV-token error before and after."""
+    from planner.estimate.memory_fit import errors, fit_memory, log_case
+    from planner.inputs.catalog import load_catalog
+    from planner.inputs.library import get_model, resolve_model_id, unknown_model_message
+    from planner.inputs.vllm_log import read_vllm_log
+    from planner.report.files import atomic_write_text
+    from planner.report.tables import print_table, to_json
+
+    if out.is_dir():
+        raise InputError(f"--out {out}: is a directory, expected a file")
+    if gpu is None:
+        raise InputError("--gpu: required with --vllm-log (start-up logs do not name the GPU type); "
+                         "`planner catalog` lists the ids")
+    if vllm_version is not None:
+        from planner.estimate.engine import parse_version
+
+        parse_version(vllm_version)
+    try:
+        g = load_catalog(catalog_path).get(gpu)
+    except InputError as exc:
+        raise InputError(f"--gpu: {exc.message}") from None
+    cases = []
+    for path in logs:
+        log = read_vllm_log(path)
+        name = model or log.model
+        if name is None:
+            raise InputError(f"{path}: no model named in the log (model='...' or `vllm serve MODEL`); give --model")
+        if resolve_model_id(name) is None:
+            raise InputError(f"{path}: {unknown_model_message(name)} (named in the log); give --model")
+        cases.append(log_case(log, get_model(name), g, vllm_version))
+    source = "planner calibrate --vllm-log " + " ".join(str(p) for p in logs)
+    fits = fit_memory(cases, source)
+    rows = errors(cases, fits)
+    if not any(r["logged_kv_tokens"] for r in rows):
+        raise InputError(f"{logs[0]}: no KV-cache size in the logs ('GPU KV cache size: N tokens', '# GPU blocks: N' or "
+                         "'Available KV cache memory: X GiB'); the fit needs at least one")
+    atomic_write_text(out, memory_calibration_text(fits, source))
+    summary = _error_summary(rows)
+    if fmt == "json":
+        sys.stdout.write(to_json({"out": str(out), "kv_tokens_error": summary, "logs": rows,
+                                  "memory": [vars(f) for f in fits]}))
+        return
+    print_table([{"gpu": f.gpu, "family": f.family, "tp": f.tp, "non_torch_gib": None if f.non_torch_bytes is None
+                  else round(f.non_torch_bytes / 2**30, 3), "activation_factor": f.activation_factor, "logs": f.logs}
+                 for f in fits], ["gpu", "family", "tp", "non_torch_gib", "activation_factor", "logs"],
+                title=f"vLLM memory terms written to {out}")
+    shown = [{k: r[k] for k in ("log", "model", "vllm", "tp", "logged_kv_tokens", "before_kv_tokens", "after_kv_tokens")}
+             | {"before_error": _pct(r["before_error"]), "after_error": _pct(r["after_error"]),
+                "held_out_error": _pct(r["held_out_error"])} for r in rows]
+    print_table(shown, list(shown[0].keys()), title="KV-cache size in tokens: logged, and predicted before / after the fit "
+                "(held out: fitted on the other logs of the GPU type and version family)")
+    held = "" if summary["held_out_median"] is None else f", {summary['held_out_median']:.1%} held out"
+    print(f"KV tokens: median |error| {summary['before_median']:.1%} before, {summary['after_median']:.1%} after{held} "
+          f"over {summary['logs']} log(s); name {out} in a scenario's `calibration:`")
+
+
+def _pct(x: float | None) -> str | None:
+    return None if x is None else f"{x:+.1%}"
+
+
+def _error_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    import statistics
+
+    b = [abs(r["before_error"]) for r in rows if r["before_error"] is not None]
+    a = [abs(r["after_error"]) for r in rows if r["after_error"] is not None]
+    h = [abs(r["held_out_error"]) for r in rows if r["held_out_error"] is not None]
+    return {"logs": len(b), "before_median": statistics.median(b), "after_median": statistics.median(a),
+            "before_worst": max(b), "after_worst": max(a), "held_out_median": statistics.median(h) if h else None,
+            "held_out_logs": len(h)}
+
+
+def memory_calibration_text(fits: tuple[Any, ...], source: str) -> str:
+    """A calibration file: the built-in throughput constants (data/calibration.yaml) and the fitted memory terms."""
+    import yaml
+
+    from planner.estimate.speed import default_calibration_path
+    from planner.inputs.yaml_source import load_yaml
+
+    data, _ = load_yaml(default_calibration_path(), "calibration file")
+    doc = {"families": data["families"],
+           "memory": [{"gpu": f.gpu, "family": f.family, "tp": f.tp, "non_torch_bytes": f.non_torch_bytes,
+                       "activation_factor": f.activation_factor, "logs": f.logs, "source": f.source} for f in fits]}
+    header = (f"# vLLM memory terms fitted by `{source}` (planner/estimate/memory_fit.py); the throughput constants\n"
+              "# under `families` are the built-in ones (planner/data/calibration.yaml). Name this file in a scenario's\n"
+              "# `calibration:` or pass it to `planner estimate --calibration`.\n")
+    return header + yaml.safe_dump(doc, sort_keys=True, width=120)

@@ -27,10 +27,46 @@ if TYPE_CHECKING:
     from planner.plans.records import Plan
 
 
-def _scenario(path: Path | None) -> Scenario:
-    from planner.inputs.scenario import default_scenario_path, load_scenario
+def _scenario(path: Path | None, engine: dict | None = None) -> Scenario:
+    """The scenario file (or the built-in default), with the command's engine flags over its `engine:` blocks."""
+    from planner.inputs.scenario import default_scenario_path, load_scenario, with_engine_flags
 
-    return load_scenario(path if path is not None else default_scenario_path())
+    s = load_scenario(path if path is not None else default_scenario_path())
+    return with_engine_flags(s, **engine) if engine else s
+
+
+# engine flags of plan, candidates and report: over the scenario's `engine:` blocks, for every model (None: not given)
+EngineOpt = typer.Option(None, "--engine", help="The serving engine: vllm.")
+VllmVersionOpt = typer.Option(None, "--vllm-version", help="vLLM version X.Y[.Z] whose memory rules apply (default: the scenario's, else the README's current release).")
+MaxNumSeqsOpt = typer.Option(None, "--max-num-seqs", min=1, max=65_536, help="vLLM max_num_seqs for every engine: capacity is capped at it (default: each replica's planned sequences).")
+MaxBatchedOpt = typer.Option(None, "--max-batched-tokens", "--max-num-batched-tokens", min=16, max=1_048_576, help="vLLM max_num_batched_tokens (default: the version's).")
+EagerOpt = typer.Option(None, "--enforce-eager/--cuda-graphs", help="No CUDA graphs (vLLM --enforce-eager), or graphs (default: the scenario's, graphs).")
+BlockSizeOpt = typer.Option(None, "--block-size", help="KV block size in tokens: 1, 8, 16, 32, 64 or 128 (vLLM --block-size).")
+KvMemoryOpt = typer.Option(None, "--kv-cache-memory", "--kv-cache-memory-bytes", min=1, help="A fixed KV cache per GPU in bytes (vLLM --kv-cache-memory-bytes; skips profiling).")
+UsageOpt = typer.Option(None, "--usage", help="serve (`vllm serve`) or offline (the LLM class): vLLM's defaults differ.")
+ChunkedOpt = typer.Option(None, "--chunked-prefill", help="on or off (V0 only; V1 always chunks).")
+
+
+def engine_flags(*, engine: str | None, vllm_version: str | None, max_num_seqs: int | None,
+                 max_batched_tokens: int | None, enforce_eager: bool | None, block_size: int | None,
+                 kv_cache_memory: int | None, usage: str | None, chunked_prefill: str | None) -> dict:
+    """The engine flags as EngineProfile fields (None: not given); bad values are one-line errors naming the flag."""
+    from planner.estimate.engine import ENGINES, USAGES, parse_version
+
+    if engine is not None and engine not in ENGINES:
+        raise InputError(not_one_of("--engine: ", engine, ENGINES))
+    if usage is not None and usage not in USAGES:
+        raise InputError(not_one_of("--usage: ", usage, USAGES))
+    if chunked_prefill is not None and chunked_prefill not in ("on", "off"):
+        raise InputError(not_one_of("--chunked-prefill: ", chunked_prefill, ("on", "off")))
+    if block_size is not None and block_size not in (1, 8, 16, 32, 64, 128):
+        raise InputError(f"--block-size: {block_size} is not allowed; allowed: 1, 8, 16, 32, 64, 128")
+    if vllm_version is not None:
+        parse_version(vllm_version)
+    return {"engine": engine, "version": vllm_version, "max_num_seqs": max_num_seqs,
+            "max_num_batched_tokens": max_batched_tokens, "enforce_eager": enforce_eager, "block_size": block_size,
+            "kv_cache_memory_bytes": kv_cache_memory, "usage": usage,
+            "chunked_prefill": None if chunked_prefill is None else chunked_prefill == "on"}
 
 
 def check_out_path(out: Path | None, kind: str = "file") -> None:
@@ -93,6 +129,15 @@ def candidates(
     scenario: Path | None = ScenarioArg,
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
     quiet: bool = QuietOpt,  # accepted like every solve command's; candidates prints no progress line
+    engine: str | None = EngineOpt,
+    vllm_version: str | None = VllmVersionOpt,
+    max_num_seqs: int | None = MaxNumSeqsOpt,
+    max_batched_tokens: int | None = MaxBatchedOpt,
+    enforce_eager: bool | None = EagerOpt,
+    block_size: int | None = BlockSizeOpt,
+    kv_cache_memory: int | None = KvMemoryOpt,
+    usage: str | None = UsageOpt,
+    chunked_prefill: str | None = ChunkedOpt,
 ) -> None:
     """Every deployment considered for each model: candidates, priced offers, and rejections with reasons.
 
@@ -102,7 +147,10 @@ def candidates(
     from planner.report.tables import emit, to_json
 
     _check_format(fmt)
-    s = _scenario(scenario)
+    s = _scenario(scenario, engine_flags(
+        engine=engine, vllm_version=vllm_version, max_num_seqs=max_num_seqs, max_batched_tokens=max_batched_tokens,
+        enforce_eager=enforce_eager, block_size=block_size, kv_cache_memory=kv_cache_memory, usage=usage,
+        chunked_prefill=chunked_prefill))
     cs = build_candidates(s)
     if fmt == "json":
         sys.stdout.write(to_json(cs.to_dict()))
@@ -128,6 +176,15 @@ def plan(
     quiet: bool = QuietOpt,
     currency: str | None = CurrencyOpt,
     lang: str | None = LangOpt,
+    engine: str | None = EngineOpt,
+    vllm_version: str | None = VllmVersionOpt,
+    max_num_seqs: int | None = MaxNumSeqsOpt,
+    max_batched_tokens: int | None = MaxBatchedOpt,
+    enforce_eager: bool | None = EagerOpt,
+    block_size: int | None = BlockSizeOpt,
+    kv_cache_memory: int | None = KvMemoryOpt,
+    usage: str | None = UsageOpt,
+    chunked_prefill: str | None = ChunkedOpt,
 ) -> None:
     """The cheapest fleet for a scenario: GPU types, splits, replicas, placement on devices; proven optimal.
 
@@ -143,7 +200,10 @@ def plan(
 
         raise InputError(not_one_of("--solver: ", solver, SOLVERS))
     check_out_path(out)
-    s = _scenario(scenario)
+    s = _scenario(scenario, engine_flags(
+        engine=engine, vllm_version=vllm_version, max_num_seqs=max_num_seqs, max_batched_tokens=max_batched_tokens,
+        enforce_eager=enforce_eager, block_size=block_size, kv_cache_memory=kv_cache_memory, usage=usage,
+        chunked_prefill=chunked_prefill))
     cur, lng = _money_lang(s, currency, lang)
     if s.profile is not None or s.commitment is not None:  # demand over time: the hourly schedule (issue 16)
         from planner.cli.schedule_commands import plan_schedule_command
@@ -251,6 +311,15 @@ def report(
     quiet: bool = QuietOpt,
     currency: str | None = CurrencyOpt,
     lang: str | None = LangOpt,
+    engine: str | None = EngineOpt,
+    vllm_version: str | None = VllmVersionOpt,
+    max_num_seqs: int | None = MaxNumSeqsOpt,
+    max_batched_tokens: int | None = MaxBatchedOpt,
+    enforce_eager: bool | None = EagerOpt,
+    block_size: int | None = BlockSizeOpt,
+    kv_cache_memory: int | None = KvMemoryOpt,
+    usage: str | None = UsageOpt,
+    chunked_prefill: str | None = ChunkedOpt,
 ) -> None:
     """Write a planning report: report.html, report.md, plan.json, deployments.csv, devices.csv, report.xlsx.
 
@@ -262,7 +331,10 @@ def report(
     from planner.report.writer import write_report
 
     check_out_path(out, "dir")
-    s = _scenario(scenario)
+    s = _scenario(scenario, engine_flags(
+        engine=engine, vllm_version=vllm_version, max_num_seqs=max_num_seqs, max_batched_tokens=max_batched_tokens,
+        enforce_eager=enforce_eager, block_size=block_size, kv_cache_memory=kv_cache_memory, usage=usage,
+        chunked_prefill=chunked_prefill))
     cur, lng = _money_lang(s, currency, lang)
     target = out or Path("reports") / safe_file_name(s.name)
     check_out_path(target, "dir")

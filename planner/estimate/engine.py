@@ -54,6 +54,20 @@ def parse_version(text: str) -> Version:
 
 
 @dataclass(frozen=True)
+class MemoryFit:
+    """Runtime terms fitted on a user's own vLLM start-up logs (`planner calibrate --vllm-log`) for one GPU type,
+    version family and TP size: they replace the built-in non-torch figure and scale the activation peak there."""
+
+    gpu: str
+    family: str  # rules_for(profile).family of the logs
+    tp: int
+    non_torch_bytes: int | None  # per device; None: the built-in figure
+    activation_factor: float = 1.0  # logged activation peak / the built-in formula's
+    logs: int = 0
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class EngineProfile:
     """How one engine is started. ``None`` means "vLLM's default for this version, GPU and usage"."""
 
@@ -68,6 +82,7 @@ class EngineProfile:
     chunked_prefill: bool | None = None  # None: the version's default
     gpu_memory_utilization: float | None = None  # None: the caller's value
     core: str = "auto"  # "v0" / "v1" (VLLM_USE_V1) or "auto": the version's default engine
+    memory_fits: tuple[MemoryFit, ...] = ()  # from the scenario's calibration file (`memory:`), else none
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -98,6 +113,16 @@ class EngineProfile:
         if self.core != "auto":
             return self.core == "v1"
         return self.version_tuple >= (0, 8, 0)
+
+    def fit_for(self, gpu: str, family: str, tp: int) -> tuple[int | None, float]:
+        """(non-torch bytes or None, activation factor) the calibration fitted for this GPU type, family and TP: the
+        non-torch figure only at the same TP size, the activation factor from the same TP or else the nearest one."""
+        fits = [f for f in self.memory_fits if f.gpu == gpu and f.family == family]
+        if not fits:
+            return None, 1.0
+        same = [f for f in fits if f.tp == tp]
+        near = same[0] if same else min(fits, key=lambda f: (abs(f.tp - tp), f.tp))
+        return (same[0].non_torch_bytes if same else None), near.activation_factor
 
     def with_overrides(self, **kw: Any) -> EngineProfile:
         """A copy with the given fields replaced, ``None`` values skipped."""

@@ -16,7 +16,7 @@ Everything is in bytes (ints); GiB = 2**30 (what vLLM prints as "GB" in older lo
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -631,10 +631,11 @@ def _budget(arch: ModelArch, gpu: GPU, tp: int, pp: int, precision: str, kv_cach
         (layers, math.ceil(weight_bytes_per_device(arch, precision, tp, layers, first=i == 0, last=i == pp - 1) * exact))
         for i, layers in enumerate(stage_layers(arch.num_layers, pp))
     )
+    fit_non_torch, act_factor = prof.fit_for(gpu.id, rules.family, tp)  # a user's `planner calibrate --vllm-log`
     return _Budget(total=total, usable=int(total * gpu_memory_utilization),
-                   activation=activation_bytes(arch, tp, precision, T, rows, prof.v1),
-                   activation_no_sampler=activation_bytes(arch, tp, precision, T, 0, prof.v1),
-                   non_torch=non_torch_bytes(gpu, tp, pp, rules.family),
+                   activation=int(activation_bytes(arch, tp, precision, T, rows, prof.v1) * act_factor),
+                   activation_no_sampler=int(activation_bytes(arch, tp, precision, T, 0, prof.v1) * act_factor),
+                   non_torch=non_torch_bytes(gpu, tp, pp, rules.family) if fit_non_torch is None else fit_non_torch,
                    kv_per_token_layer=kv_bytes_per_token_layer(arch, tp, kv_bits(precision, kv_cache_dtype),
                                                                rules.mla_cache),
                    exact=exact, stages=stages, rules=rules, block=prof.block_size, batched_tokens=T,
@@ -658,3 +659,24 @@ def estimate_at_own_capacity(arch: ModelArch, gpu: GPU, **kw: Any) -> MemoryEsti
             return e
         n = e.max_concurrency
     return estimate_memory(arch, gpu, **{**kw, "max_num_seqs": max(1, n)})
+
+
+def planned_max_num_seqs(engine: EngineProfile | None, gpu: GPU, planned: int) -> int:
+    """The --max-num-seqs a replica planned for ``planned`` sequences is launched and budgeted with: the profile's
+    max_num_seqs when it sets one (the plan caps capacity there), else max(the version's default, planned). vLLM
+    profiles its sampler on that many rows (engine.sampler_rows), so the plan, the checker and the launch line all
+    budget the same sampler."""
+    prof = engine or DEFAULT_PROFILE
+    return prof.max_num_seqs or max(num_seqs(prof, gpu), planned)
+
+
+def replica_estimate(arch: ModelArch, gpu: GPU, **kw: Any) -> MemoryEstimate:
+    """The memory budget of a replica the plan may load to its capacity: with the profile's max_num_seqs, capacity
+    (``max_concurrency``) capped at it (vLLM schedules no more); without one, at its own capacity
+    (estimate_at_own_capacity), so that max_num_seqs = planned_max_num_seqs(engine, gpu, capacity). Keywords are
+    estimate_memory's."""
+    prof = kw.get("engine") or DEFAULT_PROFILE
+    given = prof.max_num_seqs or kw.get("max_num_seqs")
+    e = estimate_memory(arch, gpu, **kw) if given else estimate_at_own_capacity(arch, gpu, **kw)
+    # the fixed point may hold a few more sequences than the max_num_seqs it was profiled at: vLLM runs no more
+    return e if e.max_concurrency <= e.max_num_seqs else replace(e, max_concurrency=e.max_num_seqs)

@@ -3,6 +3,10 @@
 Per family: ``t0_ms`` (fixed cost per step, ms), ``eta_bw``, ``eta_flops``, ``eta_prefill`` (shares of peak bandwidth
 and compute), ``allreduce_us_nvlink`` and ``allreduce_us_pcie`` (latency per all-reduce, microseconds). An
 efficiency is in (0, 1]: above 1 is faster than the hardware; a time is >= 0 and below a stated ceiling.
+
+An optional ``memory`` list (written by ``planner calibrate --vllm-log``) holds the vLLM memory terms fitted on a
+user's start-up logs, one entry per GPU type, version family and TP size: ``gpu``, ``family``, ``tp``,
+``non_torch_bytes`` (per device, or null), ``activation_factor`` (of the built-in activation peak), ``logs``, ``source``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ CONSTANT_RANGES: dict[str, tuple[float, float, bool]] = {
     "allreduce_us_pcie": (0.0, 100_000.0, False),
 }
 OPTIONAL = ("points", "source")
+FAMILIES = ("v0-device", "v0-profile", "v1-device", "v1-profile")  # planner/estimate/engine.py rules_for
+MEMORY_FIELDS = ("gpu", "family", "tp", "non_torch_bytes", "activation_factor", "logs", "source")
 
 
 def check_calibration_file(path: str | Path) -> dict[str, dict[str, Any]]:
@@ -58,4 +64,48 @@ def check_calibration_file(path: str | Path) -> dict[str, dict[str, Any]]:
                 check_number(v["points"], "x", 0, 10_000_000, integral=True)
             except InputError as exc:
                 raise InputError(f"{where('families', fam, 'points')}{exc.message[1:]}") from None
+    if isinstance(data, dict) and data.get("memory") is not None:
+        _check_memory(data["memory"], where)
     return fams
+
+
+def _check_memory(entries: Any, where: Any) -> None:
+    """The ``memory`` list: every entry's fields known, typed and in range."""
+    if not isinstance(entries, list):
+        raise InputError(f"{where('memory')}: expected a list of fitted memory terms (planner calibrate --vllm-log)")
+    for i, e in enumerate(entries):
+        if not isinstance(e, dict):
+            raise InputError(f"{where('memory', i)}: expected a mapping of {', '.join(MEMORY_FIELDS)}")
+        for key in e:
+            if key not in MEMORY_FIELDS:
+                raise InputError(f"{where('memory', i, key)}: unknown field '{cut(str(key))}'; allowed: "
+                                 f"{', '.join(MEMORY_FIELDS)}{did_you_mean(str(key), list(MEMORY_FIELDS))}")
+        for key in ("gpu", "family", "tp", "activation_factor"):
+            if key not in e:
+                raise InputError(f"{where('memory', i)}: required field '{key}' is missing")
+        if not isinstance(e["gpu"], str) or not e["gpu"]:
+            raise InputError(f"{where('memory', i, 'gpu')}: expected a GPU id")
+        if e["family"] not in FAMILIES:
+            raise InputError(f"{where('memory', i, 'family')}: '{cut(str(e['family']))}' is not allowed; allowed: "
+                             f"{', '.join(FAMILIES)}{did_you_mean(str(e['family']), list(FAMILIES))}")
+        for key, lo, hi, integral, lo_open in (("tp", 1, 64, True, False), ("activation_factor", 0, 50, False, True),
+                                               ("non_torch_bytes", 0, 2**40, True, False), ("logs", 0, 10**6, True, False)):
+            if e.get(key) is None and key in ("non_torch_bytes", "logs"):
+                continue
+            try:
+                check_number(e[key], "x", lo, hi, lo_open=lo_open, integral=integral)
+            except InputError as exc:
+                raise InputError(f"{where('memory', i, key)}{exc.message[1:]}") from None
+
+
+def load_memory_fits(path: str | Path) -> tuple[Any, ...]:
+    """The file's fitted vLLM memory terms (engine.MemoryFit), checked; () when it has none."""
+    from planner.estimate.engine import MemoryFit
+
+    check_calibration_file(path)
+    data, _ = load_yaml(Path(path), "calibration file")
+    return tuple(MemoryFit(gpu=e["gpu"], family=e["family"], tp=int(e["tp"]),
+                           non_torch_bytes=None if e.get("non_torch_bytes") is None else int(e["non_torch_bytes"]),
+                           activation_factor=float(e["activation_factor"]), logs=int(e.get("logs") or 0),
+                           source=str(e.get("source") or ""))
+                 for e in (data.get("memory") or []))

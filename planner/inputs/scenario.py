@@ -7,9 +7,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from planner.errors import InputError, cut, did_you_mean
+from planner.estimate.engine import DEFAULT_PROFILE, DEFAULT_VLLM_VERSION, EngineProfile, parse_version
 from planner.i18n import Lang
 from planner.inputs.architectures import ModelArch, check_checkpoint_size
 from planner.inputs.catalog import Catalog, load_catalog
@@ -46,6 +47,42 @@ class ResilienceIn(BaseModel):
     keep: float = Field(default=1.0, gt=0, le=1)
 
 
+class EngineIn(BaseModel):
+    """How the engines are started (planner/estimate/engine.py): at the top of a scenario for every model, and in a
+    model where it differs. Unset fields are vLLM's defaults for the version, GPU and usage."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    engine: Literal["vllm"] | None = None
+    vllm_version: str | None = None  # X.Y or X.Y.Z; default engine.DEFAULT_VLLM_VERSION
+    max_num_seqs: int | None = Field(default=None, ge=1, le=65_536)
+    max_batched_tokens: int | None = Field(default=None, ge=16, le=1_048_576)
+    enforce_eager: bool | None = None
+    block_size: Literal[1, 8, 16, 32, 64, 128] | None = None  # vLLM's CacheConfig choices on CUDA
+    kv_cache_memory_bytes: int | None = Field(default=None, ge=1, le=2**50)  # vLLM --kv-cache-memory-bytes, per GPU
+    usage: Literal["serve", "offline"] | None = None
+    chunked_prefill: bool | None = None  # V0 only (V1 always chunks); YAML on/off are booleans
+
+    @field_validator("vllm_version", mode="before")
+    @classmethod
+    def _version(cls, v: Any) -> Any:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            raise ValueError(f"{v!r} is a number; quote it: vllm_version: \"{v}\" (X.Y or X.Y.Z)")
+        if isinstance(v, str):
+            try:
+                parse_version(v)
+            except InputError:
+                raise ValueError(f"'{cut(v)}' is not a vLLM version; allowed: X.Y or X.Y.Z, e.g. "
+                                 f"{DEFAULT_VLLM_VERSION}") from None
+        return v
+
+    def over(self, base: EngineProfile) -> EngineProfile:
+        """``base`` with this block's set fields replaced."""
+        return base.with_overrides(engine=self.engine, version=self.vllm_version, max_num_seqs=self.max_num_seqs,
+                                   max_num_batched_tokens=self.max_batched_tokens, enforce_eager=self.enforce_eager,
+                                   block_size=self.block_size, kv_cache_memory_bytes=self.kv_cache_memory_bytes,
+                                   usage=self.usage, chunked_prefill=self.chunked_prefill)
+
+
 class ModelSpec(BaseModel):
     """One model to serve and its workload."""
 
@@ -67,6 +104,7 @@ class ModelSpec(BaseModel):
     slo: SLO | None = None
     profile: Any = None  # demand over time: checked by planner.inputs.profiles
     resilience: ResilienceIn | None = None  # overrides the fleet's resilience for this model
+    engine: EngineIn | None = None  # where this model's engines differ from the scenario's `engine:`
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelSpec:
@@ -144,6 +182,7 @@ class ScenarioIn(BaseModel):
     max_gpu_types: int | None = Field(default=None, ge=1, le=1000)  # fleet-wide: at most this many GPU types
     max_providers: int | None = Field(default=None, ge=1, le=1000)  # fleet-wide: at most this many providers
     resilience: ResilienceIn | None = None  # for every model without its own
+    engine: EngineIn | None = None  # how every model's engines start (a model's own `engine:` overrides fields)
     models: list[ModelSpec]
 
 
@@ -168,6 +207,7 @@ class ModelReq:
     max_ttft_ms: float | None
     survive: str = "none"  # none | replica | instance | provider: the failure domain it must survive losing one of
     keep: float = 1.0  # the share of its target it still serves then
+    engine: EngineProfile = DEFAULT_PROFILE  # how its engines start; max_batched_tokens above is the same figure
 
     def kept_units(self, target_units: int) -> int:
         """Units the model must still serve with one failure domain lost: ceil(keep x target) (0 with survive none)."""
@@ -250,8 +290,8 @@ def scenario_from_dict(data: Any, lines: dict | None = None, name: str = "<scena
     kinds = _offer_kinds(s, catalog, where)
     if kinds is not None:
         catalog = catalog.only_kinds(kinds)
-    reqs = _model_reqs(s, base_dir, where)
     cal = _calibration_path(s, base_dir, where)
+    reqs = _model_reqs(s, base_dir, where, _base_engine(s, cal))
     profile = resolve_profiles(s.profile, [(m.name, m.profile) for m in s.models], lines, name, base_dir)
     commitment = resolve_commitment(s.commitment, catalog, where("commitment")) if profile or s.commitment else None
     return Scenario(
@@ -261,6 +301,16 @@ def scenario_from_dict(data: Any, lines: dict | None = None, name: str = "<scena
         models=reqs, calibration_path=cal, source=name, currency=s.currency, lang=s.lang, profile=profile,
         commitment=commitment, offer_kinds=kinds, max_gpu_types=s.max_gpu_types, max_providers=s.max_providers,
     )
+
+
+def _base_engine(s: ScenarioIn, calibration: str | None) -> EngineProfile:
+    """The scenario's `engine:` block over vLLM's defaults, with the memory terms its calibration file fitted on the
+    user's vLLM logs (`planner calibrate --vllm-log`)."""
+    from planner.inputs.calibration_file import load_memory_fits
+
+    eng = s.engine.over(DEFAULT_PROFILE) if s.engine else DEFAULT_PROFILE
+    fits = load_memory_fits(calibration) if calibration else ()
+    return replace(eng, memory_fits=fits) if fits else eng
 
 
 def _check_top_level(data: Any, lines: dict, name: str) -> None:
@@ -351,14 +401,14 @@ def _offer_kinds(s: ScenarioIn, catalog: Catalog, where: Where) -> tuple[str, ..
     return kinds
 
 
-def _model_reqs(s: ScenarioIn, base_dir: Path, where: Where) -> tuple[ModelReq, ...]:
+def _model_reqs(s: ScenarioIn, base_dir: Path, where: Where, engine: EngineProfile) -> tuple[ModelReq, ...]:
     seen: dict[str, int] = {}
     reqs = []
     for i, m in enumerate(s.models):
         if m.name in seen:
             raise InputError(f"{where('models', i, 'name')}: duplicate model name '{m.name}' (also models[{seen[m.name]}])")
         seen[m.name] = i
-        req = _model_req(m, i, base_dir, where)
+        req = _model_req(m, i, base_dir, where, engine)
         res = m.resilience or s.resilience
         reqs.append(req if res is None else replace(req, survive=res.survive, keep=res.keep))
     return tuple(reqs)
@@ -379,7 +429,7 @@ def _model_arch(m: ModelSpec, i: int, base_dir: Path, where: Where) -> ModelArch
         raise InputError(f"{where('models', i, 'hf_config')}: {exc.message}") from None
 
 
-def _model_req(m: ModelSpec, i: int, base_dir: Path, where: Where) -> ModelReq:
+def _model_req(m: ModelSpec, i: int, base_dir: Path, where: Where, engine: EngineProfile) -> ModelReq:
     from planner.estimate.memory import default_precision
 
     arch = _model_arch(m, i, base_dir, where)
@@ -390,14 +440,33 @@ def _model_req(m: ModelSpec, i: int, base_dir: Path, where: Where) -> ModelReq:
         )
     _check_tp(m, i, arch, where)
     inp, out = _token_split(m, i, ctx, where)
+    eng = _model_engine(m, i, engine, ctx, where)
     return ModelReq(
         name=m.name, arch=arch, precision=m.precision or default_precision(arch), kv_cache_dtype=m.kv_cache_dtype, concurrency=m.concurrency,
         context_tokens=ctx, request_rate_per_s=m.request_rate_per_s, input_tokens=inp, output_tokens=out,
-        min_replicas=m.min_replicas, max_batched_tokens=m.max_batched_tokens,
+        min_replicas=m.min_replicas, max_batched_tokens=eng.max_num_batched_tokens,
         tp=tuple(m.tp) if m.tp else None, pp=tuple(m.pp) if m.pp else None,
         min_tokens_per_s=m.slo.min_tokens_per_s if m.slo else None,
-        max_ttft_ms=m.slo.max_ttft_ms if m.slo else None,
+        max_ttft_ms=m.slo.max_ttft_ms if m.slo else None, engine=eng,
     )
+
+
+def _model_engine(m: ModelSpec, i: int, engine: EngineProfile, ctx: int, where: Where) -> EngineProfile:
+    """The model's engine profile: the scenario's, its own `engine:` fields over it, and its `max_batched_tokens`
+    (the older spelling) over both. vLLM refuses max_num_batched_tokens below max_model_len when prefill is not
+    chunked (V0 without chunked prefill; SchedulerConfig._verify_args)."""
+    from planner.estimate.engine import chunked_prefill_on
+
+    eng = m.engine.over(engine) if m.engine else engine
+    eng = eng.with_overrides(max_num_batched_tokens=m.max_batched_tokens)
+    t = eng.max_num_batched_tokens
+    if t is not None and t < ctx and not chunked_prefill_on(eng, ctx):
+        field = ("models", i, "max_batched_tokens") if m.max_batched_tokens else (
+            ("models", i, "engine", "max_batched_tokens") if m.engine and m.engine.max_batched_tokens
+            else ("engine", "max_batched_tokens"))
+        raise InputError(f"{where(*field)}: {t} is below models[{i}].context_tokens {ctx}, which vLLM {eng.version} "
+                         "refuses without chunked prefill; allowed: >= the context, or chunked_prefill: on")
+    return eng
 
 
 def _check_tp(m: ModelSpec, i: int, arch: ModelArch, where: Where) -> None:
@@ -436,3 +505,17 @@ def _calibration_path(s: ScenarioIn, base_dir: Path, where: Where) -> str | None
     if not cp.is_file():
         raise InputError(f"{where('calibration')}: no such calibration file '{cut(s.calibration)}'")
     return str(cp)
+
+
+def with_engine_flags(s: Scenario, **flags: Any) -> Scenario:
+    """The scenario with command-line engine flags (EngineProfile field names; None = not given) over every model's
+    engine profile, the scenario's `engine:` blocks included. A flag value that breaks a rule is an InputError
+    naming the flag (EngineProfile checks)."""
+    given = {k: v for k, v in flags.items() if v is not None}
+    if not given:
+        return s
+    models = []
+    for m in s.models:
+        eng = m.engine.with_overrides(**given)
+        models.append(replace(m, engine=eng, max_batched_tokens=eng.max_num_batched_tokens))
+    return replace(s, models=tuple(models))

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from planner.errors import PlannerError
-from planner.estimate.memory import estimate_memory, stage_devices
+from planner.estimate.memory import estimate_memory, planned_max_num_seqs, stage_devices
 from planner.estimate.speed import PerfConstants, constants_for, load_calibration, max_batch_for_slo, serving_point
 from planner.inputs.pricing import PricedOffer, micro_usd, priced_offers
 from planner.plans.metrics import demand_units, request_units
@@ -246,7 +246,8 @@ def _check_shared_memory(r: Replica, m: ModelReq, g: GPU, shards: list[Shard], s
     problems = []
     mem = estimate_memory(m.arch, g, tp=1, pp=1, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype,
                           context_tokens=m.context_tokens, concurrency=r.concurrency,
-                          gpu_memory_utilization=s.gpu_memory_utilization, max_batched_tokens=m.max_batched_tokens)
+                          gpu_memory_utilization=s.gpu_memory_utilization, max_batched_tokens=m.max_batched_tokens,
+                          engine=m.engine, max_num_seqs=planned_max_num_seqs(m.engine, g, r.concurrency))
     for sh in shards:
         if sh.kv_cache_bytes < r.concurrency * mem.seq_kv_bytes:
             problems.append(f"replica {r.id}: KV {sh.kv_cache_bytes} B < {r.concurrency} sequences")
@@ -275,7 +276,9 @@ def _check_stage_memory(r: Replica, m: ModelReq, g: GPU, shards: list[Shard], s:
     """Rule 4: every dedicated shard holds exactly what the memory estimator says its pipeline stage holds."""
     problems = []
     stages = stage_devices(m.arch, g, tp=r.tp, pp=r.pp, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype,
-                           gpu_memory_utilization=s.gpu_memory_utilization, max_batched_tokens=m.max_batched_tokens)
+                           gpu_memory_utilization=s.gpu_memory_utilization, max_batched_tokens=m.max_batched_tokens,
+                           engine=m.engine, context_tokens=m.context_tokens,
+                           max_num_seqs=planned_max_num_seqs(m.engine, g, r.concurrency))
     for sh in shards:
         want = stages[sh.stage]
         got = (sh.weights_bytes, sh.kv_cache_bytes, sh.activation_bytes, sh.overhead_bytes)
@@ -289,8 +292,9 @@ def _check_kv_and_slo(r: Replica, m: ModelReq, g: GPU, c: PerfConstants, s: Scen
     problems = []
     mem = estimate_memory(m.arch, g, tp=r.tp, pp=r.pp, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype,
                           context_tokens=m.context_tokens, concurrency=1, gpu_memory_utilization=s.gpu_memory_utilization,
-                          max_batched_tokens=m.max_batched_tokens)
-    if r.concurrency > mem.max_concurrency:
+                          max_batched_tokens=m.max_batched_tokens, engine=m.engine,
+                          max_num_seqs=planned_max_num_seqs(m.engine, g, r.concurrency))
+    if r.concurrency > min(mem.max_concurrency, mem.max_num_seqs):
         problems.append(f"replica {r.id}: {r.concurrency} sequences > {mem.max_concurrency} that fit its KV cache")
     if m.min_tokens_per_s is not None or m.max_ttft_ms is not None:
         ok = max_batch_for_slo(m.arch, g, c, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype, tp=r.tp, pp=r.pp,

@@ -2,10 +2,12 @@
 
     vllm serve <hf repo or path> --tensor-parallel-size T [--pipeline-parallel-size P] --max-model-len C
         --max-num-seqs N --gpu-memory-utilization U [--kv-cache-dtype fp8] [--quantization fp8]
-        [--max-num-batched-tokens B] [--dtype float16] --port 8000+k
+        [--max-num-batched-tokens B] [--dtype float16] [--enforce-eager] [--block-size K]
+        [--kv-cache-memory-bytes M] [--enable-chunked-prefill] --port 8000+k
 
-N is at least the sequences the plan loads the replica with (vLLM's default of 256 would cap a replica planned for
-more); C is the scenario's context; U is the engine's fraction of each device (a shared device's engines each get
+N is what the plan budgeted vLLM's sampler profile for (planner.estimate.memory.planned_max_num_seqs): the engine
+profile's max_num_seqs when it sets one (capacity is capped there), else the larger of the version's default and the
+sequences the plan loads the replica with (vLLM's default of 256 would cap a replica planned for more); C is the scenario's context; U is the engine's fraction of each device (a shared device's engines each get
 their share, and the shares on one device sum to at most the scenario's utilization). Engines on one instance get
 distinct ports and CUDA_VISIBLE_DEVICES; a pipeline group spread over several instances names them (vLLM runs it
 on a Ray cluster over those machines).
@@ -17,9 +19,12 @@ import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from planner.estimate.engine import DEFAULT_BLOCK_SIZE
+from planner.estimate.memory import planned_max_num_seqs
 from planner.inputs.library import library, resolve_model_id
 
 if TYPE_CHECKING:
+    from planner.inputs.catalog import GPU
     from planner.inputs.scenario import ModelReq, Scenario
     from planner.plans.records import Plan, Replica
 
@@ -82,29 +87,28 @@ def _device_layout(plan: Plan) -> tuple[dict[str, tuple[str, int]], dict[tuple[s
     return where, util
 
 
-def _sampler_note(r: Replica, m: ModelReq, scenario: Scenario, u: float, seqs: int) -> list[str]:
-    """vLLM profiles its sampler on max_num_seqs rows: with more rows than the plan's estimate assumed, say whether
-    the replica still holds its planned sequences (the estimate at --max-num-seqs N)."""
-    from planner.estimate.memory import estimate_memory
+def _engine_flags(m: ModelReq) -> list[str]:
+    """The engine profile's settings that differ from vLLM's defaults, as vLLM flags (the plan budgeted them)."""
+    e = m.engine
+    out: list[str] = []
+    if e.enforce_eager:
+        out.append("--enforce-eager")
+    if e.block_size != DEFAULT_BLOCK_SIZE:
+        out += ["--block-size", str(e.block_size)]
+    if e.kv_cache_memory_bytes:
+        out += ["--kv-cache-memory-bytes", str(e.kv_cache_memory_bytes)]
+    if e.chunked_prefill is not None and not e.v1:
+        out.append("--enable-chunked-prefill" if e.chunked_prefill else "--no-enable-chunked-prefill")
+    return out
 
-    if r.shared:
-        return []
-    e = estimate_memory(m.arch, scenario.catalog.get(r.gpu), tp=r.tp, pp=r.pp, precision=m.precision,
-                        kv_cache_dtype=m.kv_cache_dtype, context_tokens=m.context_tokens, gpu_memory_utilization=u,
-                        max_batched_tokens=m.max_batched_tokens, max_num_seqs=seqs)
-    if e.max_concurrency >= r.concurrency:
-        return []
-    return [f"at --max-num-seqs {seqs} vLLM's sampler profile takes more memory: the KV cache holds "
-            f"{e.max_concurrency} sequences of {m.context_tokens} tokens, not the {r.concurrency} planned"]
 
-
-def launch_line(r: Replica, m: ModelReq, where: dict[str, tuple[str, int]], util: dict[tuple[str, str], float],
-                port: int, scenario: Scenario | None = None) -> LaunchLine:
+def launch_line(r: Replica, m: ModelReq, gpu: GPU, where: dict[str, tuple[str, int]],
+                util: dict[tuple[str, str], float], port: int) -> LaunchLine:
     """The `vllm serve` line of one replica (module docstring)."""
     instances = tuple(dict.fromkeys(where[d][0] for d in r.devices))
     first = [where[d][1] for d in r.devices if where[d][0] == instances[0]]
     u = min(util[(d, r.id)] for d in r.devices)
-    seqs = max(1, r.concurrency)
+    seqs = planned_max_num_seqs(m.engine, gpu, max(1, r.concurrency))  # what the plan budgeted the sampler for
     argv = ["vllm", "serve", model_path(m), "--tensor-parallel-size", str(r.tp)]
     if r.pp > 1:
         argv += ["--pipeline-parallel-size", str(r.pp)]
@@ -113,9 +117,7 @@ def launch_line(r: Replica, m: ModelReq, where: dict[str, tuple[str, int]], util
     if m.kv_cache_dtype == "fp8":
         argv += ["--kv-cache-dtype", "fp8"]
     flags, notes = _weight_flags(m)
-    if scenario is not None:
-        notes += _sampler_note(r, m, scenario, u, seqs)
-    argv += flags
+    argv += flags + _engine_flags(m)
     if m.max_batched_tokens:
         argv += ["--max-num-batched-tokens", str(m.max_batched_tokens)]
     argv += ["--port", str(port)]
@@ -138,14 +140,16 @@ def launch_lines(plan: Plan, scenario: Scenario) -> list[LaunchLine]:
         head = where[r.devices[0]][0]
         port = next_port.get(head, BASE_PORT)
         next_port[head] = port + 1
-        out.append(launch_line(r, models[r.model], where, util, port, scenario))
+        out.append(launch_line(r, models[r.model], scenario.catalog.get(r.gpu), where, util, port))
     return out
 
 
 def launch_script(plan: Plan, scenario: Scenario) -> str:
     """A launch.sh for the report folder: per instance, the engines to start there (in the background)."""
     lines = ["#!/bin/sh", f"# vLLM launch lines for the plan of scenario '{scenario.name}' (planner plans/launch.py).",
-             "# Run each block on the instance it names.", "set -e"]
+             "# Run each block on the instance it names.",
+             "# Budgeted under the memory rules of vLLM " + ", ".join(sorted({m.engine.version for m in scenario.models}))
+             + " (planner/estimate/engine.py); another version budgets differently.", "set -e"]
     for ln in launch_lines(plan, scenario):
         lines.append("")
         lines.append(f"# replica {ln.replica} on {', '.join(ln.instances)}")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from planner.candidates.deployments import CandidateSet
-from planner.estimate.memory import stage_devices
+from planner.estimate.memory import planned_max_num_seqs, stage_devices
 from planner.plans.records import Device, Instance, ModelResult, Plan, Replica, Shard
 from planner.units import GIB
 
@@ -131,7 +131,9 @@ def _dedicated_shards(cs: CandidateSet, g: GPU, reps: list[Rep], dev_of_group: d
         c = r["cand"]
         m = reqs[c.model]
         stages = stage_devices(m.arch, g, tp=c.tp, pp=c.pp, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype,
-                               gpu_memory_utilization=s.gpu_memory_utilization, max_batched_tokens=m.max_batched_tokens)
+                               gpu_memory_utilization=s.gpu_memory_utilization, max_batched_tokens=m.max_batched_tokens,
+                               engine=m.engine, context_tokens=m.context_tokens,
+                               max_num_seqs=planned_max_num_seqs(m.engine, g, c.max_concurrency))
         for stage in range(c.pp):
             devs = dev_of_group[(r["id"], stage)]
             r["devices"] += devs

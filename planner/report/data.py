@@ -148,7 +148,7 @@ def _seed_rows(p: Plan, s: Scenario) -> list[dict[str, Any]]:
         a = m.arch
         g = s.catalog.gpus[next((r.gpu for r in p.replicas if r.model == m.name), s.gpu_ids[0])]
         e = estimate_memory(a, g, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype, context_tokens=m.context_tokens,
-                            gpu_memory_utilization=s.gpu_memory_utilization)
+                            gpu_memory_utilization=s.gpu_memory_utilization, engine=m.engine)
         conc = m.concurrency or max(1, sum(r.concurrency for r in p.replicas if r.model == m.name))
         replicas = sum(1 for r in p.replicas if r.model == m.name)
         need = e.weights_total_bytes * max(1, replicas) + e.per_device.activation_bytes * replicas + \

@@ -33,7 +33,8 @@ def _fits(m: ModelReq, s: Scenario, gid: str, precision: str | None = None, cont
             if parallel_problem(m.arch, g, tp, pp, prec, m.kv_cache_dtype):
                 continue
             e = estimate_memory(m.arch, g, tp=tp, pp=pp, precision=prec, kv_cache_dtype=m.kv_cache_dtype,
-                                context_tokens=context or m.context_tokens, gpu_memory_utilization=s.gpu_memory_utilization)
+                                context_tokens=context or m.context_tokens, gpu_memory_utilization=s.gpu_memory_utilization,
+                                engine=m.engine)
             if e.max_concurrency >= 1:
                 return tp, pp
     return None
@@ -59,7 +60,8 @@ def _best_speed(m: ModelReq, cs: CandidateSet) -> dict[str, Any] | None:
                 if tp > min(largest[gid], g.max_gpus_per_node) or parallel_problem(m.arch, g, tp, pp, prec, m.kv_cache_dtype):
                     continue
                 e = estimate_memory(m.arch, g, tp=tp, pp=pp, precision=prec, kv_cache_dtype=m.kv_cache_dtype,
-                                    context_tokens=m.context_tokens, gpu_memory_utilization=s.gpu_memory_utilization)
+                                    context_tokens=m.context_tokens, gpu_memory_utilization=s.gpu_memory_utilization,
+                                    engine=m.engine)
                 if e.max_concurrency < 1:
                     continue
                 sp = serving_point(m.arch, g, c, precision=e.precision, kv_cache_dtype=e.kv_cache_dtype, tp=tp, pp=pp,
