@@ -84,11 +84,14 @@ class EngineLadder:
         usable = mem.per_device.usable_bytes
         self._mems: dict[int, MemoryEstimate] = {mem.max_num_seqs: mem}
         self._utils: dict[int, int] = {}
-        top = 0
         assert m.concurrency is not None
-        most = min(m.concurrency, m.engine.max_num_seqs or m.concurrency)  # vLLM schedules at most max_num_seqs
-        while top < most and self.need(top + 1) <= usable:
-            top += 1
+        top, most = 0, min(m.concurrency, m.engine.max_num_seqs or m.concurrency)  # vLLM runs at most max_num_seqs
+        while top < most:  # the largest c whose engine fits the usable memory (need grows with c): bisection
+            mid = (top + most + 1) // 2
+            if self.need(mid) <= usable:
+                top = mid
+            else:
+                most = mid - 1
         self.cmax = top
         self._engines: dict[int, SharedEngine] = {}
         self._caps: dict[int, float] = {}

@@ -514,8 +514,15 @@ def with_engine_flags(s: Scenario, **flags: Any) -> Scenario:
     given = {k: v for k, v in flags.items() if v is not None}
     if not given:
         return s
+    from planner.estimate.engine import chunked_prefill_on
+
     models = []
     for m in s.models:
         eng = m.engine.with_overrides(**given)
+        t = eng.max_num_batched_tokens
+        if t is not None and t < m.context_tokens and not chunked_prefill_on(eng, m.context_tokens):
+            raise InputError(f"--max-batched-tokens: {t} is below {m.name}'s context_tokens {m.context_tokens}, which "
+                             f"vLLM {eng.version} refuses without chunked prefill; allowed: >= the context, or "
+                             "--chunked-prefill on")
         models.append(replace(m, engine=eng, max_batched_tokens=eng.max_num_batched_tokens))
     return replace(s, models=tuple(models))
