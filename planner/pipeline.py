@@ -96,7 +96,10 @@ def _solve(cs: CandidateSet, clock: Clock, threads: int, solver: str, baselines:
     if cs.sharing_restricted:
         estimate = micro_usd(g[2]) if g is not None else None
         if slot_engines(slot_counts(cs, estimate)) <= MAX_SLOT_ENGINES:
-            return _solve_whole_space(cs, clock, threads, solver, baselines, fleet_cap(cs, g[1]) if g else None)
+            valid = None
+            if g is not None and fleet_cap(cs, g[1]) is not None:
+                valid = Solution("feasible", g[0], g[1], {}, g[2], 0.0, 0.0, {"solver": "greedy"})
+            return _solve_whole_space(cs, clock, threads, solver, baselines, valid)
     # the greedy plan has no shared devices; as a hint beside sharing patterns it slowed CP-SAT 5x (default scenario:
     # 10.2 s against 1.9 s), so it is given only to programs without patterns
     hint = (g[0], g[1]) if g and not cs.patterns else None
@@ -108,19 +111,23 @@ def _solve(cs: CandidateSet, clock: Clock, threads: int, solver: str, baselines:
 
 
 def _solve_whole_space(cs: CandidateSet, clock: Clock, threads: int, solver: str, baselines: bool,
-                       cap: int | None) -> Solved:
-    """A restricted sharing space: the restricted patterns give an incumbent (a quarter of the time at most), then the
-    device-slot model searches the whole space from it (the rest, less the baselines' share), both in one worker
-    (``solve_slots``: the same plan at any thread count). ``cap``: the cost of a valid plan known beforehand."""
+                       greedy_plan: Solution | None) -> Solved:
+    """A restricted sharing space: the restricted patterns give an incumbent (40 % of the time at most), then the
+    device-slot model searches the whole space from it (most of the rest, less the baselines' share), both in one
+    worker (``solve_slots``: the same plan at any thread count). ``greedy_plan``: the greedy plan when it keeps the
+    limits and budget, another known plan for the slot model (a cap on its slots, a hint)."""
     reserve = min(1.0, 0.15 * clock.left()) if baselines else 0.0
     pre: Solution | None = None
     failed: PlannerError | None = None
     try:
-        pre = solve_fleet(cs, time_limit_s=max(0.01, 0.25 * (clock.left() - reserve)), threads=1, solver=solver,
+        pre = solve_fleet(cs, time_limit_s=max(0.01, 0.4 * (clock.left() - reserve)), threads=1, solver=solver,
                           tie_break=False)
     except (InfeasibleError, SolveTimeoutError) as exc:
         failed = exc  # the slot model decides: the restricted space may hold no fleet where the whole space does
-    res = solve_slots(cs, pre, deadline=clock.deadline - reserve, cost_cap_micro=cap)
+    # a fifth of what is left stays for the pooled relaxation, should the slot model not prove its plan
+    relax_s = 0.2 * max(0.0, clock.left() - reserve)
+    known = [k for k in (pre, greedy_plan) if k is not None]
+    res = solve_slots(cs, known, deadline=clock.deadline - reserve - relax_s)
     if res is None:  # too large without an incumbent's cost: the restricted plan and the relaxation's bound
         if pre is None:
             assert failed is not None
@@ -134,9 +141,29 @@ def _solve_whole_space(cs: CandidateSet, clock: Clock, threads: int, solver: str
             f"{slots})")
     if sol.status == "optimal":
         return sol, res.candidates, "optimal", sol.cost_usd_per_hour, [note + "; the plan is optimal over the whole space"]
-    note += (f"; it stopped at the time limit: the plan is feasible, and its bound ${sol.bound_usd_per_hour:,.2f}/h "
-             f"covers the whole space")
-    return sol, res.candidates, "feasible", sol.bound_usd_per_hour, [note]
+    pooled = _pooled_bound(cs, sol, clock.left() - reserve, threads)
+    bound = min(sol.cost_usd_per_hour, max(sol.bound_usd_per_hour, pooled))
+    note += (f"; it stopped at the time limit (its bound ${sol.bound_usd_per_hour:,.2f}/h; the pooled relaxation's "
+             f"${pooled:,.2f}/h)")
+    if micro_usd(sol.cost_usd_per_hour) <= micro_usd(bound):
+        return sol, res.candidates, "optimal", bound, [note + "; the plan meets the best bound, so it is optimal over "
+                                                       "the whole space"]
+    return sol, res.candidates, "feasible", bound, [note + f": the plan is feasible, and its bound ${bound:,.2f}/h covers "
+                                                    f"the whole space"]
+
+
+def _pooled_bound(cs: CandidateSet, sol: Solution, left_s: float, threads: int) -> float:
+    """The bound of the pooled-sharing relaxation (``FleetModel(relax_sharing=True)``), a bound of the whole space,
+    within ``left_s`` seconds (0 when there is no time or it finds nothing)."""
+    if left_s <= MIN_STEP_S:
+        return 0.0
+    try:
+        # any time limit gives a valid bound (the solver's); a tighter one with more time
+        budget_s = min(left_s * 0.8, max(1.0, 2.0 * sol.solve_seconds))
+        return min(sol.cost_usd_per_hour, solve_fleet(cs, time_limit_s=budget_s, threads=threads,
+                                                      relax_sharing=True).bound_usd_per_hour)
+    except (InfeasibleError, SolveTimeoutError):
+        return 0.0
 
 
 def _status(cs: CandidateSet, sol: Solution, clock: Clock, threads: int) -> tuple[str, float, list[str]]:
@@ -144,15 +171,7 @@ def _status(cs: CandidateSet, sol: Solution, clock: Clock, threads: int) -> tupl
     is the bound of the pooled-sharing relaxation, which covers the whole space."""
     if not cs.sharing_restricted:
         return sol.status, sol.bound_usd_per_hour, []
-    bound = 0.0
-    if clock.left() > MIN_STEP_S:
-        try:
-            # any time limit gives a valid bound (the solver's); a tighter one with more time
-            budget_s = min(clock.left() * 0.8, max(1.0, 2.0 * sol.solve_seconds))
-            relaxed = solve_fleet(cs, time_limit_s=budget_s, threads=threads, relax_sharing=True)
-            bound = min(sol.cost_usd_per_hour, relaxed.bound_usd_per_hour)
-        except (InfeasibleError, SolveTimeoutError):
-            bound = 0.0
+    bound = _pooled_bound(cs, sol, clock.left(), threads)
     from planner.candidates.sharing import PATTERN_BUDGET
 
     note = (f"device sharing: the exact sharing space (any number and size of engines) is too large for this fleet, so "

@@ -21,8 +21,8 @@ Variables (slot j = 1 .. N_g of g)
     util_jm, need_jm, step_jm, lim_jm   table lookups at c_jm (0 when c_jm = 0; lim: no limit)
 
 Constraints
-    (S1) engines    a_jm <= c_jm <= cmax_m a_jm;   2 w_j <= sum_m a_jm <= E w_j
-    (S2) memory     sum_m util_jm <= U;   sum_m need_jm <= A_g
+    (S1) engines    a_jm <= c_jm <= cmax_m a_jm;   2 w_j <= sum_m a_jm <= E w_j;   a_jm <= w_j
+    (S2) memory     sum_m util_jm <= U w_j;   sum_m need_jm <= A_g w_j
     (S3) SLO        sum_m step_jm <= lim_jk   for every model k with an SLO (lim_jk: no limit when k is absent)
     (S4) symmetry   w_j >= w_j+1 and key_j >= key_j+1, key_j = sum_m B_m c_jm a mixed-radix number of the slot's
                     vector (any order of interchangeable slots can be sorted so)
@@ -202,6 +202,7 @@ class SlotModel(FleetModel):
             for e in sl.engines.values():
                 self.lm.add([(1, e.seqs), (-1, e.present)], lo=0)
                 self.lm.add([(1, e.seqs), (-self.lm.vars[e.seqs].ub, e.present)], hi=0)
+                self.lm.add([(1, e.present), (-1, sl.used)], hi=0)  # implied by the next rows; a stronger LP
             present = [(1, e.present) for e in sl.engines.values()]
             self.lm.add([*present, (-2, sl.used)], lo=0)
             self.lm.add([*present, (-emax, sl.used)], hi=0)
@@ -218,8 +219,10 @@ class SlotModel(FleetModel):
                 total, fixed, kv = lad.total, lad.mem.fixed_bytes_per_device, lad.mem.seq_kv_bytes
                 self.lm.add([(total, e.util), (-fixed * UTIL_STEPS, e.present), (-kv * UTIL_STEPS, e.seqs)], lo=0)
                 self.lm.add([(UTIL_STEPS, e.need), (-total, e.util)], lo=0)
-            self.lm.add([(1, e.util) for e in sl.engines.values()], hi=util_cap)
-            self.lm.add([(1, e.need) for e in sl.engines.values()], hi=ladders[sl.gpu][next(iter(sl.engines))].mem.per_device.usable_bytes)
+            usable = ladders[sl.gpu][next(iter(sl.engines))].mem.per_device.usable_bytes
+            # the device's capacity times w_j: the same rule (an unused slot holds nothing), a stronger LP
+            self.lm.add([(1, e.util) for e in sl.engines.values()] + [(-util_cap, sl.used)], hi=0)
+            self.lm.add([(1, e.need) for e in sl.engines.values()] + [(-usable, sl.used)], hi=0)
 
     def _add_slot_slo(self) -> None:
         """(S3) The device's steps in turn stay within every present engine's SLO limit; a limit linear in c,
@@ -347,38 +350,39 @@ def fleet_cap(cs: CandidateSet, instances: dict[str, int]) -> int | None:
     return cost
 
 
-def solve_slots(cs: CandidateSet, incumbent: Solution | None, *, deadline: float, cost_cap_micro: int | None = None,
-                log: bool = False) -> SlotResult | None:
+def solve_slots(cs: CandidateSet, known: list[Solution], *, deadline: float, log: bool = False) -> SlotResult | None:
     """The cheapest fleet over the whole sharing space (module doc), or None when the slot model would be too large
-    (MAX_SLOT_ENGINES). Raises InfeasibleError (no fleet at all: the slots are exact) or SolveTimeoutError. The
-    better of the slot model's plan and the incumbent is kept; the bound is the slot model's. ``cost_cap_micro``: the
-    cost of another valid plan (``fleet_cap``), a cap on the slots when it is below the incumbent's.
+    (MAX_SLOT_ENGINES). ``known``: valid plans already found (the restricted space's, a greedy one); the cheapest caps
+    the slots and hints the solver, and is kept when the slot model finds nothing cheaper (the bound is the slot
+    model's). Raises InfeasibleError (no fleet at all: the slots are exact) or SolveTimeoutError (no solver found a
+    plan: a greedy plan, ``stats["solver"] == "greedy"``, is a cap and a hint, not an answer on its own).
 
     One CP-SAT worker (fixed seed), whatever --threads says: its search is deterministic, so the same input gives
     the same plan at any thread count (the stable tie-break solve of ``backends`` stalls on interchangeable slots:
     10 s unproven on the default scenario, against 0.6 s for the whole single-worker solve)."""
     started = time.perf_counter()
-    caps = [] if cost_cap_micro is None else [cost_cap_micro]
-    caps += [] if incumbent is None else [micro_usd(incumbent.cost_usd_per_hour)]
-    slots = slot_counts(cs, min(caps) if caps else None)
+    best = min(known, key=lambda k: micro_usd(k.cost_usd_per_hour), default=None)
+    slots = slot_counts(cs, None if best is None else micro_usd(best.cost_usd_per_hour))
     if slot_engines(slots) > MAX_SLOT_ENGINES:
         return None
     counts = {sg.gpu: sg.slots for sg in slots}
     sm = SlotModel(cs, slots)
-    if incumbent is not None:
-        sm.add_incumbent(incumbent, {p.key: p for p in cs.patterns})
+    if best is not None:
+        sm.add_incumbent(best, {p.key: p for p in cs.patterns})
     try:
         sol = sm.solve(max(0.01, deadline - started), 1, "cp-sat", log=log, started=started, tie_break=False)
     except InfeasibleError:
-        if incumbent is not None:  # pragma: no cover - the incumbent is a slot-model plan
-            raise RuntimeError("internal error: the slot model rejects the restricted space's plan") from None
+        if best is not None:  # pragma: no cover - a known plan is a slot-model plan
+            raise RuntimeError("internal error: the slot model rejects a valid plan") from None
         raise
     except SolveTimeoutError:
-        if incumbent is None:
+        solved = [k for k in known if k.stats.get("solver") != "greedy"]  # a greedy plan alone is no solver's answer
+        if not solved:
             raise
-        return SlotResult(replace(incumbent, status="feasible", bound_usd_per_hour=0.0), cs, counts)
-    if incumbent is not None and micro_usd(incumbent.cost_usd_per_hour) < micro_usd(sol.cost_usd_per_hour):
-        return SlotResult(replace(incumbent, status="feasible", bound_usd_per_hour=sol.bound_usd_per_hour), cs, counts)
+        first = min(solved, key=lambda k: micro_usd(k.cost_usd_per_hour))
+        return SlotResult(replace(first, status="feasible", bound_usd_per_hour=0.0), cs, counts)
+    if best is not None and micro_usd(best.cost_usd_per_hour) < micro_usd(sol.cost_usd_per_hour):
+        return SlotResult(replace(best, status="feasible", bound_usd_per_hour=sol.bound_usd_per_hour), cs, counts)
     found = sm.slot_patterns(sm.last_values)
     kept = [p for p in cs.patterns if p.key in sm.u]
     sol = replace(sol, patterns={**sol.patterns, **{k: n for k, (_, n) in found.items()}},
