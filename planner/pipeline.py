@@ -16,11 +16,12 @@ from planner.errors import InfeasibleError, PlannerError, SolveTimeoutError
 from planner.inputs.pricing import micro_usd
 from planner.inputs.scenario import Scenario
 from planner.plans.check import PlanCheckError, require_valid
+from planner.plans.freshness import price_warnings
 from planner.plans.placement import PlacementError, build_plan
 from planner.plans.records import Plan
 from planner.solve.baselines import greedy, single_type
 from planner.solve.explain import explain_fleet, explain_model
-from planner.solve.formulation import Solution, solve_fleet
+from planner.solve.formulation import Solution, resilience_notes, solve_fleet
 
 MIN_STEP_S = 0.05  # an optional step (bound, explanation, baseline) needs at least this much time left to start
 
@@ -69,6 +70,7 @@ def plan(scenario: Scenario, *, time_limit_s: float | None = None, threads: int 
     except PlacementError as exc:
         raise PlanCheckError(f"internal error: placement failed: {exc}") from None
     require_valid(p, scenario)
+    p = replace(p, price_warnings=tuple(price_warnings(p, scenario.catalog)), notes=p.notes + resilience_notes(scenario))
     if baselines:
         b = compute_baselines(cs, p, clock.deadline, th)
         p = replace(p, baselines=b, notes=p.notes + tuple(b.pop("notes", [])))

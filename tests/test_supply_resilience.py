@@ -7,8 +7,9 @@ instances bought. It knows two resilience rules for instances and providers:
 
     exact    some assignment leaves every model >= ceil(keep x target) when any one instance (provider) is lost
     robust   every assignment does (what the program promises, module doc of planner.solve.formulation, (9)):
-             losing an instance of n GPUs of type g costs model m at most sum_k c_k min(x_k, floor(n / t_k)); losing a
-             provider costs every replica of each GPU type it sells to the plan
+             losing an instance of n GPUs costs model m at most min(sum_k c_k min(x_k, f_k), max_k ceil(n c_k / t_k))
+             with f_k = floor(n / t_k), over m's deployments k on that GPU type; losing a provider costs every replica of
+             each GPU type it sells to the plan
 
 so the program's cost equals the robust optimum and is at least the exact one.
 """
@@ -185,7 +186,9 @@ def _robust_instance_ok(cs: Any, reps: list, bins: list, totals: tuple) -> bool:
                 counts[c.key] = counts.get(c.key, 0) + 1
                 cand[c.key] = c
         for n in {o.gpus_per_instance for o in bins}:
-            lost = sum(cand[k].capacity_units * min(x, n // cand[k].tp) for k, x in counts.items())
+            fit = {k: n // c.tp for k, c in cand.items() if c.tp <= n}
+            lost = min(sum(cand[k].capacity_units * min(counts[k], f) for k, f in fit.items()),
+                       max((-(-n * cand[k].capacity_units // cand[k].tp) for k in fit), default=0))
             if totals[mi] - lost < m.kept_units(cs.demand[m.name]):
                 return False
     return True
