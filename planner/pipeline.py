@@ -16,11 +16,12 @@ from planner.errors import InfeasibleError, PlannerError, SolveTimeoutError
 from planner.inputs.pricing import micro_usd
 from planner.inputs.scenario import Scenario
 from planner.plans.check import PlanCheckError, require_valid
+from planner.plans.freshness import price_warnings
 from planner.plans.placement import PlacementError, build_plan
 from planner.plans.records import Plan
 from planner.solve.baselines import greedy, single_type
 from planner.solve.explain import explain_fleet, explain_model
-from planner.solve.formulation import Solution, solve_fleet
+from planner.solve.formulation import Solution, resilience_notes, solve_fleet
 from planner.solve.slots import MAX_SLOT_ENGINES, fleet_cap, slot_counts, slot_engines, solve_slots
 
 MIN_STEP_S = 0.05  # an optional step (bound, explanation, baseline) needs at least this much time left to start
@@ -63,6 +64,7 @@ def plan(scenario: Scenario, *, time_limit_s: float | None = None, threads: int 
     except PlacementError as exc:
         raise PlanCheckError(f"internal error: placement failed: {exc}") from None
     require_valid(p, scenario)
+    p = replace(p, price_warnings=tuple(price_warnings(p, scenario.catalog)), notes=p.notes + resilience_notes(scenario))
     if baselines:
         b = compute_baselines(cs, p, clock.deadline, th)
         p = replace(p, baselines=b, notes=p.notes + tuple(b.pop("notes", [])))
@@ -93,7 +95,10 @@ def _solve(cs: CandidateSet, clock: Clock, threads: int, solver: str, baselines:
     size at the greedy plan's cost allows: ``planner.solve.slots``), else to the restricted patterns with a
     relaxation's bound (``_status``). Raises InfeasibleError or SolveTimeoutError."""
     g = greedy(cs)
-    if cs.sharing_restricted:
+    # the slot model does not state resilience rows for its slots: with resilience the restricted patterns and the
+    # relaxation's bound are used (feasible with a gap, never a wrong "optimal")
+    resilient = any(m.survive != "none" for m in cs.scenario.models)
+    if cs.sharing_restricted and not resilient:
         estimate = micro_usd(g[2]) if g is not None else None
         if slot_engines(slot_counts(cs, estimate)) <= MAX_SLOT_ENGINES:
             valid = None

@@ -132,6 +132,7 @@ class Plan:
     solver: dict[str, Any] = field(default_factory=dict)
     baselines: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    price_warnings: tuple[dict[str, Any], ...] = ()  # offers bought at a stale or low-confidence price (freshness.py)
 
     @property
     def cost_usd_per_month(self) -> float:
@@ -243,5 +244,6 @@ class Plan:
             ],
             "solver": {k: v for k, v in self.solver.items() if not reproducible or k in DETERMINISTIC_SOLVER_KEYS},
             "baselines": self.baselines,
+            "price_warnings": list(self.price_warnings),
             "notes": list(self.notes),
         }

@@ -67,7 +67,8 @@ def report_data(p: Plan, s: Scenario, cs: CandidateSet, currency: str | None = N
         "seed_vs_detailed": _seed_rows(p, s), "candidates": _candidate_rows(s, cs),
         "rejected": [{"model": r.model, "gpu": r.gpu, "tp": r.tp, "pp": r.pp, "reason": r.reason} for r in cs.rejected],
         "sources": sorted(_sources(p, s, m).values(), key=lambda x: x["key"]),
-        "assumptions": _assumptions(p, s, m, lang), "notes": list(p.notes) + price_notes(lines, lang),
+        "assumptions": _assumptions(p, s, m, lang), "notes": list(p.notes) + price_notes(p, lang),
+        "resilience": _resilience_rows(p),
     }
 
 
@@ -77,10 +78,17 @@ def _fx(m: Money) -> dict[str, Any] | None:
                                    "text": r.text, "describe": r.describe()}
 
 
-def price_notes(lines: list[dict[str, Any]], lang: str) -> list[str]:
-    """A plan that buys at a low-confidence price says so."""
-    low = [f"{r['provider']}:{r['instance']} ({r['source']}, {r['as_of']})" for r in lines if r["confidence"] == "low"]
-    return [t(lang, "note.low_confidence", offers="; ".join(low))] if low else []
+def price_notes(p: Plan, lang: str) -> list[str]:
+    """A plan that buys at a low-confidence or a stale price says so (``Plan.price_warnings``)."""
+    out = []
+    low = [f"{w['offer']} ({w['source']}, {w['as_of']})" for w in p.price_warnings if "low_confidence" in w["why"]]
+    if low:
+        out.append(t(lang, "note.low_confidence", offers="; ".join(low)))
+    old = [f"{w['offer']} ({w['source']}, {w['as_of']}, {w['age_months']})" for w in p.price_warnings
+           if "stale" in w["why"]]
+    if old:
+        out.append(t(lang, "note.stale_price", reference=p.price_warnings[0]["reference"], offers="; ".join(old)))
+    return out
 
 
 def _summary(p: Plan, s: Scenario, m: Money, tot: dict[str, Decimal]) -> dict[str, Any]:
@@ -102,6 +110,19 @@ def _summary(p: Plan, s: Scenario, m: Money, tot: dict[str, Decimal]) -> dict[st
                                                  "savings": bs["savings"]},
         "greedy": None if not greedy else {"per_hour": m.hourly(greedy["cost_usd_per_hour"]), "savings": greedy["savings"]},
     }
+
+
+def _resilience_rows(p: Plan) -> list[dict[str, Any]]:
+    """Per model: the failure domain it must survive, its worst single failure and what is left (in its units)."""
+    rows = []
+    for m in p.models:
+        r = p.resilience()[m.name]
+        scale = 1000 if m.unit == "milli_requests_per_s" else 1
+        rows.append({"model": m.name, "survive": r["survive"], "keep": None if r["survive"] == "none" else r["keep"],
+                     "domain": r["domain"], "worst_failure": r["worst_failure"] or "-",
+                     "required": r["required_units"] / scale, "left": r["left_units"] / scale,
+                     "left_share_of_target": r["left_share_of_target"]})
+    return rows
 
 
 def _deployment_rows(p: Plan, s: Scenario) -> list[dict[str, Any]]:

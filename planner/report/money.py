@@ -7,7 +7,8 @@ One rule makes every total add up to the cent (``Decimal``, half-up):
     subtotal         = count x price_per_month                  one line of the shopping list
     total            = sum of the subtotals                     what plan.json's ``costs`` block states too
 
-Costs by GPU type, by model (chargeback) and the rent-vs-own column of the plan's own pricing are sums of the same
+Costs by GPU type, by model (chargeback: ``planner.plans.records.Instance.cost_shares``, the rule plan.json's
+``models[].cost_usd_per_hour`` uses too) and the rent-vs-own column of the plan's own pricing are sums of the same
 instance-months, so they equal the shopping list's total. The other rent-vs-own columns price the same number of GPUs
 as the cheapest whole instances of that pricing (a what-if; TP groups are not re-checked).
 """
@@ -16,11 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from planner.inputs.currency import SYMBOLS, FxRates, Rate, cents
 from planner.inputs.pricing import owned_usd_per_gpu_hour, priced_offers
+from planner.plans.records import IDLE, split_exactly
 from planner.units import HOURS_PER_MONTH
 
 if TYPE_CHECKING:
@@ -121,40 +122,25 @@ def cost_by_gpu(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [out[k] for k in sorted(out)]
 
 
-def _split_to_cents(total: Decimal, shares: dict[str, Fraction]) -> dict[str, Decimal]:
-    """Split ``total`` (whole cents) by exact shares; the cents left by rounding down go to the largest remainders."""
-    total_cents = int(total * 100)
-    raw = {k: v * total_cents for k, v in shares.items()}
-    floor = {k: int(v) for k, v in raw.items()}
-    left = total_cents - sum(floor.values())
-    for k in sorted(raw, key=lambda k: (-(raw[k] - floor[k]), k))[:left]:
-        floor[k] += 1
-    return {k: Decimal(v) / 100 for k, v in floor.items()}
-
-
 def cost_by_model(p: Plan, s: Scenario, m: Money) -> list[dict[str, Any]]:
-    """Chargeback: each instance-month split over its devices, and a device's over its engines by reserved memory.
-
-    A device nobody uses is charged to "(idle)". The shares are exact fractions; the cents add up to the total.
-    """
-    owed: dict[str, Decimal] = {}
+    """Chargeback: each instance-hour (six decimals) and instance-month (cents) split by ``Instance.cost_shares``
+    (its used GPUs equally, a shared GPU by the memory each engine holds), exact to the last unit, so the rows add
+    up to the shopping list's totals. An instance nobody uses is charged to "(idle)"."""
+    owed_h: dict[str, int] = {}  # millionths of the report currency per hour
+    owed_m: dict[str, int] = {}  # cents per month
     for inst in p.instances:
         unit, _ = _unit_hour(m, s, inst)
-        month = cents(unit * HOURS_PER_MONTH)
-        shares: dict[str, Fraction] = {}
-        for d in inst.devices:
-            used = d.memory_used_bytes
-            if used == 0:
-                shares["(idle)"] = shares.get("(idle)", Fraction(0)) + Fraction(1, len(inst.devices))
-            for sh in d.shards:
-                shares[sh.model] = shares.get(sh.model, Fraction(0)) + Fraction(sh.total_bytes, used * len(inst.devices))
-        for k, v in _split_to_cents(month, shares).items():
-            owed[k] = owed.get(k, Decimal(0)) + v
-    order = [x.name for x in p.models] + ["(idle)"]
+        shares = inst.cost_shares()
+        for k, v in split_exactly(int(unit / HOURLY), shares).items():
+            owed_h[k] = owed_h.get(k, 0) + v
+        for k, v in split_exactly(int(cents(unit * HOURS_PER_MONTH) * 100), shares).items():
+            owed_m[k] = owed_m.get(k, 0) + v
+    order = [x.name for x in p.models] + [IDLE]
     gpus = {x.name: sum(len(r.devices) for r in p.replicas if r.model == x.name and not r.shared) for x in p.models}
-    total = sum(owed.values(), Decimal(0))
-    return [{"model": k, "per_month": owed[k], "share": float(owed[k] / total) if total else 0.0,
-             "dedicated_gpus": gpus.get(k, 0)} for k in order if k in owed]
+    total = sum(owed_m.values())
+    return [{"model": k, "per_hour": Decimal(owed_h[k]) * HOURLY, "per_month": Decimal(owed_m[k]) / 100,
+             "share": owed_m[k] / total if total else 0.0, "dedicated_gpus": gpus.get(k, 0)}
+            for k in order if k in owed_m]
 
 
 def _cheapest_cover_usd(offers: list[tuple[int, float]], n: int) -> float | None:

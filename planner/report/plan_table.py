@@ -45,6 +45,7 @@ def print_plan_table(p: Plan, s: Scenario | None = None, currency: str = "USD", 
                      "binds": binds})
     cols = ["model", "target", "served", "gpu", "split", "replicas", "per_replica", "binds"]
     print_table(rows, cols, [column(lang, c) for c in cols], title=t(lang, "plan.deployments"))
+    _print_models(p, s, m, lang)
     drows = []
     for inst in p.instances:
         for d in inst.devices:
@@ -68,12 +69,36 @@ def print_plan_table(p: Plan, s: Scenario | None = None, currency: str = "USD", 
         con.print(t(lang, "note", note=n))
     if s is not None:
         from planner.report.data import price_notes
-        from planner.report.money import shopping_list
 
-        for n in price_notes(shopping_list(p, s, m), lang):
+        for n in price_notes(p, lang):
             con.print(t(lang, "note", note=n), markup=False)
     if m.rate is not None:
         con.print(t(lang, "plan.fx", currency=currency, rate=m.rate.describe()))
+
+
+def _print_models(p: Plan, s: Scenario | None, m: Any, lang: str) -> None:
+    """Per model: its cost (chargeback, ``Instance.cost_shares``) and, with resilience, its worst single failure."""
+    from planner.report.tables import print_table
+
+    res = p.resilience()
+    resilient = any(r["survive"] != "none" for r in res.values())
+    if s is not None:
+        from planner.report.money import cost_by_model
+
+        rows = cost_by_model(p, s, m)
+    else:
+        rows = [{"model": k, "per_hour": v[0], "per_month": v[1]} for k, v in p.model_costs().items()]
+    for r in rows:
+        x = res.get(r["model"])
+        r["per_hour"] = f"{r['per_hour']:,.4f}"
+        r["per_month"] = f"{r['per_month']:,.2f}"
+        if x is not None:
+            r["worst_failure"] = f"{x['worst_failure'] or '-'} ({x['domain']})"
+            r["left"] = f"{x['left_share_of_target']:.0%}"
+    cols = ["model", "per_hour", "per_month"] + (["worst_failure", "left_share_of_target"] if resilient else [])
+    for r in rows:
+        r["left_share_of_target"] = r.get("left", "")
+    print_table(rows, cols, [column(lang, c, cur=m.currency) for c in cols], title=t(lang, "h.cost_by_model"))
 
 
 MONEY_KEYS = ("cost_usd_per_month", "cost_usd_per_hour", "usd_per_million_tokens")

@@ -15,7 +15,7 @@ from planner.report.data import DEPLOYMENT_COLUMNS, DEVICE_COLUMNS
 
 MONEY_MONTH = {"price_per_month", "subtotal_per_month", "per_month", "on_demand", "spot", "owned", "purchase"}
 MONEY_HOUR = {"price_per_hour", "subtotal_per_hour", "per_hour"}
-PERCENT = {"savings", "share"}
+PERCENT = {"savings", "share", "left_share_of_target", "keep"}
 GIB = {c for c in DEVICE_COLUMNS if c.endswith("_gib")}
 
 
@@ -36,8 +36,11 @@ def tables(d: dict[str, Any]) -> list[Table]:
         Table("shopping_list", shop, d["shopping_list"],
               {"provider": t(d["lang"], "total"), "count": sum(r["count"] for r in d["shopping_list"]),
                "subtotal_per_hour": s["cost_per_hour"], "subtotal_per_month": s["cost_per_month"]}),
-        Table("cost_by_model", ["model", "dedicated_gpus", "per_month", "share"], d["cost_by_model"],
-              {"model": t(d["lang"], "total"), "per_month": s["cost_per_month"], "share": 1.0}),
+        Table("cost_by_model", ["model", "dedicated_gpus", "per_hour", "per_month", "share"], d["cost_by_model"],
+              {"model": t(d["lang"], "total"), "per_hour": s["cost_per_hour"], "per_month": s["cost_per_month"],
+               "share": 1.0}),
+        Table("resilience", ["model", "survive", "keep", "domain", "worst_failure", "required", "left",
+                             "left_share_of_target"], d["resilience"]),
         Table("deployments", DEPLOYMENT_COLUMNS, d["deployments"]),
         Table("cost_by_gpu", ["gpu", "gpus", "per_hour", "per_month"], d["cost_by_gpu"],
               {"gpu": t(d["lang"], "total"), "gpus": s["gpus"], "per_hour": s["cost_per_hour"],

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 def write_report(p: Plan, s: Scenario, cs: CandidateSet, out: Path, extra_files: dict[str, str] | None = None,
                  currency: str | None = None, lang: str | None = None) -> list[str]:
-    """Write report.html, report.md, plan.json, deployments.csv, devices.csv and report.xlsx into ``out`` atomically.
+    """Write report.html, report.md, plan.json, deployments.csv, devices.csv, cost_by_model.csv and report.xlsx into
+    ``out`` atomically.
 
     Money is shown in ``currency`` (default: the scenario's) and plan.json gains a ``costs`` block with the same
     shopping list and totals; words are in ``lang`` (default: the scenario's)."""
@@ -39,6 +40,7 @@ def write_report(p: Plan, s: Scenario, cs: CandidateSet, out: Path, extra_files:
     files = {
         "report.md": render_markdown(d), "report.html": render_html(d), "plan.json": to_json(plan_json),
         "deployments.csv": to_csv(d["deployments"], DEPLOYMENT_COLUMNS), "devices.csv": to_csv(d["devices"], DEVICE_COLUMNS),
+        "cost_by_model.csv": to_csv(d["cost_by_model"], ["model", "dedicated_gpus", "per_hour", "per_month", "share"]),
         "launch.sh": launch_script(p, s), **(extra_files or {}),
     }
     write_folder(out, files, lambda tmp: write_xlsx(d, tmp / "report.xlsx", plan_json))

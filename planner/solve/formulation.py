@@ -32,10 +32,12 @@ Constraints
         replica    w_j in {0, 1}, x_j <= X_j w_j, lambda_m >= c_j w_j for every candidate or pattern j of m,
                    S_m - lambda_m >= K_m
         instance   for every GPU type g and instance size n of g's offers, beta_gn in {0, 1} with y_o <= Y_o beta_gn
-                   (o of g with n_o = n), and q_j >= min(x_j, floor(n / t_j)) (a binary per j picks the branch):
-                       S_m - sum_{j of m on g} c_j q_j >= K_m beta_gn
-                   one instance of n GPUs holds at most floor(n / t_j) TP groups of candidate j (a pattern: t = 1),
-                   so whatever the placement, losing it removes at most that much of m
+                   (o of g with n_o = n); f_j = floor(n / t_j) groups of j fit one such instance (a pattern: t = 1);
+                   q_j >= min(x_j, f_j) and L_mgn >= min(sum_j c_j q_j, max_{j: w_j = 1} ceil(n c_j / t_j))
+                   (binaries pick the branches of each min):
+                       S_m - L_mgn >= K_m beta_gn
+                   one instance holds at most f_j groups of j, and its n GPUs at most n GPUs at the best rate c_j / t_j
+                   of what m runs there, so whatever the placement, losing it removes at most L_mgn of m
         provider   gamma_gv in {0, 1} with y_o <= Y_o gamma_gv (o of g at provider v), l_mgv >= S_mg - S^_mg
                    (1 - gamma_gv), l >= 0, with S_mg the part of S_m on GPU type g and S^_mg its bound:
                        S_m - sum_g l_mgv >= K_m                                                    for every v
@@ -132,6 +134,7 @@ class FleetModel:
             self.by_model[c.model].append(c)
             self.by_gpu.setdefault(c.gpu, []).append(c)
         self.lm = LinearModel()
+        self.w: dict[int, int] = {}  # variable -> its binary "used" indicator (resilience)
         self._variables()
         self._add_demand()
         self._add_min_replicas()
@@ -300,9 +303,7 @@ class FleetModel:
             if m not in worst:
                 worst[m] = self.lm.var(f"lambda[{m}]", max(u[3] for u in units if u[0] == m))
                 self.lm.add([*self.served_units(m), (-1, worst[m])], lo=kept[m])
-            w = self.lm.var(f"w[{self.lm.vars[v].name}]", 1, boolean=True)
-            self.lm.add([(1, v), (-self.lm.vars[v].ub, w)], hi=0)
-            self.lm.add([(1, worst[m]), (-cap, w)], lo=0)
+            self.lm.add([(1, worst[m]), (-cap, self._used(v))], lo=0)
 
     def _at_most(self, v: int, f: int) -> Terms:
         """A term q >= min(x_v, f) (q = x_v when f bounds x_v; else a binary picks which side q covers)."""
@@ -315,6 +316,13 @@ class FleetModel:
         self.lm.add([(1, q), (-f, d)], lo=0)  # d = 1: q >= f
         return [(1, q)]
 
+    def _used(self, v: int) -> int:
+        """A binary w with x_v <= X_v w: 1 whenever variable v is positive (one per variable)."""
+        if v not in self.w:
+            self.w[v] = self.lm.var(f"w[{self.lm.vars[v].name}]", 1, boolean=True)
+            self.lm.add([(1, v), (-self.lm.vars[v].ub, self.w[v])], hi=0)
+        return self.w[v]
+
     def _add_instance_resilience(self) -> None:
         """(9, instance) Losing any one instance, whatever the placement, leaves every model at least K_m units."""
         kept = self._resilient("instance")
@@ -325,14 +333,31 @@ class FleetModel:
             for n in sorted({o.gpus_per_instance for o in self.offers if o.gpu == gpu}):
                 beta: int | None = None
                 for m in sorted(kept):
-                    mine = [(cap, v, n // tp) for mm, g, tp, cap, v in units if mm == m and g == gpu and tp <= n]
+                    mine = [(cap, v, tp) for mm, g, tp, cap, v in units if mm == m and g == gpu and tp <= n]
                     if not mine:
                         continue
                     if beta is None:
                         beta = self._indicator(f"beta[{gpu},{n}]", [o for o in self.offers
                                                                    if o.gpu == gpu and o.gpus_per_instance == n])
-                    lost = [(-cap * c, q) for cap, v, f in mine for c, q in self._at_most(v, f)]
-                    self.lm.add(self.served_units(m) + lost + [(-kept[m], beta)], lo=0)
+                    self.lm.add([*self.served_units(m), *self._instance_loss(m, gpu, n, mine), (-kept[m], beta)], lo=0)
+
+    def _instance_loss(self, m: str, gpu: str, n: int, mine: list[tuple[int, int, int]]) -> Terms:
+        """-L with L >= min(A, B), the most of model m one instance of n GPUs of ``gpu`` can hold: A = sum_j c_j
+        min(x_j, floor(n / t_j)), B = max_{j used} ceil(n c_j / t_j) (its n GPUs at j's rate c_j / t_j)."""
+        a = [(cap * c, q) for cap, v, tp in mine for c, q in self._at_most(v, n // tp)]
+        a_ub = sum(c * self.lm.vars[q].ub for c, q in a)
+        rate = [(-(-n * cap // tp), v) for cap, v, tp in mine]
+        b_ub = max(r for r, _ in rate)
+        if b_ub >= a_ub:
+            return [(-c, q) for c, q in a]
+        best = self.lm.var(f"B[{m},{gpu},{n}]", b_ub)
+        for r, v in rate:
+            self.lm.add([(1, best), (-r, self._used(v))], lo=0)
+        loss = self.lm.var(f"L[{m},{gpu},{n}]", b_ub)
+        z = self.lm.var(f"zL[{m},{gpu},{n}]", 1, boolean=True)
+        self.lm.add([(1, loss), *[(-c, q) for c, q in a], (a_ub, z)], lo=0)  # z = 0: L >= A
+        self.lm.add([(1, loss), (-1, best), (-b_ub, z)], lo=-b_ub)  # z = 1: L >= B
+        return [(-1, loss)]
 
     def _add_provider_resilience(self) -> None:
         """(9, provider) Losing any one provider leaves every model at least K_m units."""
@@ -423,6 +448,23 @@ class FleetModel:
                 f"offers, {len(self.patterns)} sharing patterns); raise --time-limit"
             )
         return self.solution(values, status, obj_bound, secs, stats)
+
+
+def resilience_notes(s: Any) -> tuple[str, ...]:
+    """What the plan's resilience promise covers (module doc, (9)), for plans of a scenario with resilience."""
+    kinds = sorted({m.survive for m in s.models} - {"none"})
+    if not kinds:
+        return ()
+    text = (f"resilience ({', '.join(kinds)}): with any one failure domain lost, every model with survive set still "
+            "serves keep x its target (the checker removes each domain in turn)")
+    if "instance" in kinds or "provider" in kinds:
+        text += ("; an instance's loss is counted for the worst placement of the chosen replicas (up to floor(n / TP) "
+                 "groups of each deployment on an instance of n GPUs, and no more than n GPUs at its best capacity per "
+                 "GPU; shared engines included) and a provider's as every "
+                 "replica of each GPU type it sells to the plan, so the plan survives whatever the placement; a plan "
+                 "that survives only under one particular placement can be cheaper and is not searched (the status "
+                 "is optimal within this rule)")
+    return (text,)
 
 
 def solve_fleet(cs: CandidateSet, *, time_limit_s: float, threads: int = 1, hint: tuple[dict, dict] | None = None,
