@@ -347,3 +347,16 @@ def test_cost_per_model_sums_to_the_fleet(seed):
     month = sum(round(m["cost_usd_per_month"] * 100) for m in j["models"])
     idle_month = p.model_costs().get("(idle)", (0.0, 0.0))[1]
     assert month + round(idle_month * 100) == round(j["cost_usd_per_month"] * 100)
+
+
+def test_report_chargeback_matches_plan_json_in_usd():
+    d = random_scenario(1)
+    d["sharing"] = {"enabled": True}
+    s = scenario_from_dict(d)
+    _, p = _solve(d)
+    from planner.report.money import cost_by_model, money_for
+
+    rows = {r["model"]: r for r in cost_by_model(p, s, money_for(s, "USD"))}
+    for m in p.to_dict()["models"]:
+        assert float(rows[m["name"]]["per_month"]) == m["cost_usd_per_month"]
+        assert float(rows[m["name"]]["per_hour"]) == pytest.approx(m["cost_usd_per_hour"], abs=1e-9)
