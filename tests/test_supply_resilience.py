@@ -324,6 +324,9 @@ def test_resilience_section_and_checker_on_shared_devices():
     res = p.to_dict()["resilience"]
     assert res["a"]["survive"] == "instance" and res["a"]["left_units"] >= 8
     assert res["b"]["survive"] == "none"
+    assert any(r.shared for r in p.replicas), "the cheapest resilient fleet shares a device (b rides along with a)"
+    # two 1-GPU instances: a's replicas on distinct instances, b on one of them (an instance's loss is exact here)
+    assert len(p.instances) == 2
     # a doctored plan without the survivors fails the checker's rule 13
     a_reps = [r for r in p.replicas if r.model == "a"]
     if len(a_reps) > 1:
