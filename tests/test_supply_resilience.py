@@ -324,6 +324,9 @@ def test_resilience_section_and_checker_on_shared_devices():
     res = p.to_dict()["resilience"]
     assert res["a"]["survive"] == "instance" and res["a"]["left_units"] >= 8
     assert res["b"]["survive"] == "none"
+    assert any(r.shared for r in p.replicas), "the cheapest resilient fleet shares a device (b rides along with a)"
+    # two 1-GPU instances: a's replicas on distinct instances, b on one of them (an instance's loss is exact here)
+    assert len(p.instances) == 2
     # a doctored plan without the survivors fails the checker's rule 13
     a_reps = [r for r in p.replicas if r.model == "a"]
     if len(a_reps) > 1:
@@ -347,3 +350,16 @@ def test_cost_per_model_sums_to_the_fleet(seed):
     month = sum(round(m["cost_usd_per_month"] * 100) for m in j["models"])
     idle_month = p.model_costs().get("(idle)", (0.0, 0.0))[1]
     assert month + round(idle_month * 100) == round(j["cost_usd_per_month"] * 100)
+
+
+def test_report_chargeback_matches_plan_json_in_usd():
+    d = random_scenario(1)
+    d["sharing"] = {"enabled": True}
+    s = scenario_from_dict(d)
+    _, p = _solve(d)
+    from planner.report.money import cost_by_model, money_for
+
+    rows = {r["model"]: r for r in cost_by_model(p, s, money_for(s, "USD"))}
+    for m in p.to_dict()["models"]:
+        assert float(rows[m["name"]]["per_month"]) == m["cost_usd_per_month"]
+        assert float(rows[m["name"]]["per_hour"]) == pytest.approx(m["cost_usd_per_hour"], abs=1e-9)

@@ -294,6 +294,8 @@ def scenario_from_dict(data: Any, lines: dict | None = None, name: str = "<scena
     reqs = _model_reqs(s, base_dir, where, _base_engine(s, cal))
     profile = resolve_profiles(s.profile, [(m.name, m.profile) for m in s.models], lines, name, base_dir)
     commitment = resolve_commitment(s.commitment, catalog, where("commitment")) if profile or s.commitment else None
+    if profile or commitment:
+        _check_hourly_supports(s, where)
     return Scenario(
         name=s.name, description=s.description or "", pricing=s.pricing, catalog=catalog, gpu_ids=gpu_ids,
         providers=providers, limits=limits, max_usd_per_hour=s.max_usd_per_hour,
@@ -382,6 +384,19 @@ def _providers(s: ScenarioIn, catalog: Catalog, where: Where) -> tuple[str, ...]
         if pv not in known:
             raise InputError(f"{where('providers', i)}: unknown provider '{cut(pv)}'{did_you_mean(pv, known)}; known: {', '.join(known)}")
     return tuple(s.providers)
+
+
+def _check_hourly_supports(s: ScenarioIn, where: Where) -> None:
+    """The hourly program (profile / commitment, ``planner.solve.schedule``) has no simplicity or resilience
+    constraints yet: asking for them there is an error, not a silently weaker plan."""
+    asked = [k for k in ("max_gpu_types", "max_providers", "resilience") if getattr(s, k) is not None]
+    asked += [f"models[{i}].resilience" for i, m in enumerate(s.models) if m.resilience is not None][:1]
+    if asked:
+        key = asked[0].split(".")[0] if asked[0].startswith("models") else asked[0]
+        at = where(key) if not key.startswith("models") else where("models", int(key[7:-1]), "resilience")
+        raise InputError(f"{at}: not supported with a demand profile or commitment (the hourly plan has no "
+                         f"{'resilience' if 'resilience' in asked[0] else 'simplicity'} constraints yet); allowed: "
+                         "remove it, or remove profile and commitment")
 
 
 def _offer_kinds(s: ScenarioIn, catalog: Catalog, where: Where) -> tuple[str, ...] | None:

@@ -148,22 +148,24 @@ class Plan:
             out[i.gpu] = out.get(i.gpu, 0) + len(i.devices)
         return dict(sorted(out.items()))
 
-    def model_costs_micro_usd(self) -> dict[str, int]:
-        """Each model's share of the hourly cost in micro-dollars (``Instance.cost_shares``), summing to the fleet's."""
-        owed: dict[str, int] = {}
+    def cost_shares(self) -> dict[str, Fraction]:
+        """Each model's exact share of the fleet's cost: sum over instances of price x ``Instance.cost_shares``,
+        over the fleet's price (``IDLE`` for instances nobody uses)."""
+        owed: dict[str, Fraction] = {}
         for inst in self.instances:
-            for k, v in split_exactly(round(inst.usd_per_hour * 1_000_000), inst.cost_shares()).items():
-                owed[k] = owed.get(k, 0) + v
-        return owed
+            price = round(inst.usd_per_hour * 1_000_000)
+            for k, v in inst.cost_shares().items():
+                owed[k] = owed.get(k, Fraction(0)) + price * v
+        total = sum(owed.values(), Fraction(0))
+        return {k: v / total for k, v in owed.items()} if total else {}
 
     def model_costs(self) -> dict[str, tuple[float, float]]:
-        """(USD per hour, USD per month) per model (and ``IDLE`` if any instance is unused): the hourly parts sum to
-        the fleet's cost to the micro-dollar, the monthly parts (cents of the fleet's month) to the cent."""
-        micro = self.model_costs_micro_usd()
-        total = sum(micro.values())
-        month_cents = round(self.cost_usd_per_month * 100)
-        month = split_exactly(month_cents, {k: Fraction(v, total) for k, v in micro.items()}) if total else {}
-        return {k: (micro[k] / 1_000_000, month.get(k, 0) / 100) for k in micro}
+        """(USD per hour, USD per month) per model (and ``IDLE`` if any instance is unused): the fleet's micro-dollars
+        per hour and cents per month split by ``cost_shares``, so the parts sum to the fleet's figures exactly."""
+        shares = self.cost_shares()
+        hour = split_exactly(round(self.cost_usd_per_hour * 1_000_000), shares)
+        month = split_exactly(round(self.cost_usd_per_month * 100), shares)
+        return {k: (hour[k] / 1_000_000, month[k] / 100) for k in shares}
 
     def failure_domains(self, kind: str) -> list[tuple[str, set[str]]]:
         """Every failure domain of ``kind`` (replica | instance | provider) with the replicas losing it removes (a

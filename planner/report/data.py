@@ -117,10 +117,11 @@ def _resilience_rows(p: Plan) -> list[dict[str, Any]]:
     rows = []
     for m in p.models:
         r = p.resilience()[m.name]
-        scale = 1000 if m.unit == "milli_requests_per_s" else 1
+        rate = m.unit == "milli_requests_per_s"  # shown in requests/s, as the deployments table shows it
         rows.append({"model": m.name, "survive": r["survive"], "keep": None if r["survive"] == "none" else r["keep"],
                      "domain": r["domain"], "worst_failure": r["worst_failure"] or "-",
-                     "required": r["required_units"] / scale, "left": r["left_units"] / scale,
+                     "required": r["required_units"] / 1000 if rate else r["required_units"],
+                     "left": r["left_units"] / 1000 if rate else r["left_units"],
                      "left_share_of_target": r["left_share_of_target"]})
     return rows
 

@@ -123,24 +123,18 @@ def cost_by_gpu(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def cost_by_model(p: Plan, s: Scenario, m: Money) -> list[dict[str, Any]]:
-    """Chargeback: each instance-hour (six decimals) and instance-month (cents) split by ``Instance.cost_shares``
-    (its used GPUs equally, a shared GPU by the memory each engine holds), exact to the last unit, so the rows add
-    up to the shopping list's totals. An instance nobody uses is charged to "(idle)"."""
-    owed_h: dict[str, int] = {}  # millionths of the report currency per hour
-    owed_m: dict[str, int] = {}  # cents per month
-    for inst in p.instances:
-        unit, _ = _unit_hour(m, s, inst)
-        shares = inst.cost_shares()
-        for k, v in split_exactly(int(unit / HOURLY), shares).items():
-            owed_h[k] = owed_h.get(k, 0) + v
-        for k, v in split_exactly(int(cents(unit * HOURS_PER_MONTH) * 100), shares).items():
-            owed_m[k] = owed_m.get(k, 0) + v
-    order = [x.name for x in p.models] + [IDLE]
+    """Chargeback: the shopping list's hourly total (six decimals) and monthly total (cents) split by
+    ``Plan.cost_shares`` (an instance's used GPUs equally, a shared GPU by the memory each engine holds), exact to
+    the last unit, so the rows add up to the totals and match plan.json's ``models[].cost_usd_per_*`` in USD."""
+    tot = totals(shopping_list(p, s, m))
+    shares = p.cost_shares()
+    hour = split_exactly(int(tot["per_hour"] / HOURLY), shares)
+    month = split_exactly(int(tot["per_month"] * 100), shares)
     gpus = {x.name: sum(len(r.devices) for r in p.replicas if r.model == x.name and not r.shared) for x in p.models}
-    total = sum(owed_m.values())
-    return [{"model": k, "per_hour": Decimal(owed_h[k]) * HOURLY, "per_month": Decimal(owed_m[k]) / 100,
-             "share": owed_m[k] / total if total else 0.0, "dedicated_gpus": gpus.get(k, 0)}
-            for k in order if k in owed_m]
+    total = sum(month.values())
+    return [{"model": k, "per_hour": Decimal(hour[k]) * HOURLY, "per_month": Decimal(month[k]) / 100,
+             "share": month[k] / total if total else 0.0, "dedicated_gpus": gpus.get(k, 0)}
+            for k in [x.name for x in p.models] + [IDLE] if k in shares]
 
 
 def _cheapest_cover_usd(offers: list[tuple[int, float]], n: int) -> float | None:

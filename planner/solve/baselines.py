@@ -17,7 +17,8 @@ def _per_gpu_price(cs: CandidateSet, gid: str, tp: int) -> float | None:
 def greedy(cs: CandidateSet) -> tuple[dict[str, int], dict[str, int], float] | None:
     """What a careful person does by hand: per model, the candidate with the lowest price per unit of capacity, as
     many replicas as the demand needs; then, per GPU type, each TP group goes into a bought instance with room or
-    into a new instance of the cheapest per-GPU offer that holds it. Ignores limits, budget and sharing."""
+    into a new instance of the cheapest per-GPU offer that holds it and is still available (``max_instances``).
+    Ignores limits, budget, sharing, simplicity limits and resilience."""
     replicas: dict[str, int] = {}
     groups: dict[str, list[int]] = {}
     price: dict[tuple[str, int], float | None] = {}
@@ -47,8 +48,11 @@ def greedy(cs: CandidateSet) -> tuple[dict[str, int], dict[str, int], float] | N
             if i is not None:
                 free[i] = (free[i][0], free[i][1] - size)
                 continue
-            offers = sorted((o for o in cs.offers if o.gpu == gid and o.gpus_per_instance >= size),
+            offers = sorted((o for o in cs.offers if o.gpu == gid and o.gpus_per_instance >= size
+                             and (o.max_instances is None or instances.get(o.id, 0) < o.max_instances)),
                             key=lambda o: (o.usd_per_gpu_hour, o.gpus_per_instance, o.id))
+            if not offers:
+                return None  # the offers that hold this group are sold out (their availability, max_instances)
             o = offers[0]
             instances[o.id] = instances.get(o.id, 0) + 1
             free.append((o.id, o.gpus_per_instance - size))

@@ -187,7 +187,10 @@ def explain_fleet(cs: CandidateSet, deadline: float | None, threads: int) -> dic
     try:
         free = solve_fleet(cs, time_limit_s=share(2), threads=threads, limits={}, budget_usd_per_hour=None)
     except (InfeasibleError, SolveTimeoutError):
-        out["detail"] = "no fleet found even without limits and budget"
+        kept = [k for k, on in (("resilience", s.resilient), ("max_gpu_types", s.max_gpu_types is not None),
+                                ("max_providers", s.max_providers is not None),
+                                ("the offers' availability (max_instances)", True)) if on]
+        out["detail"] = f"no fleet found even without limits and budget ({', '.join(kept)} still apply)"
         return out
     need: dict[str, int] = {}
     for oid, n in free.instances.items():
@@ -241,6 +244,6 @@ def explanation_lines(e: dict[str, Any]) -> list[str]:
             gpus = ", ".join(f"{n} x {g}" for g, n in u["gpus_by_type"].items())
             out.append(f"without limits and budget: {u['cost_usd_per_hour']} USD/hour on {gpus}")
         out += [f"would fit: {f}" for f in e.get("what_would_fit", [])]
-        if e.get("detail"):
-            out.append(e["detail"])
+    if e.get("detail"):
+        out.append(e["detail"])
     return out

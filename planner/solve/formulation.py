@@ -58,7 +58,9 @@ GPU types whose patterns ``planner.candidates.sharing`` had to restrict get devi
 (``planner.solve.slots.SlotModel``, a subclass adding its variables to the terms below: the whole sharing space). A
 bound for a restricted space too large for slots (``relax_sharing``): patterns are replaced by pooled engines per GPU type g, z_mg sequences in e_mg engines over v_g
 devices, with z_mg <= cmax_mg e_mg, e_mg <= v_g, sum_m e_mg <= E v_g and sum_m fixed_m e_mg + kv_m z_mg <= usable_g v_g
-(every plan of the whole space satisfies these), so the solver's bound of that program bounds the whole space.
+(every plan of the whole space satisfies these), so the solver's bound of that program bounds the whole space. With
+resilience, (9) is relaxed there to: a model that must survive a failure (K_m > 0) runs >= 2 replicas and serves
+>= K_m + 1 units (losing one replica costs at least one unit), which every resilient plan satisfies.
 
 Solvers: the model is built once as rows over integer variables (``planner.solve.backends.LinearModel``) and handed
 to CP-SAT or to a MIP solver that OR-Tools bundles (CBC or SCIP via pywraplp; its HiGHS segfaulted on this model).
@@ -143,7 +145,8 @@ class FleetModel:
         self._add_budget()
         self._add_simplicity()
         if relax_sharing:
-            self._add_pooled_sharing()  # (9) is left out: the relaxation stays a bound of the resilient space
+            self._add_pooled_sharing()
+            self._add_relaxed_resilience()  # (9) relaxed: the relaxation stays a bound of the resilient space
         else:
             self._add_replica_resilience()
             self._add_instance_resilience()
@@ -242,6 +245,15 @@ class FleetModel:
             usable_kib = -(-self.pool[keys[0]].mem.per_device.usable_bytes // 1024)
             self.lm.add([(self.pool[k].mem.fixed_bytes_per_device // 1024, self.e[k]) for k in keys]
                         + [(self.pool[k].mem.seq_kv_bytes // 1024, self.z[k]) for k in keys] + [(-usable_kib, v)], hi=0)
+
+    def _add_relaxed_resilience(self) -> None:
+        """(9, relaxed) A model that must survive a failure with K_m > 0 runs at least two replicas (one replica is
+        lost with its replica, instance or provider), and holds more than K_m units."""
+        for m in self.models:
+            kept = m.kept_units(self.cs.demand[m.name])
+            if m.survive != "none" and kept > 0:
+                self.lm.add(self.replicas_of(m.name), lo=2)
+                self.lm.add(self.served_units(m.name), lo=kept + 1)
 
     def _add_packing(self) -> None:
         """(4) TP groups of size >= t fit in the instances' GPUs usable by such groups, for every TP size t."""
