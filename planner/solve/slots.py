@@ -18,7 +18,10 @@ Variables (slot j = 1 .. N_g of g)
     w_j in {0, 1}       the slot is a shared device (one GPU of g)
     a_jm in {0, 1}      it runs an engine of model m
     c_jm in 0..cmax_m   that engine's sequences (0: no engine)
-    util_jm, need_jm, step_jm, lim_jm   table lookups at c_jm (0 when c_jm = 0; lim: no limit)
+    util_jm, need_jm    util_m(c_jm), need_m(c_jm) (0 when c_jm = 0) as exact integer rows:
+                        util x device bytes >= (fixed a + seq_kv c) 1e4 and need x 1e4 >= util x device bytes
+    step_jm, lim_jm     step_m(c_jm), lim_m(c_jm): a line in c when the table is one (within 2e-9 ms, rounded the
+                        safe way: the measured ladders are), else a table lookup (CP-SAT's element constraint)
 
 Constraints
     (S1) engines    a_jm <= c_jm <= cmax_m a_jm;   2 w_j <= sum_m a_jm <= E w_j;   a_jm <= w_j
@@ -30,7 +33,7 @@ Constraints
 
 Why it is exact: a slot's feasible vectors are exactly the vectors ``sharing`` accepts (the same ladder functions;
 steps in integer units of 1e-9 ms, rounded up, and limits rounded down, so a slot may only lose a device whose step
-sum lies within a few 1e-9 ms of an SLO limit, and every slot passes the checker); every fleet no dearer than the
+sum lies within about 1e-8 ms of an SLO limit, and every slot passes the checker); every fleet no dearer than the
 incumbent fits in N_g slots; so the program's optimum is the optimum over the whole space, and the solver's bound is
 a bound of the whole space. The solved slots become ``Pattern`` objects, so placement, launch lines and the checker
 see ordinary sharing patterns.
