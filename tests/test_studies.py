@@ -69,3 +69,11 @@ def test_sweep_context_keeps_the_prompt_output_split_and_never_gets_cheaper(run_
     assert code == 0
     costs = [p["cost_usd_per_month"] for p in json.loads(out)["points"]]
     assert costs == sorted(costs)
+
+
+def test_chinese_clouds_compare_in_the_readme_is_current(run_cli):
+    """The README quotes `planner compare` on scenarios/aliyun-vs-autodl.yaml (issue 17): it must be what the tool prints."""
+    code, out, _ = run_cli("compare", str(ROOT / "scenarios" / "aliyun-vs-autodl.yaml"), "--fleets",
+                           "l20,a800-80gb,h20,rtx-4090d,a10g,mixed", "--format", "markdown", "-q")
+    assert code == 0
+    assert out.strip() in (ROOT / "README.md").read_text()
