@@ -16,6 +16,7 @@ from planner.errors import InfeasibleError, PlannerError, SolveTimeoutError
 from planner.inputs.pricing import micro_usd
 from planner.inputs.scenario import Scenario
 from planner.plans.check import PlanCheckError, require_valid
+from planner.plans.fabric import fabric_notes
 from planner.plans.freshness import price_warnings
 from planner.plans.placement import PlacementError, build_plan
 from planner.plans.records import Plan
@@ -64,7 +65,8 @@ def plan(scenario: Scenario, *, time_limit_s: float | None = None, threads: int 
     except PlacementError as exc:
         raise PlanCheckError(f"internal error: placement failed: {exc}") from None
     require_valid(p, scenario)
-    p = replace(p, price_warnings=tuple(price_warnings(p, scenario.catalog)), notes=p.notes + resilience_notes(scenario))
+    p = replace(p, price_warnings=tuple(price_warnings(p, scenario.catalog)),
+                notes=p.notes + resilience_notes(scenario) + fabric_notes(p, scenario.catalog))
     if baselines:
         b = compute_baselines(cs, p, clock.deadline, th)
         p = replace(p, baselines=b, notes=p.notes + tuple(b.pop("notes", [])))

@@ -363,3 +363,20 @@ def test_report_chargeback_matches_plan_json_in_usd():
     for m in p.to_dict()["models"]:
         assert float(rows[m["name"]]["per_month"]) == m["cost_usd_per_month"]
         assert float(rows[m["name"]]["per_hour"]) == pytest.approx(m["cost_usd_per_hour"], abs=1e-9)
+
+
+def test_stated_fabrics_name_a_known_source_and_multi_instance_groups_are_named():
+    cat = load_catalog()
+    fabrics = [o.fabric for g in cat.gpus.values() for o in g.offers if o.fabric]
+    assert fabrics and all(f["source"] in cat.sources for f in fabrics)
+    p5 = next(o for o in cat.gpus["h100-sxm"].offers if o.id == "aws:p5.48xlarge")
+    assert p5.fabric["kind"] == "efa" and p5.fabric["gbit_s"] == 3200  # research/prices/supply_fabric.yaml
+    d = {"name": "pp-over-pods", "gpus": ["rtx-4090"], "providers": ["runpod"],
+         "models": [{"name": "big", "model": "qwen2.5-14b", "precision": "bf16", "concurrency": 2,
+                     "context_tokens": 2048, "tp": [1], "pp": [2]}]}
+    s = scenario_from_dict(d)
+    p = plan(s, baselines=False, time_limit_s=30)
+    spans = [r for r in p.replicas if len({dv.split("/")[0] for dv in r.devices}) > 1]
+    note = [n for n in p.notes if n.startswith("multi-instance pipeline groups")]
+    assert spans and note  # runpod sells 1-GPU pods, so each PP2 replica spans two pods
+    assert all(r.id in note[0] for r in spans)

@@ -77,7 +77,8 @@ def catalog(
         rows = [{"offer": o.id, "gpus_per_instance": o.gpus_per_instance, "usd_per_hour": o.usd_per_hour,
                  "spot_usd_per_hour": o.spot_usd_per_hour, "kind": o.kind,
                  "max_instances": "unlimited" if o.max_instances is None else o.max_instances,
-                 "max_instances_source": o.max_instances_source or "", "as_of": o.as_of, "source": o.source}
+                 "max_instances_source": o.max_instances_source or "", "fabric": _fabric_text(o.fabric),
+                 "as_of": o.as_of, "source": o.source}
                 for o in g.offers]
         emit(rows, list(rows[0]) if rows else [], fmt, json_data=data,
              title=f"{g.id} offers (prices USD; max_instances: what one user can rent)")
@@ -96,6 +97,15 @@ def catalog(
     emit(rows, cols, fmt, json_data=data, title="GPU catalog (memory_gib = CUDA-visible GiB; prices USD)")
 
 
+def _fabric_text(f: dict | None) -> str:
+    """An offer's fabric in a few words: "efa 3200 Gbit/s, placement group", "none", or "" when not stated."""
+    if not f:
+        return ""
+    if f["kind"] == "none":
+        return "none"
+    return f"{f['kind']} {f['gbit_s']:g} Gbit/s" + (", placement group" if f.get("placement_group") else "")
+
+
 def _gpu_json(g: GPU, cat: Catalog) -> dict:
     d = {
         "id": g.id, "name": g.name, "vendor": g.vendor, "architecture": g.architecture, "family": g.family,
@@ -109,7 +119,7 @@ def _gpu_json(g: GPU, cat: Catalog) -> dict:
         "offers": [
             {"provider": o.provider, "instance": o.instance, "gpus_per_instance": o.gpus_per_instance,
              "usd_per_hour": o.usd_per_hour, "spot_usd_per_hour": o.spot_usd_per_hour, "region": o.region,
-             "kind": o.kind, "max_instances": o.max_instances,
+             "kind": o.kind, "max_instances": o.max_instances, "fabric": o.fabric,
              "max_instances_source": None if o.max_instances_source is None else cat.source_text(o.max_instances_source),
              "as_of": o.as_of, "source": cat.source_text(o.source)} | ({"note": o.note} if o.note else {})
             for o in g.offers

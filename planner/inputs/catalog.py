@@ -67,6 +67,7 @@ class Offer:
     kind: str = "cloud"  # cloud | marketplace | owned (catalog_schema.OFFER_KINDS)
     max_instances: int | None = None  # instances one user can get (max_instances_source); None: unlimited
     max_instances_source: str | None = None
+    fabric: dict[str, Any] | None = field(default=None, hash=False, compare=False)  # kind, gbit_s, placement_group, source
 
     @property
     def id(self) -> str:
@@ -254,7 +255,8 @@ def _to_offer(o: dict[str, Any], fx: FxRates, as_of: str) -> Offer:
                  source=o["source"], as_of=as_of, note=o.get("note"), currency=cur,
                  price_per_hour=None if od is None else float(od), spot_price_per_hour=None if spot is None else float(spot),
                  confidence=o.get("confidence"), kind=o.get("kind") or "cloud", max_instances=o.get("max_instances"),
-                 max_instances_source=o.get("max_instances_source"), **{k: o.get(k) for k in COMMITMENT_FIELDS})
+                 max_instances_source=o.get("max_instances_source"), fabric=o.get("fabric"),
+                 **{k: o.get(k) for k in COMMITMENT_FIELDS})
 
 
 def _layer_offers(base: tuple[Offer, ...], new: list[Offer]) -> tuple[Offer, ...]:

@@ -16,6 +16,23 @@ PRICE_FIELDS = {"USD": ("usd_per_hour", "spot_usd_per_hour"), "CNY": ("cny_per_h
                 "EUR": ("eur_per_hour", "spot_eur_per_hour")}
 
 
+class FabricIn(BaseModel):
+    """The network between instances of one offer: none (separate hosts), Ethernet, InfiniBand or EFA at Gbit/s
+    per instance, and whether instances can share a placement group (scale set)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    kind: Literal["none", "ethernet", "infiniband", "efa"]
+    gbit_s: float | None = Field(default=None, gt=0, le=100_000)
+    placement_group: bool = False
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _speed(self) -> FabricIn:
+        if (self.kind == "none") != (self.gbit_s is None):
+            raise ValueError("give gbit_s for an ethernet, infiniband or efa fabric, and none for kind none")
+        return self
+
+
 class OfferIn(BaseModel):
     """An offer quotes its price in one currency: the one its source quotes (converted to USD at the catalog's rate)."""
 
@@ -27,6 +44,7 @@ class OfferIn(BaseModel):
     # how many instances of the offer one user can get (a marketplace listing: its host count); null: unlimited
     max_instances: int | None = Field(default=None, ge=0, le=1_000_000)
     max_instances_source: str | None = Field(default=None, min_length=1)
+    fabric: FabricIn | None = None  # the network between its instances (None: not stated)
     usd_per_hour: float | None = Field(default=None, ge=0, le=10_000)
     spot_usd_per_hour: float | None = Field(default=None, ge=0, le=10_000)
     cny_per_hour: float | None = Field(default=None, ge=0, le=100_000)

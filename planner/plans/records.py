@@ -183,17 +183,30 @@ class Plan:
         return sorted(lost.items())
 
     def resilience(self) -> dict[str, Any]:
-        """Per model, the worst single failure of its domain kind (instance when it asks for none) and what is left."""
+        """Per model, the worst single failure of its domain kind (instance when it asks for none) and what is left.
+        Ties go to the first domain in sorted order."""
+        domains = {kind: self.failure_domains(kind) for kind in {"instance" if m.survive == "none" else m.survive
+                                                                 for m in self.models}}
+        of_replica: dict[str, dict[str, list[str]]] = {}  # kind -> replica -> the domains losing it
+        for kind, doms in domains.items():
+            idx: dict[str, list[str]] = {}
+            for dom, gone in doms:
+                for rid in gone:
+                    idx.setdefault(rid, []).append(dom)
+            of_replica[kind] = idx
         out = {}
         for m in self.models:
             kind = "instance" if m.survive == "none" else m.survive
-            mine = {r.id: replica_units(r, m.unit) for r in self.replicas if r.model == m.name}
-            served = sum(mine.values())
-            worst, left = "", served
-            for dom, gone in self.failure_domains(kind):
-                rest = served - sum(u for rid, u in mine.items() if rid in gone)
-                if rest < left:
-                    worst, left = dom, rest
+            lost: dict[str, int] = {}
+            served = 0
+            for r in self.replicas:
+                if r.model == m.name:
+                    u = replica_units(r, m.unit)
+                    served += u
+                    for dom in of_replica[kind].get(r.id, []):
+                        lost[dom] = lost.get(dom, 0) + u
+            worst = min(lost, key=lambda d: (-lost[d], d)) if lost else ""
+            left = served - lost.get(worst, 0)
             out[m.name] = {"survive": m.survive, "keep": m.keep, "domain": kind, "required_units": m.kept_units,
                            "worst_failure": worst, "left_units": left,
                            "left_share_of_target": round(left / m.target_units, 4) if m.target_units else 1.0}

@@ -115,8 +115,9 @@ def _summary(p: Plan, s: Scenario, m: Money, tot: dict[str, Decimal]) -> dict[st
 def _resilience_rows(p: Plan) -> list[dict[str, Any]]:
     """Per model: the failure domain it must survive, its worst single failure and what is left (in its units)."""
     rows = []
+    res = p.resilience()
     for m in p.models:
-        r = p.resilience()[m.name]
+        r = res[m.name]
         rate = m.unit == "milli_requests_per_s"  # shown in requests/s, as the deployments table shows it
         rows.append({"model": m.name, "survive": r["survive"], "keep": None if r["survive"] == "none" else r["keep"],
                      "domain": r["domain"], "worst_failure": r["worst_failure"] or "-",

@@ -340,12 +340,15 @@ class FleetModel:
         kept = self._resilient("instance")
         if not kept:
             return
-        units = [u for u in self._units() if u[0] in kept]
+        by_type: dict[tuple[str, str], list[tuple[int, int, int]]] = {}  # (model, GPU type) -> (c_j, x_j, t_j)
+        for mm, g, tp, cap, v in self._units():
+            if mm in kept:
+                by_type.setdefault((mm, g), []).append((cap, v, tp))
         for gpu in sorted({o.gpu for o in self.offers}):
             for n in sorted({o.gpus_per_instance for o in self.offers if o.gpu == gpu}):
                 beta: int | None = None
                 for m in sorted(kept):
-                    mine = [(cap, v, tp) for mm, g, tp, cap, v in units if mm == m and g == gpu and tp <= n]
+                    mine = [u for u in by_type.get((m, gpu), []) if u[2] <= n]
                     if not mine:
                         continue
                     if beta is None:
@@ -376,13 +379,16 @@ class FleetModel:
         kept = self._resilient("provider")
         if not kept:
             return
-        units = [u for u in self._units() if u[0] in kept]
+        by_type: dict[tuple[str, str], list[tuple[int, int]]] = {}  # (model, GPU type) -> (c_j, x_j)
+        for mm, g, _, cap, x in self._units():
+            if mm in kept:
+                by_type.setdefault((mm, g), []).append((cap, x))
         for v in sorted({o.provider for o in self.offers}):
             lost: dict[str, Terms] = {}
             for gpu in sorted({o.gpu for o in self.offers if o.provider == v}):
                 gamma: int | None = None
                 for m in sorted(kept):
-                    on_g = [(cap, x) for mm, g, _, cap, x in units if mm == m and g == gpu]
+                    on_g = by_type.get((m, gpu), [])
                     if not on_g:
                         continue
                     if gamma is None:
