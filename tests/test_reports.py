@@ -215,3 +215,16 @@ def test_committed_chinese_report_is_current(tmp_path):
         assert (tmp_path / "r" / f).read_text() == (ROOT / "reports" / "chinese-model-fleet-zh" / f).read_text(), \
             "regenerate with: planner report scenarios/chinese-model-fleet.yaml --lang zh --currency CNY " \
             "--out reports/chinese-model-fleet-zh/"
+
+
+@pytest.mark.parametrize("name", ["ha-fleet", "daily-profile"])
+def test_committed_scenario_reports_are_current(name, run_cli, tmp_path):
+    """reports/ha-fleet/ (issue 14) and reports/daily-profile/ (issue 16), quoted by the README, match the tool."""
+    out = tmp_path / name
+    code, _, err = run_cli("report", str(ROOT / "scenarios" / f"{name}.yaml"), "--out", str(out), "-q")
+    assert code == 0, err
+    files = ["report.md", "autoscaler.csv", "hourly.csv"] if name == "daily-profile" else \
+        ["report.md", "deployments.csv", "devices.csv", "cost_by_model.csv"]
+    for f in files:
+        assert (out / f).read_text() == (ROOT / "reports" / name / f).read_text(), \
+            f"regenerate with: planner report scenarios/{name}.yaml --out reports/{name}"
