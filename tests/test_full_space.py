@@ -20,6 +20,7 @@ from oracle import MAX_GPUS_PER_TYPE, micro, optimal
 import planner
 from planner.errors import InfeasibleError
 from planner.inputs.scenario import scenario_from_dict
+from planner.plans.records import Plan
 
 N_INSTANCES = 80
 MODELS = ["qwen3-0.6b", "llama-3.2-1b", "llama-3.2-3b", "llama-3-8b", "qwen2.5-7b", "glm-4-9b", "qwen2.5-14b"]
@@ -92,7 +93,10 @@ def respects_lists(p, s) -> list[str]:
     return bad
 
 
-def compare(d: dict) -> None:
+def compare(d: dict) -> Plan | None:
+    """The oracle's optimum equals the plan's cost to the cent, the plan passes the checker, keeps the tp/pp lists and
+    says optimal; returns the plan (None: both infeasible). ``max_usd_per_hour: optimum`` is replaced by the
+    oracle's unbudgeted optimum first."""
     if d.get("max_usd_per_hour") == "optimum":
         d.pop("max_usd_per_hour")
         free = optimal(scenario_from_dict(d))
@@ -105,14 +109,15 @@ def compare(d: dict) -> None:
     except InfeasibleError:
         assert truth.cost_micro is None, (
             f"planner: infeasible; oracle: ${truth.cost_usd:.4f}/h with {truth.purchase}, items {truth.items}")
-        return
+        return None
     assert planner.check_plan(p, s) == []
     assert respects_lists(p, s) == []
     assert truth.cost_micro is not None, f"planner found ${p.cost_usd_per_hour:.4f}/h, the oracle says infeasible"
     assert abs(micro(p.cost_usd_per_hour) - truth.cost_micro) < 5_000, (
         f"planner ${p.cost_usd_per_hour:.4f}/h ({p.status}) vs oracle ${truth.cost_usd:.4f}/h with {truth.purchase}, "
         f"items {truth.items}")
-    assert p.status == "optimal"
+    assert p.status == "optimal", p.notes
+    return p
 
 
 @pytest.mark.parametrize("seed", range(N_INSTANCES))

@@ -17,14 +17,13 @@ from pathlib import Path
 
 import pytest
 from oracle import MAX_GPUS_PER_TYPE, micro, optimal
-from test_full_space import _catalog, respects_lists
+from test_full_space import _catalog, compare
 
 import planner
 from planner.candidates import sharing
 from planner.candidates.deployments import build_candidates
 from planner.errors import InfeasibleError
 from planner.inputs.scenario import scenario_from_dict
-from planner.plans.records import Plan
 from planner.solve.formulation import solve_fleet
 from planner.solve.slots import solve_slots
 
@@ -55,29 +54,6 @@ def sharing_instance(seed: int, folder: Path) -> dict:
     return d
 
 
-def _compare(d: dict) -> Plan | None:
-    """The oracle's optimum equals the plan's cost to the cent; returns the plan (None: both infeasible)."""
-    if d.get("max_usd_per_hour") == "optimum":
-        d.pop("max_usd_per_hour")
-        free = optimal(scenario_from_dict(d))
-        if free.cost_micro is not None:
-            d["max_usd_per_hour"] = free.cost_micro / 1e6
-    s = scenario_from_dict(d)
-    truth = optimal(s)
-    try:
-        p = planner.plan(s, baselines=False, time_limit_s=20)
-    except InfeasibleError:
-        assert truth.cost_micro is None, f"planner: infeasible; oracle: ${truth.cost_usd:.4f}/h, items {truth.items}"
-        return None
-    assert planner.check_plan(p, s) == []
-    assert respects_lists(p, s) == []
-    assert truth.cost_micro is not None, f"planner found ${p.cost_usd_per_hour:.4f}/h, the oracle says infeasible"
-    assert abs(micro(p.cost_usd_per_hour) - truth.cost_micro) < 5_000, (
-        f"planner ${p.cost_usd_per_hour:.4f}/h ({p.status}) vs oracle ${truth.cost_usd:.4f}/h, items {truth.items}")
-    assert p.status == "optimal", p.notes
-    return p
-
-
 @pytest.mark.parametrize("level_visits", [sharing.LEVEL_VISITS, 0], ids=["levels", "one-size"])
 @pytest.mark.parametrize("seed", range(N_INSTANCES))
 def test_slot_model_equals_brute_force_when_the_patterns_are_restricted(seed, level_visits, tmp_path, monkeypatch):
@@ -86,7 +62,7 @@ def test_slot_model_equals_brute_force_when_the_patterns_are_restricted(seed, le
     d = sharing_instance(seed, tmp_path / "catalog")
     restricted = build_candidates(scenario_from_dict({k: v for k, v in d.items() if k != "max_usd_per_hour"})).restricted_gpus
     assert restricted, "every instance shares, so the forced restriction applies"
-    p = _compare(d)
+    p = compare(d)
     if p is not None:
         assert any("device-slot model" in n and "optimal over the whole space" in n for n in p.notes), p.notes
 
@@ -108,7 +84,7 @@ def test_the_seeded_instances_reach_what_the_restricted_space_misses(tmp_path, m
     d["max_usd_per_hour"] = truth.cost_micro / 1e6
     with pytest.raises(InfeasibleError):
         solve_fleet(build_candidates(scenario_from_dict(d)), time_limit_s=10)
-    assert _compare(d) is not None
+    assert compare(d) is not None
 
 
 def _three_small_models(budget: float | None = None) -> dict:
