@@ -171,49 +171,39 @@ _CSS = ("body{font-family:-apple-system,'Segoe UI',Roboto,Arial,'Noto Sans CJK S
 
 
 def _write_xlsx(sp: SchedulePlan, path: Path) -> None:
-    """Summary, commitment, alternatives, every hour and the autoscaler targets; frozen headers, filters, formats,
-    a totals row with a formula."""
+    """Summary, commitment (with a totals row), alternatives, every hour and the autoscaler targets, each sheet laid
+    out by the report's own sheet writer (``planner.report.xlsx.write_sheet``)."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
 
-    wb = Workbook()
-    usd = '"$"#,##0.00'
+    from planner.report.xlsx import write_sheet
+
+    d = {"symbol": "$", "lang": "en"}
     parts = sp.cost_parts_usd_per_month()
-    sheets: list[tuple[str, list[str], list[list[Any]], dict[int, str]]] = [
-        ("Summary", ["item", "value"], [["scenario", sp.scenario], ["status", sp.status], ["searched", sp.searched],
-                                        ["cost per month (USD)", round(sp.cost_usd_per_month, 2)],
-                                        *[[f"{k.replace('_', '-')} per month (USD)", round(v, 2)] for k, v in parts.items()],
-                                        ["term", sp.term], ["spot cap", sp.spot_max_share]], {}),
-        ("Commit", COMMIT_HEADS, [list(r.values()) for r in commitment_rows(sp)], {4: '"$"#,##0.0000', 6: usd}),
-        ("Alternatives", COMPARE_HEADS, [[r["plan"], r["usd_per_month"], r["saves"]] for r in comparison_rows(sp)],
-         {1: usd}),
-    ]
+    summary = [("scenario", sp.scenario), ("status", sp.status), ("searched", sp.searched),
+               ("cost per month (USD)", round(sp.cost_usd_per_month, 2)),
+               *[(f"{k.replace('_', '-')} per month (USD)", round(v, 2)) for k, v in parts.items()],
+               ("term", sp.term), ("spot cap", sp.spot_max_share)]
+    commit = [{"offer": r["offer"], "gpu": r["gpu"], "count": r["count"], "gpus": r["gpus"],
+               "per_hour": r["committed_usd_per_hour"], "basis": r["basis"], "per_month": r["usd_per_month"]}
+              for r in commitment_rows(sp)]
+    alternatives = [{"plan": r["plan"], "per_month": r["usd_per_month"],
+                     "savings": sp.comparisons[name]["savings"] if name else None}
+                    for name, r in zip([None, *sp.comparisons], comparison_rows(sp), strict=True)]
     rows, cols = hourly_rows(sp)
-    sheets.append(("Hourly", _day_heads(cols), [[r[c] for c in cols] for r in rows], {4: usd}))
-    sheets.append(("Autoscaler", AUTOSCALER_COLUMNS, [[r[c] for c in AUTOSCALER_COLUMNS] for r in sp.autoscaler_rows()],
-                   {}))
+    models = cols[5:]
+    hourly = [{"hour": r["hour"], "committed_gpus": r["committed"], "on_demand_gpus": r["on_demand"],
+               "spot_gpus": r["spot"], "per_hour": r["usd_per_hour"], **{f"model:{m}": r[m] for m in models}}
+              for r in rows]
+    wb = Workbook()
     wb.remove(wb.active)
-    for title, heads, data, fmts in sheets:
-        ws = wb.create_sheet(title)
-        ws.append(heads)
-        for c in ws[1]:
-            c.font = Font(bold=True)
-        for r in data:
-            ws.append(r)
-        for j, f in fmts.items():
-            for row in ws.iter_rows(min_row=2, min_col=j + 1, max_col=j + 1):
-                for c in row:
-                    c.number_format = f
-        if title == "Commit" and data:
-            n = len(data) + 1
-            ws.append(["total", None, f"=SUM(C2:C{n})", f"=SUM(D2:D{n})", None, None, f"=SUM(G2:G{n})"])
-            ws.cell(n + 1, 7).number_format = usd
-        ws.freeze_panes = "A2"
-        ws.auto_filter.ref = ws.dimensions
-        for j, h in enumerate(heads, start=1):
-            width = max([len(str(h))] + [len(str(r[j - 1])) for r in data if j - 1 < len(r)])
-            ws.column_dimensions[get_column_letter(j)].width = min(60, width + 2)
+    write_sheet(wb.create_sheet("Summary"), ["item", "value"], ["item", "value"],
+                [{"item": k, "value": v} for k, v in summary], d)
+    write_sheet(wb.create_sheet("Commit"), COMMIT_HEADS, list(commit[0]) if commit else ["offer"], commit, d,
+                {"offer": "total", "count": sum(r["count"] for r in commit), "gpus": sum(r["gpus"] for r in commit),
+                 "per_month": None} if commit else None)
+    write_sheet(wb.create_sheet("Alternatives"), COMPARE_HEADS, ["plan", "per_month", "savings"], alternatives, d)
+    write_sheet(wb.create_sheet("Hourly"), _day_heads(cols), list(hourly[0]), hourly, d)
+    write_sheet(wb.create_sheet("Autoscaler"), AUTOSCALER_COLUMNS, AUTOSCALER_COLUMNS, sp.autoscaler_rows(), d)
     wb.save(path)
 
 

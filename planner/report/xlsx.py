@@ -44,8 +44,11 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _write_sheet(ws: Worksheet, heads: list[str], cols: list[str], rows: list[dict[str, Any]], d: dict[str, Any],
-                 total: dict[str, Any] | None = None) -> None:
+def write_sheet(ws: Worksheet, heads: list[str], cols: list[str], rows: list[dict[str, Any]], d: dict[str, Any],
+                total: dict[str, Any] | None = None) -> None:
+    """One sheet: bold frozen header, autofilter, widths, number formats by column name (views.MONEY_*, PERCENT,
+    GIB), and a totals row (``total``: its values; money columns named in it get ``=SUM`` formulas). ``d`` needs the
+    currency ``symbol`` and the ``lang``."""
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
@@ -108,5 +111,5 @@ def write_xlsx(d: dict[str, Any], path: Path, plan_json: dict[str, Any]) -> None
     order = tbs[:2] + extra[:1] + tbs[2:] + extra[1:]
     for tb in order:
         ws = wb.create_sheet(t(lang, f"sheet.{tb.key}"))
-        _write_sheet(ws, headers(d, tb.columns), tb.columns, tb.rows, d, tb.total)
+        write_sheet(ws, headers(d, tb.columns), tb.columns, tb.rows, d, tb.total)
     wb.save(path)
