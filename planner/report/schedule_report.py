@@ -157,17 +157,15 @@ def schedule_html(sp: SchedulePlan) -> str:
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Hourly schedule: {escape(sp.scenario)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
+        f"<title>Hourly schedule: {escape(sp.scenario)}</title>", f"<style>\n{_css()}</style>", "</head>", "<body>",
         *body, '<p class="muted">Written by planner. Months are 730 hours.</p>', "</body>", "</html>", ""])
 
 
-_CSS = ("body{font-family:-apple-system,'Segoe UI',Roboto,Arial,'Noto Sans CJK SC',sans-serif;margin:2rem auto;"
-        "max-width:1200px;padding:0 1rem;color:#222;line-height:1.4}h2{border-bottom:1px solid #ddd;margin-top:2rem}"
-        ".kpis{display:flex;flex-wrap:wrap;gap:1rem;margin:1rem 0}.kpi{border:1px solid #ddd;border-radius:6px;"
-        "padding:.7rem 1rem;min-width:170px}.kpi .v{font-size:1.5rem;font-weight:600}.kpi .l{color:#666;font-size:.85rem}"
-        "table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1rem}th,td{border:1px solid #ddd;padding:3px 7px;"
-        "text-align:left}th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}"
-        ".muted{color:#666;font-size:.85rem}svg.chart{display:block;margin:.5rem 0 1rem;max-width:100%;height:auto}")
+def _css() -> str:
+    """The reports' one stylesheet (``templates/report.css``, also included by report.html.j2)."""
+    from planner.resources import TEMPLATES_DIR
+
+    return (TEMPLATES_DIR / "report.css").read_text(encoding="utf-8")
 
 
 def _write_xlsx(sp: SchedulePlan, path: Path) -> None:
