@@ -224,9 +224,7 @@ def _on_gpu_type(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, offers: li
                  cache: dict[tuple[Any, ...], Any]) -> Found:
     """One model's kept candidates and its rejections on one priced GPU type. An identical deployment of another model
     (same shape) reuses that model's result under this model's name."""
-    shape = (id(m.arch), demand_units(m)[0], m.precision, m.kv_cache_dtype, m.context_tokens, m.input_tokens, m.output_tokens,
-             m.max_batched_tokens, m.min_tokens_per_s, m.max_ttft_ms, m.request_rate_per_s is not None, m.tp, m.pp,
-             m.engine)
+    shape = (_deployment_shape(m), demand_units(m)[0], m.tp, m.pp)
     memo = cache.get((shape, g.id))
     if memo is not None:
         kept_, rej_ = memo
@@ -293,13 +291,18 @@ def _no_price_reason(g: GPU, s: Scenario) -> str:
     return f"no {s.pricing.replace('_', '-')} price for {g.id} in the catalog (add an offer in your catalog)"
 
 
+def _deployment_shape(m: ModelReq) -> tuple[Any, ...]:
+    """Everything a deployment's estimate reads from a model besides its name, demand and tp/pp lists: two models of
+    one shape get the same candidates (the build's caches key on it)."""
+    return (id(m.arch), m.precision, m.kv_cache_dtype, m.context_tokens, m.input_tokens, m.output_tokens,
+            m.max_batched_tokens, m.min_tokens_per_s, m.max_ttft_ms, m.request_rate_per_s is not None, m.engine)
+
+
 def _candidate_of_shape(m: ModelReq, g: GPU, tp: int, pp: int, s: Scenario, c: PerfConstants,
                         cache: dict[tuple[Any, ...], Any]) -> tuple[Candidate | None, Rejection | None]:
     """``_candidate``, computed once per deployment shape (everything it reads but the model's name and demand) and
     renamed for every other model of that shape: fleets repeat a few architectures at many concurrencies."""
-    shape = ("split", id(m.arch), g.id, tp, pp, m.precision, m.kv_cache_dtype, m.context_tokens, m.input_tokens,
-             m.output_tokens, m.max_batched_tokens, m.min_tokens_per_s, m.max_ttft_ms, m.request_rate_per_s is not None,
-             getattr(m, "engine", None))
+    shape = ("split", _deployment_shape(m), g.id, tp, pp)
     hit = cache.get(shape)
     if hit is None:
         hit = cache[shape] = _candidate(m, g, tp, pp, s, c)
