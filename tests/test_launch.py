@@ -134,3 +134,22 @@ def test_each_replica_is_budgeted_at_its_launch_lines_max_num_seqs(planned) -> N
         e = estimate_memory(m.arch, g, context_tokens=m.context_tokens, gpu_memory_utilization=s.gpu_memory_utilization,
                             **kw)
         assert e.max_concurrency >= r.concurrency
+
+
+def test_a_checkpoint_named_by_its_config_json_is_served_from_its_folder(tmp_path) -> None:
+    """`hf_config: ckpt/config.json`: vLLM is pointed at the checkpoint folder, not at the config file."""
+    import json
+
+    from planner.inputs.scenario import scenario_from_dict
+
+    ck = tmp_path / "ckpt"
+    ck.mkdir()
+    (ck / "config.json").write_text(json.dumps({
+        "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": 896, "intermediate_size": 4864,
+        "num_hidden_layers": 24, "num_attention_heads": 14, "num_key_value_heads": 2, "vocab_size": 151936,
+        "max_position_embeddings": 32768, "tie_word_embeddings": True, "torch_dtype": "bfloat16"}))
+    s = scenario_from_dict({"name": "ck", "gpus": ["l4"], "models": [
+        {"name": "mine", "hf_config": str(ck / "config.json"), "concurrency": 4, "context_tokens": 2048}]})
+    p = plan(s, baselines=False)
+    for ln in launch_lines(p, s):
+        assert ln.argv[ln.argv.index("serve") + 1] == str(ck)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from planner.estimate.engine import DEFAULT_BLOCK_SIZE
@@ -60,7 +61,9 @@ def model_path(m: ModelReq) -> str:
     mid = resolve_model_id(m.arch.id)
     if mid is not None:
         return library()[mid].hf_repo
-    return m.arch.source or m.arch.id
+    src = m.arch.source or m.arch.id
+    # `hf_config: ckpt/config.json` names the checkpoint's config; vLLM loads the folder that holds it
+    return str(PurePath(src).parent) if PurePath(src).name == "config.json" else src
 
 
 def _weight_flags(m: ModelReq) -> tuple[list[str], list[str]]:
