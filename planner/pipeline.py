@@ -21,6 +21,7 @@ from planner.plans.freshness import price_warnings
 from planner.plans.placement import PlacementError, build_plan
 from planner.plans.records import Plan
 from planner.solve.baselines import greedy, single_type
+from planner.solve.colgen import Columns, generate, with_columns
 from planner.solve.explain import explain_fleet, explain_model
 from planner.solve.formulation import Solution, resilience_notes, solve_fleet
 from planner.solve.slots import MAX_SLOT_ENGINES, fleet_cap, slot_counts, slot_engines, solve_slots
@@ -119,44 +120,63 @@ def _solve(cs: CandidateSet, clock: Clock, threads: int, solver: str, baselines:
 
 def _solve_whole_space(cs: CandidateSet, clock: Clock, threads: int, solver: str, baselines: bool,
                        greedy_plan: Solution | None) -> Solved:
-    """A restricted sharing space: the restricted patterns give an incumbent (40 % of the time at most), then the
-    device-slot model searches the whole space from it (most of the rest, less the baselines' share), both in one
-    worker (``solve_slots``: the same plan at any thread count). ``greedy_plan``: the greedy plan when it keeps the
-    limits and budget, another known plan for the slot model (a cap on its slots, a hint)."""
+    """A restricted sharing space: column generation prices patterns of the whole space against the LP's duals (a
+    quarter of the time at most: ``planner.solve.colgen``, its LP bound covers every pattern), the integer program
+    over the restricted and generated patterns gives an incumbent (a third of what is left), then the device-slot
+    model searches the whole space from it (most of the rest, less the baselines' share), all in one worker (the
+    same plan at any thread count). ``greedy_plan``: the greedy plan when it keeps the limits and budget, another
+    known plan (a cap on the slots and the columns' instances, a hint)."""
     reserve = min(1.0, 0.15 * clock.left()) if baselines else 0.0
+    cols = generate(cs, cost_cap_usd_per_hour=greedy_plan.cost_usd_per_hour if greedy_plan else None,
+                    deadline=time.perf_counter() + 0.25 * max(0.0, clock.left() - reserve))
+    grown = with_columns(cs, cols) if cols is not None else cs
+    cg_bound = cols.bound_usd_per_hour if cols is not None else 0.0
     pre: Solution | None = None
     failed: PlannerError | None = None
     try:
-        pre = solve_fleet(cs, time_limit_s=max(0.01, 0.4 * (clock.left() - reserve)), threads=1, solver=solver,
+        pre = solve_fleet(grown, time_limit_s=max(0.01, 0.35 * (clock.left() - reserve)), threads=1, solver=solver,
                           tie_break=False)
     except (InfeasibleError, SolveTimeoutError) as exc:
         failed = exc  # the slot model decides: the restricted space may hold no fleet where the whole space does
     # a fifth of what is left stays for the pooled relaxation, should the slot model not prove its plan
     relax_s = 0.2 * max(0.0, clock.left() - reserve)
     known = [k for k in (pre, greedy_plan) if k is not None]
-    res = solve_slots(cs, known, deadline=clock.deadline - reserve - relax_s)
-    if res is None:  # too large without an incumbent's cost: the restricted plan and the relaxation's bound
+    res = solve_slots(grown, known, deadline=clock.deadline - reserve - relax_s)
+    generated = _columns_note(cols)
+    if res is None:  # too large without an incumbent's cost: the plan over the patterns, the best bound
         if pre is None:
             assert failed is not None
             raise failed
-        status, bound, notes = _status(cs, pre, clock, threads)
-        return pre, cs, status, bound, notes
+        status, bound, notes = _status(grown, pre, clock, threads, cg_bound)
+        return pre, grown, status, bound, [generated, *notes] if generated else notes
     sol = replace(res.solution, solve_seconds=res.solution.solve_seconds + (pre.solve_seconds if pre else 0.0))
     slots = ", ".join(f"{n} on {g}" for g, n in res.slots.items()) or "none needed"
     note = (f"device sharing: the pattern enumeration was restricted on {', '.join(cs.restricted_gpus)} (too many "
             f"patterns), so an exact device-slot model searched the whole sharing space there (shared-device slots: "
             f"{slots})")
+    if generated:
+        note = generated + "; " + note
     if sol.status == "optimal":
         return sol, res.candidates, "optimal", sol.cost_usd_per_hour, [note + "; the plan is optimal over the whole space"]
     pooled = _pooled_bound(cs, sol, clock.left() - reserve, threads)
-    bound = min(sol.cost_usd_per_hour, max(sol.bound_usd_per_hour, pooled))
+    bound = min(sol.cost_usd_per_hour, max(sol.bound_usd_per_hour, pooled, cg_bound))
     note += (f"; it stopped at the time limit (its bound ${sol.bound_usd_per_hour:,.2f}/h; the pooled relaxation's "
-             f"${pooled:,.2f}/h)")
+             f"${pooled:,.2f}/h; the LP over every pattern ${cg_bound:,.2f}/h)")
     if micro_usd(sol.cost_usd_per_hour) <= micro_usd(bound):
         return sol, res.candidates, "optimal", bound, [note + "; the plan meets the best bound, so it is optimal over "
                                                        "the whole space"]
     return sol, res.candidates, "feasible", bound, [note + f": the plan is feasible, and its bound ${bound:,.2f}/h covers "
                                                     f"the whole space"]
+
+
+def _columns_note(cols: Columns | None) -> str:
+    """What column generation did, for the plan's notes ('' when it did not run)."""
+    if cols is None:
+        return ""
+    how = ("until no pattern lowered the LP (its optimum is the LP bound over every pattern)" if cols.converged else
+           "until its share of the time limit (not to convergence: its bound is the Lagrangian one)")
+    return (f"column generation: {len(cols.patterns)} sharing patterns priced against the LP's duals in {cols.rounds} "
+            f"rounds, {how}; LP bound ${cols.bound_usd_per_hour:,.2f}/h")
 
 
 def _pooled_bound(cs: CandidateSet, sol: Solution, left_s: float, threads: int) -> float:
@@ -173,19 +193,21 @@ def _pooled_bound(cs: CandidateSet, sol: Solution, left_s: float, threads: int) 
         return 0.0
 
 
-def _status(cs: CandidateSet, sol: Solution, clock: Clock, threads: int) -> tuple[str, float, list[str]]:
+def _status(cs: CandidateSet, sol: Solution, clock: Clock, threads: int,
+            lp_bound: float = 0.0) -> tuple[str, float, list[str]]:
     """The plan's status, bound and notes. A plan from the restricted sharing space is at best ``feasible``: its bound
-    is the bound of the pooled-sharing relaxation, which covers the whole space."""
+    is the best of the pooled-sharing relaxation's and ``lp_bound`` (column generation's), both bounds of the whole
+    space."""
     if not cs.sharing_restricted:
         return sol.status, sol.bound_usd_per_hour, []
-    bound = _pooled_bound(cs, sol, clock.left(), threads)
+    bound = min(sol.cost_usd_per_hour, max(lp_bound, _pooled_bound(cs, sol, clock.left(), threads)))
     from planner.candidates.sharing import PATTERN_BUDGET
 
     note = (f"device sharing: the exact sharing space (any number and size of engines) is too large for this fleet, so "
             f"engine sizes are restricted (demand / k for k in 1, 2, 3, 4, 6, 8 and min_replicas; for very large fleets "
             f"one size, demand / min_replicas in half a device, with cost-based cuts beyond {PATTERN_BUDGET} sharing "
             f"patterns): {len(cs.patterns)} patterns; the plan is feasible, and its bound ${bound:,.2f}/h comes from a "
-            f"relaxation of the whole space (pooled memory per GPU type)")
+            f"relaxation of the whole space (the better of pooled memory per GPU type and the LP over every pattern)")
     notes = [note]
     if cs.patterns_truncated:
         notes.append("sharing patterns were truncated on " + ", ".join(cs.patterns_truncated))

@@ -59,7 +59,8 @@ class LinearModel:
         self.vars.append(Var(name, int(ub), boolean))
         return len(self.vars) - 1
 
-    def add(self, terms: list[tuple[int, int]], lo: int | None = None, hi: int | None = None) -> None:
+    def add(self, terms: list[tuple[int, int]], lo: int | None = None, hi: int | None = None) -> int | None:
+        """Add the row lo <= terms <= hi; its index, or None when it has no terms and holds (then it is not added)."""
         coeffs: dict[int, int] = {}
         for c, v in terms:
             if c:
@@ -67,8 +68,10 @@ class LinearModel:
         if not coeffs:
             if (lo is not None and lo > 0) or (hi is not None and hi < 0):
                 self.rows.append(Row({}, lo, hi))  # an empty row that cannot hold: the model is infeasible
-            return
+                return len(self.rows) - 1
+            return None
         self.rows.append(Row(coeffs, lo, hi))
+        return len(self.rows) - 1
 
 
 def choose_backend(solver: str, lm: LinearModel, patterns: int, candidates: int) -> str:

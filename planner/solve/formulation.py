@@ -110,8 +110,9 @@ class FleetModel:
 
     def __init__(self, cs: CandidateSet, *, budget_usd_per_hour: float | str | None = "scenario",
                  limits: dict[str, int] | None = None, gpu_types: set[str] | None = None,
-                 relax_sharing: bool = False) -> None:
+                 relax_sharing: bool = False, y_bounds: dict[str, int] | None = None) -> None:
         self.cs = cs
+        self.y_bounds = y_bounds  # instance bounds to use instead of the replicas' needs (planner.solve.colgen)
         self.relax_sharing = relax_sharing
         s = cs.scenario
         self.limits = dict(s.limits if limits is None else limits)
@@ -136,6 +137,9 @@ class FleetModel:
             self.by_model[c.model].append(c)
             self.by_gpu.setdefault(c.gpu, []).append(c)
         self.lm = LinearModel()
+        # rows by (family, model or GPU type): demand and replicas per model, packing at t = 1 per GPU type (the rows
+        # a sharing pattern enters: planner.solve.colgen prices patterns against their duals)
+        self.row_of: dict[tuple[str, str], int] = {}
         self.w: dict[int, int] = {}  # variable -> its binary "used" indicator (resilience)
         self._variables()
         self._add_demand()
@@ -177,6 +181,8 @@ class FleetModel:
             ub = math.ceil(need.get(o.gpu, 0) / o.gpus_per_instance)
             if o.max_instances is not None:
                 ub = min(ub, o.max_instances)
+            if self.y_bounds is not None:
+                ub = self.y_bounds[o.id]
             self.y[o.id] = lm.var(f"y[{o.id}]", ub)
 
     def _gpus_needed(self) -> dict[str, int]:
@@ -224,12 +230,16 @@ class FleetModel:
     def _add_demand(self) -> None:
         """(1) Every model's replicas together hold its demand."""
         for m in self.models:
-            self.lm.add(self.served_units(m.name), lo=self.cs.demand[m.name])
+            self._named("demand", m.name, self.lm.add(self.served_units(m.name), lo=self.cs.demand[m.name]))
 
     def _add_min_replicas(self) -> None:
         """(2) Every model runs at least its minimum number of replicas."""
         for m in self.models:
-            self.lm.add(self.replicas_of(m.name), lo=m.min_replicas)
+            self._named("replicas", m.name, self.lm.add(self.replicas_of(m.name), lo=m.min_replicas))
+
+    def _named(self, family: str, key: str, row: int | None) -> None:
+        if row is not None:
+            self.row_of[(family, key)] = row
 
     def _add_pooled_sharing(self) -> None:
         """(R) Relaxation only (a bound of the whole sharing space): on GPU type g, engines of model m hold at most
@@ -260,7 +270,9 @@ class FleetModel:
         for gid in sorted({o.gpu for o in self.offers} | set(self.by_gpu) | set(self.v)):
             for t in sorted({1} | {c.tp for c in self.by_gpu.get(gid, [])}):
                 have = [(-n, v) for n, v in self.gpus_for_groups(gid, t)]
-                self.lm.add(self.gpus_in_groups(gid, t) + have, hi=0)
+                row = self.lm.add(self.gpus_in_groups(gid, t) + have, hi=0)
+                if t == 1:
+                    self._named("packing", gid, row)
 
     def _add_limits(self) -> None:
         """(5) At most L_g GPUs of a type and L_o instances of an offer."""

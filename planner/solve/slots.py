@@ -68,14 +68,15 @@ class SlotGpu:
     ladders: tuple[tuple[str, EngineLadder], ...]
 
 
-def slot_counts(cs: CandidateSet, cost_cap_micro: int | None) -> list[SlotGpu]:
-    """N_g for every restricted GPU type with >= 2 sharable models (module doc), in GPU type order."""
+def slot_counts(cs: CandidateSet, cost_cap_micro: int | None, gpus: tuple[str, ...] | None = None) -> list[SlotGpu]:
+    """N_g for every restricted GPU type (or every type of ``gpus``) with >= 2 sharable models (module doc), in GPU
+    type order."""
     s = cs.scenario
     if s.max_usd_per_hour is not None:
         budget = micro_usd(float(s.max_usd_per_hour))
         cost_cap_micro = budget if cost_cap_micro is None else min(cost_cap_micro, budget)
     out = []
-    for g in sorted(cs.restricted_gpus):
+    for g in sorted(cs.restricted_gpus if gpus is None else gpus):
         lads = tuple((m, lad) for (m, gg), lad in sorted(cs.ladders.items()) if gg == g)
         offers = [o for o in cs.offers if o.gpu == g]
         if len(lads) < 2 or not offers:

@@ -1,0 +1,87 @@
+"""Column generation (planner.solve.colgen): its pricing is exact, and its bound is a bound of the whole space.
+
+On seeded sharing instances small enough for the exact enumeration of every Pareto-maximal pattern
+(planner.candidates.sharing), the LP over that enumeration is the LP over every pattern (a pattern below a maximal
+one is never better in the LP: its coefficients are smaller in the covering rows and equal in the packing row).
+Column generation started from no pattern at all must reach that LP value and say it converged: a pricing step
+that missed an improving pattern (a pair, a triple, or, with four engines per device, the CP-SAT model) would stop
+above it. With the enumeration forced to restrict, the bound must never exceed the brute force's optimum
+(tests/oracle.py), and the plan built on the generated patterns must pass the checker.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from oracle import micro, optimal
+from test_sharing_slots import SMALL_MODELS, sharing_instance
+
+from planner.candidates import sharing
+from planner.candidates.deployments import build_candidates
+from planner.inputs.scenario import scenario_from_dict
+from planner.plans.check import check_plan
+from planner.plans.placement import build_plan
+from planner.solve.colgen import _Master, _y_caps, generate, with_columns
+from planner.solve.formulation import solve_fleet
+
+N_INSTANCES = 12
+
+
+def _instance(seed: int, folder: Path) -> dict:
+    d = sharing_instance(seed, folder)
+    d.pop("max_usd_per_hour", None)
+    rng = random.Random(9000 + seed)
+    if rng.random() < 0.3:  # devices of four engines, four models: pricing beyond triples is the CP-SAT model's
+        d["sharing"]["max_engines_per_device"] = 4
+        while len(d["models"]) < 4:
+            d["models"].append({"name": f"x{len(d['models'])}", "model": rng.choice(SMALL_MODELS),
+                                "precision": "int8", "concurrency": rng.randint(3, 12), "context_tokens": 1024})
+    return d
+
+
+def _lp(cs) -> float:
+    master = _Master(cs, _y_caps(cs, None))
+    got = master.solve(float("inf"))
+    assert got is not None
+    return got[0] / 1_000_000
+
+
+@pytest.mark.parametrize("seed", range(N_INSTANCES))
+def test_generated_lp_equals_the_lp_over_every_pattern(seed, tmp_path):
+    s = scenario_from_dict(_instance(seed, tmp_path))
+    cs = build_candidates(s)
+    if cs.sharing_restricted or not cs.patterns:
+        pytest.skip("the exact enumeration restricted or found no pattern: nothing to compare")
+    full = _lp(cs)
+    cols = generate(replace(cs, patterns=()), cost_cap_usd_per_hour=None, deadline=float("inf"))
+    assert cols is not None and cols.converged
+    assert cols.lp_usd_per_hour == pytest.approx(full, rel=1e-6, abs=1e-6)
+    assert cols.bound_usd_per_hour <= full + 1e-6
+    keys = {p.key for p in cs.patterns}
+    for p in cols.patterns:  # every generated pattern is one the rules allow: below some maximal one
+        same = [q for q in cs.patterns if q.gpu == p.gpu and set(p.models) <= set(q.models)]
+        assert any(all(p.sequences_of(m) <= q.sequences_of(m) for m in p.models) for q in same), (p.key, keys)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_bound_of_a_restricted_space_is_below_the_brute_force_optimum(seed, tmp_path, monkeypatch):
+    monkeypatch.setattr(sharing, "EXACT_VISITS", 0)
+    d = _instance(seed, tmp_path)
+    s = scenario_from_dict(d)
+    cs = build_candidates(s)
+    best = optimal(s).cost_micro
+    cols = generate(cs, cost_cap_usd_per_hour=None, deadline=float("inf"))
+    if best is None:
+        assert cols is None or not cols.patterns or cols.converged  # nothing to bound; it must still end
+        return
+    assert cols is not None
+    assert micro(cols.bound_usd_per_hour) <= best
+    grown = with_columns(cs, cols)
+    sol = solve_fleet(grown, time_limit_s=30, threads=1, tie_break=False)
+    assert micro(sol.cost_usd_per_hour) >= best
+    p = build_plan(grown, sol.replicas, sol.instances, sol.patterns, status="feasible", cost=sol.cost_usd_per_hour,
+                   bound=cols.bound_usd_per_hour, solve_seconds=sol.solve_seconds, solver=sol.stats)
+    assert check_plan(p, s) == []
