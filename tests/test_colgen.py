@@ -24,6 +24,7 @@ from planner.candidates.deployments import build_candidates
 from planner.inputs.scenario import scenario_from_dict
 from planner.plans.check import check_plan
 from planner.plans.placement import build_plan
+from planner.solve import colgen
 from planner.solve.colgen import _Master, _y_caps, generate, with_columns
 from planner.solve.formulation import solve_fleet
 
@@ -85,3 +86,42 @@ def test_bound_of_a_restricted_space_is_below_the_brute_force_optimum(seed, tmp_
     p = build_plan(grown, sol.replicas, sol.instances, sol.patterns, status="feasible", cost=sol.cost_usd_per_hour,
                    bound=cols.bound_usd_per_hour, solve_seconds=sol.solve_seconds, solver=sol.stats)
     assert check_plan(p, s) == []
+
+
+@pytest.mark.parametrize("seed", range(N_INSTANCES))
+def test_bounds_of_an_unfinished_generation_stay_below_the_full_lp(seed, tmp_path, monkeypatch):
+    """Stopped as soon as Farley's or the Lagrangian bound is within half of the LP, the bound it reports must still
+    be a bound of the LP over every pattern."""
+    s = scenario_from_dict(_instance(seed, tmp_path))
+    cs = build_candidates(s)
+    if cs.sharing_restricted or not cs.patterns:
+        pytest.skip("the exact enumeration restricted or found no pattern: nothing to compare")
+    monkeypatch.setattr(colgen, "FARLEY_STOP", 0.5)
+    cols = generate(replace(cs, patterns=()), cost_cap_usd_per_hour=None, deadline=float("inf"))
+    assert cols is not None
+    assert cols.bound_usd_per_hour <= _lp(cs) + 1e-6
+
+
+@pytest.mark.parametrize("seed", range(N_INSTANCES))
+def test_knapsack_bound_covers_every_pattern(seed, tmp_path):
+    """For random duals, the knapsack bound of each GPU type is at least the value of every pattern the exact
+    enumeration lists for it."""
+    s = scenario_from_dict(_instance(seed, tmp_path))
+    cs = build_candidates(s)
+    if cs.sharing_restricted or not cs.patterns:
+        pytest.skip("the exact enumeration restricted or found no pattern: nothing to compare")
+    rng = random.Random(seed)
+    by_gpu: dict[str, list] = {}
+    for (_, g), lad in sorted(cs.ladders.items()):
+        by_gpu.setdefault(g, []).append(lad)
+    for _ in range(5):
+        pi = {m.name: rng.choice([0.0, rng.uniform(0, 2e5)]) for m in s.models}
+        rho = {m.name: rng.choice([0.0, rng.uniform(0, 5e5)]) for m in s.models}
+        for g, lads in by_gpu.items():
+            if len(lads) < 2:
+                continue
+            bound = colgen._Pricer(cs, g, lads).dp_bound(pi, rho)
+            for p in cs.patterns:
+                if p.gpu == g:
+                    value = sum(pi[m] * c + rho[m] for m, c in zip(p.models, p.concurrency, strict=True))
+                    assert value <= bound * (1 + 1e-12) + 1e-9, (p.key, value, bound)

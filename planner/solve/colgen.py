@@ -15,19 +15,27 @@ t = 1. A pattern p of g costs nothing itself and enters (1) with c_pm, (2) with 
 
 Pricing on g: V_g = max over every vector (c_m) one device of g runs (2 .. E engines under the rules of
 ``sharing``: memory, utilization fractions, every engine's SLO over the device's steps in turn) of
-sum_m pi_m c_m + rho_m [c_m > 0]: one device slot of ``planner.solve.slots`` as a small CP-SAT model (``_Pricer``),
-skipped when a cheap bound (the E most valuable engines alone) already shows V_g <= sigma_g. A vector with
-V_g > sigma_g joins P', grown to a Pareto-maximal one, and the LP is re-solved (warm, HiGHS' simplex).
+sum_m pi_m c_m + rho_m [c_m > 0] (``_Pricer``):
+    cheap bound    the E most valuable engines alone, and a fractional knapsack over the utilization cap
+    greedy         each pair's best vector (every c_i, the largest c_j: the rules are monotone in c, so one binary
+                   search per rule) over the engines of most value per utilization step, a third engine added
+    exact          every pair, every triple whose utilization relaxation could price out (every c_i, c_j, the
+                   largest c_k), and for E >= 4 one device slot of ``planner.solve.slots`` as a CP-SAT model
+    knapsack bound dp_k(b) over utilization bins rounded down (bytes and SLOs dropped): V^_g for any E, fast
+Up to COLUMNS_PER_TYPE vectors with value > sigma_g join P' per round, grown to Pareto-maximal ones, and the LP is
+re-solved (warm, HiGHS' simplex). Exact pricing runs only when the greedy one finds nothing.
 
-Bound (Lagrangian; valid after any round): with K_g the most shared devices of g a fleet no dearer than C needs
-(``planner.solve.slots.slot_counts``: sum_m max(D_m, r_m), the limit, the incumbent's cost) and V^_g >= V_g the
-pricing's proven upper bound,
-
-    z* >= z(P') + sum_g K_g min(0, sigma_g - V^_g)
-
-so once no pattern prices out (V^_g <= sigma_g everywhere) the bound is the LP bound of the whole pattern space.
-The integer program is then solved over P' (and the restricted patterns): its plan is a plan of the whole space
-and its gap is measured against this bound, not against the generated patterns only.
+Bounds of the LP over every pattern, valid after any round (V^_g >= V_g a proven upper bound):
+    Farley      z(P') - (1 - 1 / theta) sum_m (D_m pi_m + r_m rho_m), theta = max(1, max_g V^_g / sigma_g): the
+                demand and replica duals divided by theta are feasible for every pattern and every other column
+    Lagrangian  z(P') + sum_g K_g min(0, sigma_g - V^_g), K_g the most shared devices of g a fleet no dearer than
+                C needs (``planner.solve.slots.slot_counts``)
+Column generation stops when no pattern prices out (then the bound is z(P') itself), when the better bound is within
+FARLEY_STOP of z(P'), or at its deadline. The integer program is then solved over P' (and the restricted patterns):
+its plan is a plan of the whole space and its gap is measured against this bound, not against the generated
+patterns only. The LP bound is weaker than an integer bound (devices and instances are whole): on 10-model fleets
+it lies 7-10 % under the best plans found (benchmarks/RESULTS.md), so the pipeline keeps the better of it, the
+pooled relaxation's and the slot model's bound.
 """
 
 from __future__ import annotations
@@ -47,7 +55,11 @@ STEP_UNITS_PER_MS = 10**9  # SLO arithmetic in 1e-9 ms, as planner.solve.slots; 
 REDUCED_COST_TOL = 1e-7  # relative: a pattern must lower the LP by more than this to join (float duals)
 PRICING_SECONDS = 2.0
 LP_TOLERANCE = 1e-7  # the bound is lowered by this fraction: HiGHS' optimality tolerance, so float error never raises it
-PAIRS_EXTENDED = 8  # the best pairs a third engine is tried on  # one pricing model at most this long (then its proven bound is used)
+PRICING_MODELS = 14  # the greedy pricing's pairs are over this many engines of most value per utilization step
+PAIRS_EXTENDED = 8  # the best pairs a third engine is tried on
+DP_UTIL_BIN = 20  # the knapsack bound's utilization bins (1e-4 steps): 0.2 % of a device, rounded down
+FARLEY_STOP = 1e-4  # column generation stops once its bound is within this fraction of the LP
+COLUMNS_PER_TYPE = 4  # patterns one pricing step may add per GPU type (the best ones): fewer LP rounds  # one pricing model at most this long (then its proven bound is used)
 
 
 @dataclass(frozen=True)
@@ -162,45 +174,48 @@ class _Pricer:
         return t
 
     def best(self, pi: dict[str, float], rho: dict[str, float], sigma: float, deadline: float,
-             exact: bool) -> tuple[float, list[tuple[EngineLadder, int]] | None]:
-        """(V^, vector): an upper bound of the best dual value one device of this type holds, and a vector whose
-        value exceeds ``sigma`` (None when there is none or none was found). The cheap bound first (``_bound``), then
-        the pairs and greedy triples (``_search``), then, if ``exact``, the CP-SAT model (``_solve``)."""
+             exact: bool) -> tuple[float, list[list[tuple[EngineLadder, int]]]]:
+        """(V^, vectors): an upper bound of the best dual value one device of this type holds, and up to
+        COLUMNS_PER_TYPE vectors whose value exceeds ``sigma``, best first (none when there is none or none was
+        found). The cheap bound first (``_bound``), then the pairs and greedy triples (``_search``), then, if
+        ``exact``, every triple (``_triples``) and, for devices of four or more engines, the CP-SAT model."""
         vals = {lad.m.name: (pi.get(lad.m.name, 0.0), rho.get(lad.m.name, 0.0)) for lad in self.lads}
-        useful = [lad for lad in self.lads if vals[lad.m.name][0] > 0 or vals[lad.m.name][1] > 0]
+        useful = self._useful(vals)
         if len(useful) < 2:
-            return 0.0, None
+            return 0.0, []
         cheap = self._bound(useful, vals)
-        if cheap <= sigma * (1 + REDUCED_COST_TOL):
-            return cheap, None
-        vec, pairs_all = self._search(useful, vals, sigma)
-        if vec is not None and _value(vec, vals) > sigma * (1 + REDUCED_COST_TOL):
-            return cheap, vec
+        limit = sigma * (1 + REDUCED_COST_TOL)
+        if cheap <= limit:
+            return cheap, []
+        vecs, pairs_all, best_pair = self._search(useful, vals, limit, exact)
+        if vecs:
+            return cheap, vecs
         if self.emax < 3 and pairs_all:
-            return min(cheap, _value(vec, vals) if vec else 0.0), None  # every pair searched: exact
+            return min(cheap, max(best_pair, limit)), []  # every pair searched: exact
         if not exact:
-            return cheap, None
+            return cheap, []
         if not pairs_all:
             upper, vec = self._solve(useful, vals, sigma, deadline, 2)
-            return min(cheap, upper), vec
+            return min(cheap, upper), [vec] if vec else []
         # every pair was searched: only devices of >= 3 engines can still price out
-        upper3, vec = self._triples(useful, vals, sigma)
-        if vec is not None or self.emax == 3:
-            return min(cheap, max(_value(vec, vals) if vec else 0.0, upper3)), vec
+        upper3, vecs = self._triples(useful, vals, limit)
+        upper3 = max(upper3, best_pair)
+        if vecs or self.emax == 3:
+            return min(cheap, upper3), vecs
         upper, vec = self._solve(useful, vals, sigma, deadline, 4)
-        return min(cheap, max(upper3, upper)), vec
+        return min(cheap, max(upper3, upper)), [vec] if vec else []
 
     def _triples(self, lads: list[EngineLadder], vals: dict[str, tuple[float, float]],
-                 sigma: float) -> tuple[float, list[tuple[EngineLadder, int]] | None]:
-        """Exact over devices of three engines: (an upper bound of their best value, the best vector if it prices
-        out). A triple is searched (every c_i, c_j, the largest c_k) only when its relaxation (utilization only, each
+                 limit: float) -> tuple[float, list[list[tuple[EngineLadder, int]]]]:
+        """Exact over devices of three engines: (an upper bound of their best value, the best vectors worth more
+        than ``limit``). A triple is searched (every c_i, c_j, the largest c_k) only when its relaxation (utilization only, each
         table under its line from c = 1, a fractional knapsack) could price out; the bound is sigma otherwise."""
 
         tabs = sorted((self.tables(lad) for lad in lads),
                       key=lambda t: (-(vals[t.lad.m.name][0] * t.lad.cmax + vals[t.lad.m.name][1]), t.lad.m.name))
         top = [vals[t.lad.m.name][0] * t.lad.cmax + vals[t.lad.m.name][1] for t in tabs]
-        limit = sigma * (1 + REDUCED_COST_TOL)
-        best, best_v, upper = None, 0.0, limit
+        found: list[tuple[float, list[tuple[EngineLadder, int]]]] = []
+        upper = limit
         n = len(tabs)
         for i in range(n):
             for j in range(i + 1, n):
@@ -210,16 +225,14 @@ class _Pricer:
                     if top[i] + top[j] + top[k] <= limit:
                         break
                     trio = (tabs[i], tabs[j], tabs[k])
-                    relaxed = self._relaxed(trio, vals)
-                    if relaxed <= limit:
+                    if self._relaxed(trio, vals) <= limit:
                         continue
                     v, vec = self._trio(trio, vals)
                     upper = max(upper, v)
-                    if vec is not None and v > best_v:
-                        best, best_v = vec, v
-        if best is not None and best_v > limit and self.fits(best):
-            return upper, self.grown(best)
-        return upper, None
+                    if vec is not None and v > limit and self.fits(vec):
+                        found.append((v, vec))
+        found.sort(key=lambda t: -t[0])
+        return upper, [self.grown(vec) for _, vec in found[:COLUMNS_PER_TYPE]]
 
     def _relaxed(self, trio: tuple[_Tables, ...], vals: dict[str, tuple[float, float]]) -> float:
         base = sum(vals[t.lad.m.name][0] + vals[t.lad.m.name][1] for t in trio)
@@ -256,6 +269,44 @@ class _Pricer:
         ia, ib = np.unravel_index(int(np.argmax(value)), value.shape)
         return float(value[ia, ib]), [(a.lad, int(ia) + 1), (b.lad, int(ib) + 1), (c.lad, int(cc[ia, ib]))]
 
+    def _useful(self, vals: dict[str, tuple[float, float]]) -> list[EngineLadder]:
+        """The engines that can matter: every one with value, and the E - 1 of no value that take the fewest
+        utilization steps at one sequence (a device may need them to count as shared; their size is free)."""
+        valued = [lad for lad in self.lads if vals[lad.m.name][0] > 0 or vals[lad.m.name][1] > 0]
+        free = sorted((lad for lad in self.lads if lad not in valued), key=lambda lad: (lad.util(1), lad.m.name))
+        return valued + free[: self.emax - 1]
+
+    def dp_bound(self, pi: dict[str, float], rho: dict[str, float]) -> float:
+        """An upper bound of V_g over devices of 2 .. E engines, for any E: a knapsack over the utilization cap by
+        dynamic programming, dp_k(b) = max(dp_k(b), max_c dp_{k-1}(b - w_c) + v(c)) per model, with utilization in
+        bins of DP_UTIL_BIN steps rounded down (sum floor(u / q) <= floor(sum u / q)) and bytes and SLOs dropped: a
+        relaxation. For each bin only the largest c counts (values grow with c)."""
+        import numpy as np
+
+        q = DP_UTIL_BIN
+        nbins = self.util_cap // q
+        dp = np.full((self.emax + 1, nbins + 1), -np.inf)
+        dp[0, :] = 0.0
+        bins = np.arange(nbins + 1)
+        vals = {lad.m.name: (pi.get(lad.m.name, 0.0), rho.get(lad.m.name, 0.0)) for lad in self.lads}
+        for lad in self._useful(vals):
+            p, r = vals[lad.m.name]
+            t = self.tables(lad)
+            w = t.util // q
+            last = np.r_[w[1:] != w[:-1], True]  # the largest c of each bin
+            w, v = w[last], (p * np.arange(1, lad.cmax + 1) + r)[last]
+            keep = w <= nbins
+            w, v = w[keep], v[keep]
+            if not len(w):
+                continue
+            idx = bins[None, :] - w[:, None]
+            for k in range(self.emax, 0, -1):
+                prev = dp[k - 1]
+                cand = np.where(idx >= 0, prev[np.maximum(idx, 0)] + v[:, None], -np.inf).max(axis=0)
+                dp[k] = np.maximum(dp[k], cand)
+        best = float(dp[2:, nbins].max()) if self.emax >= 2 else 0.0
+        return max(0.0, best)
+
     def _bound(self, lads: list[EngineLadder], vals: dict[str, tuple[float, float]]) -> float:
         """An upper bound of V_g: the E most valuable engines at their largest, and a fractional knapsack over the
         utilization cap at each engine's best value per utilization step (v(c) / util(c) is monotone in c, so its
@@ -275,21 +326,32 @@ class _Pricer:
                 break
         return min(sum(tops[: self.emax]), frac)
 
-    def _search(self, lads: list[EngineLadder], vals: dict[str, tuple[float, float]],
-                sigma: float) -> tuple[list[tuple[EngineLadder, int]] | None, bool]:
-        """The best pair (exact when every ladder is monotone, the second return value), then the best third engine
-        added to the PAIRS_EXTENDED best pairs."""
+    def _search(self, lads: list[EngineLadder], vals: dict[str, tuple[float, float]], limit: float,
+                exhaustive: bool) -> tuple[list[list[tuple[EngineLadder, int]]], bool, float]:
+        """(vectors worth more than ``limit``, best first; whether every pair was searched exactly; the best pair's
+        value). Each pair's best vector exactly (every c_i, the largest c_j) over every pair (``exhaustive``, exact
+        when every ladder is monotone) or over the PRICING_MODELS engines of most value per utilization step, then a
+        third engine added to the PAIRS_EXTENDED best pairs."""
         import numpy as np
 
+        def top(t: _Tables) -> float:
+            return vals[t.lad.m.name][0] * t.lad.cmax + vals[t.lad.m.name][1]
+
         tabs = [self.tables(lad) for lad in lads]
-        exact = all(t.sorted for t in tabs)
+        if not exhaustive:
+            tabs = sorted(tabs, key=lambda t: (-top(t) / t.lad.util(t.lad.cmax), t.lad.m.name))[:PRICING_MODELS]
+        tabs.sort(key=lambda t: (-top(t), t.lad.m.name))
+        tops = [top(t) for t in tabs]
+        exact = exhaustive and all(t.sorted for t in tabs)
         pairs: list[tuple[float, int, int, int, int]] = []
         for i, ti in enumerate(tabs):
             pi_, ri = vals[ti.lad.m.name]
             for j in range(i + 1, len(tabs)):
+                if tops[i] + tops[j] <= limit:
+                    break  # sorted by top value: no later j can do better
                 tj = tabs[j]
                 pj, rj = vals[tj.lad.m.name]
-                if pi_ * ti.lad.cmax + ri + pj * tj.lad.cmax + rj <= sigma:
+                if self._relaxed((ti, tj), vals) <= limit:
                     continue
                 cj = tj.most(self.util_cap - ti.util, self.usable - ti.need, ti.cap - ti.step, ti.cap, ti.step)
                 ok = cj >= 1
@@ -299,19 +361,17 @@ class _Pricer:
                 k = int(np.argmax(value))
                 pairs.append((float(value[k]), i, k + 1, j, int(cj[k])))
         pairs.sort(key=lambda t: (-t[0], t[1], t[3]))
-        best: list[tuple[EngineLadder, int]] | None = None
-        best_v = 0.0
+        found: dict[tuple[tuple[str, int], ...], tuple[float, list[tuple[EngineLadder, int]]]] = {}
         for v, i, ci, j, cj_ in pairs[:PAIRS_EXTENDED]:
             vec = [(tabs[i].lad, ci), (tabs[j].lad, cj_)]
             if not self.fits(vec):
                 continue
-            if v > best_v:
-                best, best_v = self.grown(vec), v
-            if self.emax >= 3:
-                third = self._third(vec, [t for n, t in enumerate(tabs) if n not in (i, j)], vals)
-                if third is not None and (tv := _value(third, vals)) > best_v:
-                    best, best_v = third, tv
-        return best, exact
+            for cand in (self.grown(vec), self._third(vec, [t for n, t in enumerate(tabs) if n not in (i, j)], vals)
+                         if self.emax >= 3 else None):
+                if cand is not None and (cv := _value(cand, vals)) > limit:
+                    found[tuple(sorted((lad.m.name, c) for lad, c in cand))] = (cv, cand)
+        ranked = sorted(found.values(), key=lambda t: -t[0])
+        return [vec for _, vec in ranked[:COLUMNS_PER_TYPE]], exact, pairs[0][0] if pairs else 0.0
 
     def _third(self, vec: list[tuple[EngineLadder, int]], others: list[_Tables],
                vals: dict[str, tuple[float, float]]) -> list[tuple[EngineLadder, int]] | None:
@@ -437,18 +497,52 @@ def generate(cs: CandidateSet, *, cost_cap_usd_per_hour: float | None, deadline:
         pi = {m.name: max(0.0, duals[rows[("demand", m.name)]]) for m in cs.scenario.models if ("demand", m.name) in rows}
         rho = {m.name: max(0.0, duals[rows[("replicas", m.name)]]) for m in cs.scenario.models
                if ("replicas", m.name) in rows}
-        added, lagrange, exact = _price_round(pricers, master, rows, duals, pi, rho, slot_n, deadline, False, new)
+        sigma = {g: max(0.0, -duals[rows[("packing", g)]]) for g in pricers if ("packing", g) in rows}
+        covering = sum(cs.demand[m] * v for m, v in pi.items()) + sum(master.fm.req[m].min_replicas * v
+                                                                      for m, v in rho.items())
+        added, uppers = _price_round(pricers, master, sigma, pi, rho, deadline, False, new)
+        if added == 0 and time.perf_counter() < deadline:
+            # no greedy column: the knapsack bounds first (Farley's bound may already close the LP), then exact pricing
+            # on the types whose bound still allows a column
+            dp = {g: min(uppers[g], pricers[g].dp_bound(pi, rho)) for g in sigma}
+            bound = max(bound, _farley(z, covering, dp, sigma), _lagrange(z, dp, sigma, slot_n))
+            if bound >= z * (1 - FARLEY_STOP):
+                converged = all(dp[g] <= sigma[g] * (1 + REDUCED_COST_TOL) for g in sigma)
+                break
+            open_ = {g: v for g, v in sigma.items() if dp[g] > v * (1 + REDUCED_COST_TOL)}
+            added, exact = _price_round({g: pricers[g] for g in open_}, master, open_, pi, rho, deadline, True, new)
+            uppers = {**dp, **{g: min(dp[g], exact[g]) for g in exact}}
+        bound = max(bound, _farley(z, covering, uppers, sigma), _lagrange(z, uppers, sigma, slot_n))
         if added == 0:
-            added, lagrange, exact = _price_round(pricers, master, rows, duals, pi, rho, slot_n, deadline, True, new)
-        if math.isfinite(lagrange):
-            bound = max(bound, z + lagrange)
-        if added == 0:
-            converged = exact
+            converged = all(uppers[g] <= sigma[g] * (1 + REDUCED_COST_TOL) for g in sigma)
+            if converged:
+                bound = z
             break
     if rounds == 0:
         return None
     floor_usd = math.floor(bound * (1 - LP_TOLERANCE)) / 1_000_000
     return Columns(tuple(new), max(0.0, floor_usd), converged, rounds, z / 1_000_000, time.perf_counter() - t0)
+
+
+def _farley(z: float, covering: float, upper: dict[str, float], sigma: dict[str, float]) -> float:
+    """Farley's bound, for patterns that cost nothing but a packing slot: with theta = max(1, max_g V^_g / sigma_g),
+    dividing the demand and replica duals by theta keeps every pattern's reduced cost >= 0 (V_p / theta <= sigma_g)
+    and every other column's (their covering part only shrinks), so the dual value z - (1 - 1 / theta) covering,
+    covering = sum_m D_m pi_m + r_m rho_m, bounds the LP over every pattern. 0 when a type whose patterns have value
+    has sigma_g = 0."""
+    theta = 1.0
+    for g, v in upper.items():
+        if v <= 0:
+            continue
+        if sigma[g] <= 0:
+            return 0.0
+        theta = max(theta, v / sigma[g])
+    return z - (1.0 - 1.0 / theta) * covering
+
+
+def _lagrange(z: float, upper: dict[str, float], sigma: dict[str, float], slot_n: dict[str, int]) -> float:
+    """The Lagrangian bound z + sum_g K_g min(0, sigma_g - V^_g) (module doc)."""
+    return z + sum(slot_n[g] * min(0.0, sigma[g] - v) for g, v in upper.items())
 
 
 def _value(vec: list[tuple[EngineLadder, int]], vals: dict[str, tuple[float, float]]) -> float:
@@ -470,28 +564,23 @@ def _y_caps(cs: CandidateSet, cap_micro: int | None) -> dict[str, int]:
     return out
 
 
-def _price_round(pricers: dict[str, _Pricer], master: _Master, rows: dict[tuple[str, str], int], duals: list[float],
-                 pi: dict[str, float], rho: dict[str, float], slot_n: dict[str, int], deadline: float, exact: bool,
-                 new: list[Pattern]) -> tuple[int, float, bool]:
-    """One pricing pass over the GPU types: (patterns added, the Lagrangian term sum_g K_g min(0, sigma_g - V^_g),
-    whether every V^_g is proven)."""
-    added, lagrange, proven = 0, 0.0, True
+def _price_round(pricers: dict[str, _Pricer], master: _Master, sigma: dict[str, float], pi: dict[str, float],
+                 rho: dict[str, float], deadline: float, exact: bool, new: list[Pattern]) -> tuple[int, dict[str, float]]:
+    """One pricing pass over the GPU types of ``pricers``: (patterns added, V^_g per type: an upper bound of its best
+    dual value; infinite for types the deadline left unpriced)."""
+    added = 0
+    uppers = dict.fromkeys((g for g in pricers if g in sigma), math.inf)
     for g, pr in pricers.items():
-        if ("packing", g) not in rows:
+        if g not in sigma or time.perf_counter() > deadline:
             continue
-        if time.perf_counter() > deadline:
-            return added, -math.inf, False
-        sigma = max(0.0, -duals[rows[("packing", g)]])
-        upper, vec = pr.best(pi, rho, sigma, deadline, exact)
-        lagrange += slot_n[g] * min(0.0, sigma - upper)
-        proven = proven and upper <= sigma * (1 + REDUCED_COST_TOL)
-        if vec is not None:
+        uppers[g], vecs = pr.best(pi, rho, sigma[g], deadline, exact)
+        for vec in vecs:
             p = pattern_of(g, [lad.engine(c) for lad, c in vec])
             if p.key not in master.keys:
                 master.add(p)
                 new.append(p)
                 added += 1
-    return added, lagrange, proven
+    return added, uppers
 
 
 def with_columns(cs: CandidateSet, cols: Columns) -> CandidateSet:
