@@ -362,7 +362,7 @@ class _Pricer:
                 pairs.append((float(value[k]), i, k + 1, j, int(cj[k])))
         pairs.sort(key=lambda t: (-t[0], t[1], t[3]))
         found: dict[tuple[tuple[str, int], ...], tuple[float, list[tuple[EngineLadder, int]]]] = {}
-        for v, i, ci, j, cj_ in pairs[:PAIRS_EXTENDED]:
+        for _v, i, ci, j, cj_ in pairs[:PAIRS_EXTENDED]:
             vec = [(tabs[i].lad, ci), (tabs[j].lad, cj_)]
             if not self.fits(vec):
                 continue
