@@ -174,3 +174,19 @@ def test_slot_model_survives_a_provider_as_the_unrestricted_patterns(seed, tmp_p
     if p is not None and full is not None:
         assert micro(p.cost_usd_per_hour) == micro(full.cost_usd_per_hour)
         assert p.status == full.status == "optimal", p.notes
+
+
+def test_resilient_slots_need_a_cap(tmp_path, monkeypatch):
+    """With a resilient model sharing g the demand count is no bound on g's devices (module doc of slots): without a
+    limit, availability, budget or known plan the slot model is not built; with a known plan its cost caps them."""
+    import time
+
+    from planner.solve.slots import slot_counts, solve_slots
+
+    monkeypatch.setattr(sharing, "EXACT_VISITS", 0)
+    d = resilient_instance(0, tmp_path / "catalog", "replica")
+    cs = build_candidates(scenario_from_dict({k: v for k, v in d.items() if k != "limits"}))
+    assert cs.restricted_gpus and not any(sg.capped for sg in slot_counts(cs, None))
+    assert solve_slots(cs, [], deadline=time.perf_counter() + 5) is None
+    known = solve_fleet(cs, time_limit_s=10)
+    assert all(sg.capped for sg in slot_counts(cs, micro(known.cost_usd_per_hour)))
