@@ -20,7 +20,7 @@ from planner.plans.fabric import fabric_notes
 from planner.plans.freshness import price_warnings
 from planner.plans.placement import PlacementError, build_plan
 from planner.plans.records import Plan
-from planner.solve.baselines import greedy, single_type
+from planner.solve.baselines import greedy, rule_breaks, single_type
 from planner.solve.colgen import Columns, generate, with_columns
 from planner.solve.explain import explain_fleet, explain_model
 from planner.solve.formulation import Solution, resilience_notes, solve_fleet
@@ -98,14 +98,11 @@ def _solve(cs: CandidateSet, clock: Clock, threads: int, solver: str, baselines:
     size at the greedy plan's cost allows: ``planner.solve.slots``), else to the restricted patterns with a
     relaxation's bound (``_status``). Raises InfeasibleError or SolveTimeoutError."""
     g = greedy(cs)
-    # the slot model does not state resilience rows for its slots: with resilience the restricted patterns and the
-    # relaxation's bound are used (feasible with a gap, never a wrong "optimal")
-    resilient = any(m.survive != "none" for m in cs.scenario.models)
-    if cs.sharing_restricted and not resilient:
+    if cs.sharing_restricted:  # the slot model states every rule, resilience included (``planner.solve.slots``)
         estimate = micro_usd(g[2]) if g is not None else None
         if slot_engines(slot_counts(cs, estimate)) <= MAX_SLOT_ENGINES:
             valid = None
-            if g is not None and fleet_cap(cs, g[1]) is not None:
+            if g is not None and not g.breaks and fleet_cap(cs, g[1]) is not None:
                 valid = Solution("feasible", g[0], g[1], {}, g[2], 0.0, 0.0, {"solver": "greedy"})
             return _solve_whole_space(cs, clock, threads, solver, baselines, valid)
     # the greedy plan has no shared devices; as a hint beside sharing patterns it slowed CP-SAT 5x (default scenario:
@@ -127,8 +124,12 @@ def _solve_whole_space(cs: CandidateSet, clock: Clock, threads: int, solver: str
     same plan at any thread count). ``greedy_plan``: the greedy plan when it keeps the limits and budget, another
     known plan (a cap on the slots and the columns' instances, a hint)."""
     reserve = min(1.0, 0.15 * clock.left()) if baselines else 0.0
-    cols = generate(cs, cost_cap_usd_per_hour=greedy_plan.cost_usd_per_hour if greedy_plan else None,
-                    deadline=time.perf_counter() + 0.25 * max(0.0, clock.left() - reserve))
+    # column generation prices patterns into the demand, replica and packing rows only: with resilience a pattern
+    # also enters the resilience rows (9), so it is not used there (the slot model states them)
+    cols = None
+    if all(m.survive == "none" for m in cs.scenario.models):
+        cols = generate(cs, cost_cap_usd_per_hour=greedy_plan.cost_usd_per_hour if greedy_plan else None,
+                        deadline=time.perf_counter() + 0.25 * max(0.0, clock.left() - reserve))
     grown = with_columns(cs, cols) if cols is not None else cs
     cg_bound = cols.bound_usd_per_hour if cols is not None else 0.0
     pre: Solution | None = None
@@ -219,12 +220,15 @@ def _status(cs: CandidateSet, sol: Solution, clock: Clock, threads: int,
 
 def compute_baselines(cs: CandidateSet, p: Plan, deadline: float | None = None, threads: int = 1) -> dict[str, Any]:
     """The greedy and single-GPU-type baselines, within ``deadline``; the single-type fleets share the time left,
-    and those that do not get to run are listed in ``notes``."""
+    and those that do not get to run are listed in ``notes``. Each baseline's ``breaks`` lists the scenario's rules
+    its fleet breaks (by the checker: ``baselines.rule_breaks``); one that breaks any is not comparable with the plan,
+    so its ``savings`` is None and the reports say which rules it breaks instead."""
     out: dict[str, Any] = {}
     g = greedy(cs)
     if g is not None:
-        out["greedy"] = {"cost_usd_per_hour": round(g[2], 4),
-                         "savings": round(1 - p.cost_usd_per_hour / g[2], 4) if g[2] > 0 else 0.0}
+        breaks = rule_breaks(cs, g.replicas, g.instances)
+        out["greedy"] = {"cost_usd_per_hour": round(g.cost_usd_per_hour, 4), "breaks": breaks,
+                         "savings": _saving(p, g.cost_usd_per_hour, breaks)}
     st, skipped = single_type(cs, deadline, threads)
     feas = {k: v for k, v in st.items() if v.get("feasible")}
     out["single_type"] = st
@@ -232,8 +236,15 @@ def compute_baselines(cs: CandidateSet, p: Plan, deadline: float | None = None, 
         out["notes"] = [f"baselines: no time left within --time-limit for the single-GPU-type fleets of "
                         f"{', '.join(skipped)} (skipped)"]
     if feas:
-        best = min(feas, key=lambda k: (feas[k]["cost_usd_per_hour"], k))
+        best = min(feas, key=lambda k: (bool(feas[k]["breaks"]), feas[k]["cost_usd_per_hour"], k))
         c = feas[best]["cost_usd_per_hour"]
-        out["best_single_type"] = {"gpu": best, "cost_usd_per_hour": c,
-                                   "savings": round(1 - p.cost_usd_per_hour / c, 4) if c > 0 else 0.0}
+        out["best_single_type"] = {"gpu": best, "cost_usd_per_hour": c, "breaks": feas[best]["breaks"],
+                                   "savings": _saving(p, c, feas[best]["breaks"])}
     return out
+
+
+def _saving(p: Plan, baseline_usd_per_hour: float, breaks: list[str]) -> float | None:
+    """The plan's saving against a baseline: None when the baseline breaks a rule of the scenario (not comparable)."""
+    if breaks:
+        return None
+    return round(1 - p.cost_usd_per_hour / baseline_usd_per_hour, 4) if baseline_usd_per_hour > 0 else 0.0

@@ -107,8 +107,9 @@ def _summary(p: Plan, s: Scenario, m: Money, tot: dict[str, Decimal]) -> dict[st
         "fleet_tokens_per_s": round(tps, 1), "per_million_tokens": None if cpmt is None else round(cpmt, 4),
         "pricing": s.pricing,
         "best_single_type": None if not bs else {"gpu": bs["gpu"], "per_hour": m.hourly(bs["cost_usd_per_hour"]),
-                                                 "savings": bs["savings"]},
-        "greedy": None if not greedy else {"per_hour": m.hourly(greedy["cost_usd_per_hour"]), "savings": greedy["savings"]},
+                                                 "savings": bs["savings"], "breaks": bs.get("breaks", [])},
+        "greedy": None if not greedy else {"per_hour": m.hourly(greedy["cost_usd_per_hour"]), "savings": greedy["savings"],
+                                           "breaks": greedy.get("breaks", [])},
     }
 
 
@@ -251,13 +252,19 @@ def _baseline_rows(p: Plan, m: Money, lang: str) -> list[dict[str, Any]]:
     rows = []
     if b.get("greedy"):
         rows.append({"baseline": t(lang, "baseline.greedy"), "per_month": m.monthly(b["greedy"]["cost_usd_per_hour"]),
-                     "savings": b["greedy"]["savings"], "note": ""})
+                     "savings": b["greedy"]["savings"], "note": breaks_note(b["greedy"].get("breaks"), lang)})
     for gid, v in sorted((b.get("single_type") or {}).items()):
         usd = v.get("cost_usd_per_hour")
         reason = v.get("reason", "")
         if reason == "some model has no deployment on this GPU type":
             reason = t(lang, "baseline.no_deployment")
+        comparable = v.get("feasible") and usd and not v.get("breaks")
         rows.append({"baseline": t(lang, "baseline.only", gpu=gid), "per_month": None if usd is None else m.monthly(usd),
-                     "savings": None if not v.get("feasible") else round(1 - p.cost_usd_per_hour / usd, 4)
-                     if usd else None, "note": reason})
+                     "savings": round(1 - p.cost_usd_per_hour / usd, 4) if comparable else None,
+                     "note": reason or breaks_note(v.get("breaks"), lang)})
     return rows
+
+
+def breaks_note(breaks: list[str] | None, lang: str) -> str:
+    """'not comparable: breaks <rules>' for a baseline fleet that breaks rules of the scenario, else ''."""
+    return t(lang, "baseline.breaks", rules=", ".join(breaks)) if breaks else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from planner.i18n import t
-from planner.report.data import report_data
+from planner.report.data import breaks_note, report_data
 from planner.report.tables import to_markdown
 from planner.report.views import formatted, headers, hour_str, tables
 
@@ -29,10 +29,20 @@ def summary_lines(d: dict[str, Any]) -> list[str]:
         out.append(t(lang, "sum.fx", rate=d["fx"]["describe"], usd=f"${s['cost_usd_per_month']:,.2f}"))
     if s.get("best_single_type"):
         bs = s["best_single_type"]
-        out.append(t(lang, "sum.best_single", gpu=bs["gpu"], cost=f"{sym}{bs['per_hour']:,.2f}", savings=f"{bs['savings']:.1%}"))
+        out.append(t(lang, "sum.best_single", gpu=bs["gpu"], cost=f"{sym}{bs['per_hour']:,.2f}",
+                     savings=saving_text(bs["savings"], bs.get("breaks"), lang)))
     if s.get("greedy"):
-        out.append(t(lang, "sum.greedy", cost=f"{sym}{s['greedy']['per_hour']:,.2f}", savings=f"{s['greedy']['savings']:.1%}"))
+        g = s["greedy"]
+        out.append(t(lang, "sum.greedy", cost=f"{sym}{g['per_hour']:,.2f}",
+                     savings=saving_text(g["savings"], g.get("breaks"), lang)))
     return out
+
+
+def saving_text(savings: float | None, breaks: list[str] | None, lang: str) -> str:
+    """'saves 12.3%', or, for a baseline that breaks rules of the scenario, 'not comparable: breaks <rules>'."""
+    if breaks or savings is None:
+        return breaks_note(breaks or ["?"], lang)
+    return t(lang, "saves", savings=f"{savings:.1%}")
 
 
 def render_markdown(d: dict[str, Any]) -> str:

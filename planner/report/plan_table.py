@@ -58,13 +58,13 @@ def print_plan_table(p: Plan, s: Scenario | None = None, currency: str = "USD", 
                 [column(lang, c) for c in ("device", "on_it", "weights", "kv", "act_rt", "free")]
                 + [column(lang, "instance_price", sym=sym)], title=t(lang, "plan.devices"))
     b = p.baselines
-    if b.get("best_single_type"):
-        bs = b["best_single_type"]
-        con.print(t(lang, "plan.best_single", gpu=bs["gpu"], cost=f"{sym}{hour(bs['cost_usd_per_hour']):,.2f}",
-                    savings=f"{bs['savings']:.1%}"))
-    if b.get("greedy"):
-        con.print(t(lang, "plan.greedy", cost=f"{sym}{hour(b['greedy']['cost_usd_per_hour']):,.2f}",
-                    savings=f"{b['greedy']['savings']:.1%}"))
+    for key, extra in (("best_single_type", "best_single"), ("greedy", "greedy")):
+        if b.get(key):
+            v, args = b[key], {"gpu": b[key].get("gpu"), "cost": f"{sym}{hour(b[key]['cost_usd_per_hour']):,.2f}"}
+            if v.get("breaks") or v["savings"] is None:  # a baseline breaking the scenario's rules is no comparison
+                con.print(t(lang, f"plan.{extra}_breaks", rules=", ".join(v.get("breaks") or ["?"]), **args))
+            else:
+                con.print(t(lang, f"plan.{extra}", savings=f"{v['savings']:.1%}", **args))
     for n in p.notes:
         con.print(t(lang, "note", note=n))
     if s is not None:

@@ -475,6 +475,8 @@ class _Pricer:
 def generate(cs: CandidateSet, *, cost_cap_usd_per_hour: float | None, deadline: float) -> Columns | None:
     """Column generation over the sharing space of ``cs`` (its patterns the first pool), until no pattern prices
     out or ``deadline``; None when the master LP is infeasible or there is no time for one LP."""
+    if any(m.survive != "none" for m in cs.scenario.models):
+        raise ValueError("column generation prices patterns without the resilience rows (9)")
     t0 = time.perf_counter()
     cap = None if cost_cap_usd_per_hour is None else round(cost_cap_usd_per_hour * 1_000_000)
     slot_n = {sg.gpu: sg.slots for sg in slot_counts(cs, cap, gpus=_sharing_gpus(cs))}

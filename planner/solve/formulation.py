@@ -37,7 +37,10 @@ Constraints
                    (binaries pick the branches of each min):
                        S_m - L_mgn >= K_m beta_gn
                    one instance holds at most f_j groups of j, and its n GPUs at most n GPUs at the best rate c_j / t_j
-                   of what m runs there, so whatever the placement, losing it removes at most L_mgn of m
+                   of what m runs there, so whatever the placement, losing it removes at most L_mgn of m. A device
+                   slot's engine (``planner.solve.slots``: one replica of s_j sequences on one GPU) enters A as the sum
+                   of the n largest s_j, n tau + sum_j sigma_j with sigma_j >= s_j - tau, sigma_j >= 0 (exact), and B
+                   as n s_j; in (9, replica) as lambda_m >= s_j, in (9, provider) as a unit of s_j
         provider   gamma_gv in {0, 1} with y_o <= Y_o gamma_gv (o of g at provider v), l_mgv >= S_mg - S^_mg
                    (1 - gamma_gv), l >= 0, with S_mg the part of S_m on GPU type g and S^_mg its bound:
                        S_m - sum_g l_mgv >= K_m                                                    for every v
@@ -307,11 +310,12 @@ class FleetModel:
             if len(groups) > cap:
                 self.lm.add([(1, self._indicator(f"b[{key}:{k}]", os)) for k, os in sorted(groups.items())], hi=cap)
 
-    def _units(self) -> list[tuple[str, str, int, int, int]]:
-        """What holds a model's capacity: (model, GPU type, TP size, capacity, variable) per candidate and pattern
-        engine (a pattern's engine is a group of one GPU)."""
-        out = [(c.model, c.gpu, c.tp, c.capacity_units, self.x[c.key]) for c in self.cands]
-        out += [(n, p.gpu, 1, p.sequences_of(n), self.u[p.key]) for p in self.patterns for n in p.models]
+    def _units(self) -> list[tuple[str, str, int, int, int, bool]]:
+        """What holds a model's capacity: (model, GPU type, TP size, capacity, variable, sized) per candidate and
+        pattern engine (a pattern's engine is a group of one GPU): the variable counts replicas of that capacity, or,
+        when ``sized`` (a device slot's engine, ``planner.solve.slots``), it is the sequences of one such replica."""
+        out = [(c.model, c.gpu, c.tp, c.capacity_units, self.x[c.key], False) for c in self.cands]
+        out += [(n, p.gpu, 1, p.sequences_of(n), self.u[p.key], False) for p in self.patterns for n in p.models]
         return out
 
     def _resilient(self, survive: str) -> dict[str, int]:
@@ -323,11 +327,13 @@ class FleetModel:
         kept = self._resilient("replica")
         worst: dict[str, int] = {}  # lambda_m >= c_j w_j: the largest replica of m
         units = [u for u in self._units() if u[0] in kept]
-        for m, _, _, cap, v in units:
+        for m, _, _, cap, v, sized in units:
             if m not in worst:
-                worst[m] = self.lm.var(f"lambda[{m}]", max(u[3] for u in units if u[0] == m))
+                worst[m] = self.lm.var(f"lambda[{m}]", max(u[3] * (self.lm.vars[u[4]].ub if u[5] else 1)
+                                                           for u in units if u[0] == m))
                 self.lm.add([*self.served_units(m), (-1, worst[m])], lo=kept[m])
-            self.lm.add([(1, worst[m]), (-cap, self._used(v))], lo=0)
+            # a sized engine's replica is its variable (lambda >= c_j); else lambda >= c_j w_j
+            self.lm.add([(1, worst[m]), (-cap, v if sized else self._used(v))], lo=0)
 
     def _at_most(self, v: int, f: int) -> Terms:
         """A term q >= min(x_v, f) (q = x_v when f bounds x_v; else a binary picks which side q covers)."""
@@ -352,10 +358,10 @@ class FleetModel:
         kept = self._resilient("instance")
         if not kept:
             return
-        by_type: dict[tuple[str, str], list[tuple[int, int, int]]] = {}  # (model, GPU type) -> (c_j, x_j, t_j)
-        for mm, g, tp, cap, v in self._units():
+        by_type: dict[tuple[str, str], list[tuple[int, int, int, bool]]] = {}  # (model, GPU type) -> (c_j, x_j, t_j, sized)
+        for mm, g, tp, cap, v, sized in self._units():
             if mm in kept:
-                by_type.setdefault((mm, g), []).append((cap, v, tp))
+                by_type.setdefault((mm, g), []).append((cap, v, tp, sized))
         for gpu in sorted({o.gpu for o in self.offers}):
             for n in sorted({o.gpus_per_instance for o in self.offers if o.gpu == gpu}):
                 beta: int | None = None
@@ -368,23 +374,41 @@ class FleetModel:
                                                                    if o.gpu == gpu and o.gpus_per_instance == n])
                     self.lm.add([*self.served_units(m), *self._instance_loss(m, gpu, n, mine), (-kept[m], beta)], lo=0)
 
-    def _instance_loss(self, m: str, gpu: str, n: int, mine: list[tuple[int, int, int]]) -> Terms:
+    def _instance_loss(self, m: str, gpu: str, n: int, mine: list[tuple[int, int, int, bool]]) -> Terms:
         """-L with L >= min(A, B), the most of model m one instance of n GPUs of ``gpu`` can hold: A = sum_j c_j
-        min(x_j, floor(n / t_j)), B = max_{j used} ceil(n c_j / t_j) (its n GPUs at j's rate c_j / t_j)."""
-        a = [(cap * c, q) for cap, v, tp in mine for c, q in self._at_most(v, n // tp)]
+        min(x_j, floor(n / t_j)) (sized engines, one GPU each: the n largest, ``_largest``), B = max_{j used}
+        ceil(n c_j / t_j) (its n GPUs at j's rate c_j / t_j)."""
+        fixed = [u for u in mine if not u[3]]
+        a = [(cap * c, q) for cap, v, tp, _ in fixed for c, q in self._at_most(v, n // tp)]
+        a += self._largest([v for _, v, _, sized in mine if sized], n, f"{m},{gpu},{n}")
         a_ub = sum(c * self.lm.vars[q].ub for c, q in a)
-        rate = [(-(-n * cap // tp), v) for cap, v, tp in mine]
-        b_ub = max(r for r, _ in rate)
+        rate = [(-(-n * cap // tp), self._used(v)) for cap, v, tp, _ in fixed]
+        rate += [(n, v) for _, v, _, sized in mine if sized]  # a sized engine of c_j sequences: rate c_j per GPU
+        b_ub = max(r * self.lm.vars[v].ub for r, v in rate)
         if b_ub >= a_ub:
             return [(-c, q) for c, q in a]
         best = self.lm.var(f"B[{m},{gpu},{n}]", b_ub)
         for r, v in rate:
-            self.lm.add([(1, best), (-r, self._used(v))], lo=0)
+            self.lm.add([(1, best), (-r, v)], lo=0)
         loss = self.lm.var(f"L[{m},{gpu},{n}]", b_ub)
         z = self.lm.var(f"zL[{m},{gpu},{n}]", 1, boolean=True)
         self.lm.add([(1, loss), *[(-c, q) for c, q in a], (a_ub, z)], lo=0)  # z = 0: L >= A
         self.lm.add([(1, loss), (-1, best), (-b_ub, z)], lo=-b_ub)  # z = 1: L >= B
         return [(-1, loss)]
+
+    def _largest(self, sizes: list[int], n: int, name: str) -> Terms:
+        """Terms T >= the sum of the n largest of ``sizes`` (variables), exactly: that sum is min over tau of
+        n tau + sum_j max(0, s_j - tau), so T = n tau + sum_j sigma_j with sigma_j >= s_j - tau, sigma_j >= 0."""
+        if len(sizes) <= n:
+            return [(1, v) for v in sizes]
+        ub = max(self.lm.vars[v].ub for v in sizes)
+        tau = self.lm.var(f"tau[{name}]", ub)
+        out = [(n, tau)]
+        for i, v in enumerate(sizes):
+            sigma = self.lm.var(f"sigma[{name}#{i}]", self.lm.vars[v].ub)
+            self.lm.add([(1, sigma), (-1, v), (1, tau)], lo=0)
+            out.append((1, sigma))
+        return out
 
     def _add_provider_resilience(self) -> None:
         """(9, provider) Losing any one provider leaves every model at least K_m units."""
@@ -392,7 +416,7 @@ class FleetModel:
         if not kept:
             return
         by_type: dict[tuple[str, str], list[tuple[int, int]]] = {}  # (model, GPU type) -> (c_j, x_j)
-        for mm, g, _, cap, x in self._units():
+        for mm, g, _, cap, x, _ in self._units():
             if mm in kept:
                 by_type.setdefault((mm, g), []).append((cap, x))
         for v in sorted({o.provider for o in self.offers}):

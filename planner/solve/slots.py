@@ -12,7 +12,10 @@ Notation (g in R, the restricted GPU types; m a model with an engine ladder on g
     N_g             slots: min(limit of g, sum_m max(D_m, r_m), max_o floor(C n_o / pi_o)) with C the cost of the
                     incumbent (or the budget): a fleet no dearer than C buys no more GPUs of g than that, and a
                     cheapest fleet needs no more shared devices than the engines that cover every model's demand
-                    and replicas (max(D_m, r_m) of them, each holding >= 1 sequence)
+                    and replicas (max(D_m, r_m) of them, each holding >= 1 sequence). When a model sharing g must
+                    survive a failure, more engines than that can pay (an engine more lowers what one failure takes),
+                    so N_g is the limit, availability or cost cap alone; with none of them the slot model is not
+                    built (``SlotGpu.capped``) and the restricted patterns with the relaxation's bound are used
 
 Variables (slot j = 1 .. N_g of g)
     w_j in {0, 1}       the slot is a shared device (one GPU of g)
@@ -29,7 +32,12 @@ Constraints
     (S3) SLO        sum_m step_jm <= lim_jk   for every model k with an SLO (lim_jk: no limit when k is absent)
     (S4) symmetry   w_j >= w_j+1 and key_j >= key_j+1, key_j = sum_m B_m c_jm a mixed-radix number of the slot's
                     vector (any order of interchangeable slots can be sorted so)
-    in the fleet program: demand (1) += sum_j c_jm, replicas (2) += sum_j a_jm, packing (4) at t = 1 += sum_j w_j.
+    in the fleet program: demand (1) += sum_j c_jm, replicas (2) += sum_j a_jm, packing (4) at t = 1 += sum_j w_j,
+    and resilience (9) with each engine a replica of c_jm sequences on one GPU (``_units``, ``sized``): losing it
+    (replica) takes c_jm; an instance of n GPUs of g holds n slots, so losing it takes at most the n largest c_jm of
+    the model's slot engines on g (exactly, as a linear program: formulation (9)) besides its dedicated groups; a
+    provider selling g takes every slot engine on g. Simplicity, availability, limits and the budget are rows of
+    the fleet program over y, which the slots' devices enter through packing.
 
 Why it is exact: a slot's feasible vectors are exactly the vectors ``sharing`` accepts (the same ladder functions;
 steps in integer units of 1e-9 ms, rounded up, and limits rounded down, so a slot may only lose a device whose step
@@ -66,6 +74,7 @@ class SlotGpu:
     gpu: str
     slots: int
     ladders: tuple[tuple[str, EngineLadder], ...]
+    capped: bool = True  # False: a resilient model shares g and nothing caps its devices (the count is no bound)
 
 
 def slot_counts(cs: CandidateSet, cost_cap_micro: int | None, gpus: tuple[str, ...] | None = None) -> list[SlotGpu]:
@@ -75,22 +84,26 @@ def slot_counts(cs: CandidateSet, cost_cap_micro: int | None, gpus: tuple[str, .
     if s.max_usd_per_hour is not None:
         budget = micro_usd(float(s.max_usd_per_hour))
         cost_cap_micro = budget if cost_cap_micro is None else min(cost_cap_micro, budget)
+    reqs = {m.name: m for m in s.models}
     out = []
     for g in sorted(cs.restricted_gpus if gpus is None else gpus):
         lads = tuple((m, lad) for (m, gg), lad in sorted(cs.ladders.items()) if gg == g)
         offers = [o for o in cs.offers if o.gpu == g]
         if len(lads) < 2 or not offers:
             continue
-        reqs = {m.name: m for m in s.models}
-        n = sum(max(cs.demand[m], reqs[m].min_replicas) for m, _ in lads)
+        caps = []  # what a limit, the availability or the cost cap lets a cheapest fleet buy of g
         if s.limits.get(g) is not None:
-            n = min(n, s.limits[g])
+            caps.append(s.limits[g])
         if all(o.max_instances is not None for o in offers):
-            n = min(n, sum(o.gpus_per_instance * (o.max_instances or 0) for o in offers))
+            caps.append(sum(o.gpus_per_instance * (o.max_instances or 0) for o in offers))
         if cost_cap_micro is not None and all(o.micro_usd_per_hour > 0 for o in offers):
-            n = min(n, max(cost_cap_micro * o.gpus_per_instance // o.micro_usd_per_hour for o in offers))
+            caps.append(max(cost_cap_micro * o.gpus_per_instance // o.micro_usd_per_hour for o in offers))
+        demand = sum(max(cs.demand[m], reqs[m].min_replicas) for m, _ in lads)
+        # the demand count holds for fleets without resilience only (module doc): with it, the caps alone
+        resilient = any(reqs[m].survive != "none" for m, _ in lads)
+        n = min(caps) if resilient and caps else min([demand, *caps])
         if n > 0:
-            out.append(SlotGpu(g, n, lads))
+            out.append(SlotGpu(g, n, lads, capped=bool(caps) or not resilient))
     return out
 
 
@@ -193,6 +206,11 @@ class SlotModel(FleetModel):
 
     def replicas_of(self, model: str) -> Terms:
         return super().replicas_of(model) + [(1, sl.engines[model].present) for sl in self.slots if model in sl.engines]
+
+    def _units(self) -> list[tuple[str, str, int, int, int, bool]]:
+        """The fleet program's units plus one sized unit per slot engine: a replica of c_jm sequences on one GPU."""
+        return super()._units() + [(name, sl.gpu, 1, 1, e.seqs, True) for sl in self.slots
+                                   for name, e in sl.engines.items()]
 
     def gpus_in_groups(self, gpu: str, tp: int) -> Terms:
         terms = super().gpus_in_groups(gpu, tp)
@@ -367,7 +385,7 @@ def solve_slots(cs: CandidateSet, known: list[Solution], *, deadline: float, log
     started = time.perf_counter()
     best = min(known, key=lambda k: micro_usd(k.cost_usd_per_hour), default=None)
     slots = slot_counts(cs, None if best is None else micro_usd(best.cost_usd_per_hour))
-    if slot_engines(slots) > MAX_SLOT_ENGINES:
+    if slot_engines(slots) > MAX_SLOT_ENGINES or not all(sg.capped for sg in slots):
         return None
     counts = {sg.gpu: sg.slots for sg in slots}
     sm = SlotModel(cs, slots)
