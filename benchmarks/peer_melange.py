@@ -124,7 +124,7 @@ def planner_side(cs: CandidateSet, costs: dict[str, float], time_limit: float) -
         lm.add([(c.capacity_units, x[c.key]) for c in cands], lo=d)
     lm.objective = {x[k]: round(costs[k] * MICRO_USD) for k in x}
     backend = choose_backend("auto", lm, 0, len(x))
-    values, status, _bound, _stats = run_backend(lm, backend, time.perf_counter() + time_limit, 1, False, None)
+    values, status, _bound, _stats = run_backend(lm, backend, time.perf_counter() + time_limit, 1, False)
     replicas = {k: values[v] for k, v in x.items() if values and values[v]}
     return sum(costs[k] * n for k, n in replicas.items()), status, backend, replicas
 

@@ -135,8 +135,7 @@ def _solve_whole_space(cs: CandidateSet, clock: Clock, threads: int, solver: str
     pre: Solution | None = None
     failed: PlannerError | None = None
     try:
-        pre = solve_fleet(grown, time_limit_s=max(0.01, 0.35 * (clock.left() - reserve)), threads=1, solver=solver,
-                          tie_break=False)
+        pre = solve_fleet(grown, time_limit_s=max(0.01, 0.35 * (clock.left() - reserve)), threads=1, solver=solver)
     except (InfeasibleError, SolveTimeoutError) as exc:
         failed = exc  # the slot model decides: the restricted space may hold no fleet where the whole space does
     # a fifth of what is left stays for the pooled relaxation, should the slot model not prove its plan

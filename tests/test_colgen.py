@@ -81,7 +81,7 @@ def test_bound_of_a_restricted_space_is_below_the_brute_force_optimum(seed, tmp_
     assert cols is not None
     assert micro(cols.bound_usd_per_hour) <= best
     grown = with_columns(cs, cols)
-    sol = solve_fleet(grown, time_limit_s=30, threads=1, tie_break=False)
+    sol = solve_fleet(grown, time_limit_s=30, threads=1)
     assert micro(sol.cost_usd_per_hour) >= best
     p = build_plan(grown, sol.replicas, sol.instances, sol.patterns, status="feasible", cost=sol.cost_usd_per_hour,
                    bound=cols.bound_usd_per_hour, solve_seconds=sol.solve_seconds, solver=sol.stats)

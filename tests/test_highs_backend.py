@@ -68,8 +68,8 @@ def _knapsack() -> LinearModel:
 
 def test_highs_solves_a_small_model_exactly_like_cpsat():
     far = time.perf_counter() + 30
-    h_values, h_status, h_bound, _ = run_backend(_knapsack(), "highs", far, 1, False, None)
-    c_values, c_status, _, _ = run_backend(_knapsack(), "cp-sat", far, 1, False, None)
+    h_values, h_status, h_bound, _ = run_backend(_knapsack(), "highs", far, 1, False)
+    c_values, c_status, _, _ = run_backend(_knapsack(), "cp-sat", far, 1, False)
     obj = {0: 5, 1: 4, 2: 3}
     assert h_status == c_status == "optimal" and h_bound is None
     assert sum(obj[i] * v for i, v in enumerate(h_values)) == sum(obj[i] * v for i, v in enumerate(c_values))
@@ -79,12 +79,12 @@ def test_highs_statuses_infeasible_empty_and_out_of_time():
     far = time.perf_counter() + 30
     lm = _knapsack()
     lm.add([(1, 0)], lo=4)  # a >= 4 against a + b <= 3
-    assert run_backend(lm, "highs", far, 1, False, None)[1] == "infeasible"
-    assert run_backend(LinearModel(), "highs", far, 1, False, None)[:2] == ([], "optimal")
+    assert run_backend(lm, "highs", far, 1, False)[1] == "infeasible"
+    assert run_backend(LinearModel(), "highs", far, 1, False)[:2] == ([], "optimal")
     empty = LinearModel()
     empty.add([], lo=1)  # an empty row that cannot hold
-    assert run_backend(empty, "highs", far, 1, False, None)[1] == "infeasible"
-    values, status, _, stats = run_backend(_knapsack(), "highs", time.perf_counter() - 1, 1, False, None)
+    assert run_backend(empty, "highs", far, 1, False)[1] == "infeasible"
+    values, status, _, stats = run_backend(_knapsack(), "highs", time.perf_counter() - 1, 1, False)
     assert (values, status, stats["status"]) == ([], "unknown", "NOT_STARTED")
 
 

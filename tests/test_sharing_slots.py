@@ -102,7 +102,7 @@ def test_a_slot_model_out_of_time_keeps_the_incumbent_and_says_feasible(monkeypa
     monkeypatch.setattr(sharing, "EXACT_VISITS", 0)
     s = scenario_from_dict(_three_small_models())
     cs = build_candidates(s)
-    pre = solve_fleet(cs, time_limit_s=10, tie_break=False)
+    pre = solve_fleet(cs, time_limit_s=10)
     res = solve_slots(cs, [pre], deadline=time.perf_counter() - 1.0)  # already past: the solver gets 0.01 s
     assert res is not None
     sol = res.solution

@@ -103,7 +103,7 @@ def _write_or_print(text: str, out: Path | None) -> None:
 ScenarioArg = typer.Argument(None, help="A scenario YAML file (default: the built-in default scenario).")
 TimeLimitOpt = typer.Option(None, "--time-limit", min=0.1, max=86400,
                             help="Wall-clock limit in seconds for the whole command: candidates, solves, bounds, explanations, baselines and every compare/sweep point (default: the scenario's, 60).")
-ThreadsOpt = typer.Option(None, "--threads", min=1, max=64, help="Solver threads (default: the scenario's, 1).")
+ThreadsOpt = typer.Option(None, "--threads", min=1, max=64, help="Solver threads asked for (default: the scenario's, 1); every solver searches in one deterministic thread, so the plan is the same at any count.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress on stderr.")
 CurrencyOpt = typer.Option(None, "--currency", help="USD, CNY or EUR: money in this currency (default: the scenario's `currency:`, USD).")
 LangOpt = typer.Option(None, "--lang", help="en or zh: the language of tables and reports (default: the scenario's `lang:`, en).")

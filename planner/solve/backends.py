@@ -14,7 +14,7 @@ from typing import Any
 from planner.errors import InputError
 
 SOLVERS = ("auto", "cp-sat", "cbc", "scip", "highs")
-CANONICAL_MAX_VARIABLES = 3_000  # the stable tie-break solve is cheap below this size
+CPSAT_WORKERS = 1  # CP-SAT searches in one worker, fixed seed: deterministic, so no tie-break solve is needed
 
 Outcome = tuple[list[int], str, float | None, dict[str, Any]]  # values, status, objective bound (if not optimal), stats
 
@@ -89,11 +89,12 @@ def choose_backend(solver: str, lm: LinearModel, patterns: int, candidates: int)
     return "cp-sat" if patterns > 0 else "cbc"
 
 
-def run_backend(lm: LinearModel, backend: str, deadline: float, threads: int, log: bool,
-                canonical: dict[int, int] | None) -> Outcome:
-    """Solve ``lm`` with ``backend`` until ``deadline`` (``canonical``: CP-SAT's stable tie-break objective)."""
+def run_backend(lm: LinearModel, backend: str, deadline: float, threads: int, log: bool) -> Outcome:
+    """Solve ``lm`` with ``backend`` until ``deadline``. ``threads`` is recorded; every backend runs one
+    deterministic thread (CP-SAT one worker with a fixed seed, CBC and SCIP single-threaded, HiGHS its serial
+    branch-and-cut), so a plan never depends on the thread count and needs no second, tie-breaking solve."""
     if backend == "cp-sat":
-        return _solve_cpsat(lm, deadline, threads, log, canonical)
+        return _solve_cpsat(lm, deadline, threads, log)
     if backend == "highs":
         from planner.solve.highs import solve_highs  # its own module: highspy is imported only when used
 
@@ -101,27 +102,25 @@ def run_backend(lm: LinearModel, backend: str, deadline: float, threads: int, lo
     return _solve_mip(lm, backend, deadline, threads, log)
 
 
-def _solve_cpsat(lm: LinearModel, deadline: float, threads: int, log: bool,
-                 canonical: dict[int, int] | None) -> Outcome:
-    """CP-SAT. With several workers the optimum found may depend on the run, so a second single-worker solve fixes
-    the objective at the optimum and minimises a stable secondary order (same plan whatever the thread count)."""
+def _solve_cpsat(lm: LinearModel, deadline: float, threads: int, log: bool) -> Outcome:
+    """CP-SAT in CPSAT_WORKERS worker(s), fixed seed: one search path, so among equally cheap plans it always returns
+    the same one. Measured before (benchmarks/RESULTS.md, issue 15): with several workers the optimum found depended
+    on the run, and the stable tie-break re-solve that fixed it (objective fixed at the optimum, a stable secondary
+    order, one worker) ran into its 10 s cap on a 50-model fleet after a 1.8 s proof, 84 % of the command's time."""
     from ortools.sat.python import cp_model as cp
 
-    m, xs, obj = _cpsat_model(lm)
+    m, xs, _ = _cpsat_model(lm)
     sol = cp.CpSolver()
-    _cpsat_parameters(sol.parameters, deadline, threads, log)
+    _cpsat_parameters(sol.parameters, deadline, CPSAT_WORKERS, log)
     st = sol.solve(m)
-    stats: dict[str, Any] = {"status": sol.status_name(st), "workers": threads, "branches": sol.num_branches}
+    stats: dict[str, Any] = {"status": sol.status_name(st), "workers": CPSAT_WORKERS, "threads_asked": threads,
+                             "branches": sol.num_branches}
     if st == cp.INFEASIBLE:
         return [], "infeasible", None, stats
     if st == cp.MODEL_INVALID:  # pragma: no cover - a bug in the formulation, not user input
         raise RuntimeError(f"invalid CP-SAT model: {m.validate()}")
     if st not in (cp.OPTIMAL, cp.FEASIBLE):
         return [], "unknown", None, stats
-    if st == cp.OPTIMAL and canonical is not None:
-        values = _cpsat_canonical(m, xs, obj, round(sol.objective_value), canonical, deadline, stats)
-        if values is not None:
-            return values, "optimal", None, stats
     values = [int(sol.value(x)) for x in xs]
     if st == cp.OPTIMAL:
         return values, "optimal", None, stats
@@ -162,25 +161,6 @@ def _cpsat_parameters(p: Any, deadline: float, threads: int, log: bool) -> None:
     elif threads == 2:
         p.subsolvers.extend(["max_lp", "core"])  # the default 2-worker portfolio has no LP bound [cpsat-lp-bound]
     p.log_search_progress = log
-
-
-def _cpsat_canonical(m: Any, xs: list[Any], obj: Any, optimum: int, canonical: dict[int, int], deadline: float,
-                     stats: dict[str, Any]) -> list[int] | None:
-    """Fix the objective at ``optimum`` and minimise the stable order in one worker; None if that is not proven."""
-    from ortools.sat.python import cp_model as cp
-
-    m.add(obj == optimum)
-    m.minimize(sum(c * xs[i] for i, c in canonical.items()))
-    second = cp.CpSolver()
-    second.parameters.num_workers = 1
-    second.parameters.random_seed = 0
-    second.parameters.linearization_level = 2
-    second.parameters.max_time_in_seconds = max(0.01, min(deadline - time.perf_counter(), 10.0))
-    st2 = second.solve(m)
-    stats["canonical"] = second.status_name(st2)
-    if st2 == cp.OPTIMAL:
-        return [int(second.value(x)) for x in xs]
-    return None
 
 
 def _solve_mip(lm: LinearModel, backend: str, deadline: float, threads: int, log: bool) -> Outcome:

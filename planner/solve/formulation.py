@@ -84,7 +84,7 @@ from planner.candidates.deployments import Candidate, CandidateSet
 from planner.candidates.sharing import Pattern
 from planner.errors import InfeasibleError, InputError, SolveTimeoutError, not_one_of
 from planner.inputs.pricing import PricedOffer
-from planner.solve.backends import CANONICAL_MAX_VARIABLES, SOLVERS, LinearModel, choose_backend, run_backend
+from planner.solve.backends import SOLVERS, LinearModel, choose_backend, run_backend
 
 __all__ = ["SOLVERS", "FleetModel", "Solution", "solve_fleet"]
 
@@ -447,13 +447,6 @@ class FleetModel:
         self.W = 1 + sum(o.gpus_per_instance * self.lm.vars[self.y[o.id]].ub for o in self.offers)
         self.lm.objective = {self.y[o.id]: self.W * self._price(o) + o.gpus_per_instance for o in self.offers}
 
-    def canonical_objective(self) -> dict[int, int]:
-        """A stable secondary objective: among equally cheap plans, prefer earlier candidates, offers and patterns."""
-        keys = [self.x[c.key] for c in sorted(self.cands, key=lambda c: c.key)]
-        keys += [self.y[o.id] for o in sorted(self.offers, key=lambda o: o.id)]
-        keys += [self.u[p.key] for p in sorted(self.patterns, key=lambda p: p.key)]
-        return {v: i + 1 for i, v in enumerate(keys)}
-
     # ---- hints and answers ------------------------------------------------------------------------------------------
     def add_hint(self, replicas: dict[str, int], instances: dict[str, int]) -> None:
         for k, v in self.x.items():
@@ -477,20 +470,15 @@ class FleetModel:
         )
 
     def solve(self, time_limit_s: float, threads: int = 1, solver: str = "auto", log: bool = False,
-              started: float | None = None, tie_break: bool | None = None) -> Solution:
-        """Solve within ``time_limit_s`` (from ``started``). ``tie_break``: run CP-SAT's stable tie-break solve
-        (None: for modest models and several workers, the rule below)."""
+              started: float | None = None) -> Solution:
+        """Solve within ``time_limit_s`` (from ``started``). Every backend searches deterministically in one thread
+        (``planner.solve.backends``), so the same input gives the same plan at any ``threads``."""
         if solver not in SOLVERS:
             raise InputError(not_one_of("--solver: ", solver, SOLVERS))
         solver = choose_backend(solver, self.lm, len(self.patterns), len(self.cands))
         t0 = started if started is not None else time.perf_counter()
         deadline = t0 + float(time_limit_s)  # the limit covers building the model too
-        # CP-SAT ties (same cost, same GPU count) go to a stable order: always for modest models, and whenever
-        # several workers could otherwise return different optima
-        canon = solver == "cp-sat" and (threads > 1 or len(self.lm.vars) <= CANONICAL_MAX_VARIABLES)
-        canon = canon if tie_break is None else (solver == "cp-sat" and tie_break)
-        values, status, obj_bound, stats = run_backend(self.lm, solver, deadline, threads, log,
-                                                       self.canonical_objective() if canon else None)
+        values, status, obj_bound, stats = run_backend(self.lm, solver, deadline, threads, log)
         secs = time.perf_counter() - t0
         stats = {"solver": solver, **stats, "wall_seconds": round(secs, 3), "variables": len(self.lm.vars),
                  "constraints": len(self.lm.rows)}
@@ -524,13 +512,12 @@ def resilience_notes(s: Any) -> tuple[str, ...]:
 def solve_fleet(cs: CandidateSet, *, time_limit_s: float, threads: int = 1, hint: tuple[dict, dict] | None = None,
                 gpu_types: set[str] | None = None, limits: dict[str, int] | None = None,
                 budget_usd_per_hour: float | str | None = "scenario", solver: str = "auto",
-                relax_sharing: bool = False, tie_break: bool | None = None) -> Solution:
+                relax_sharing: bool = False) -> Solution:
     """Build and solve the integer program (module doc). Raises InfeasibleError or SolveTimeoutError.
-    ``relax_sharing``: solve the relaxation (R) instead of the patterns; its bound is a bound of the whole space.
-    ``tie_break``: see ``FleetModel.solve``."""
+    ``relax_sharing``: solve the relaxation (R) instead of the patterns; its bound is a bound of the whole space."""
     started = time.perf_counter()
     fm = FleetModel(cs, budget_usd_per_hour=budget_usd_per_hour, limits=limits, gpu_types=gpu_types,
                     relax_sharing=relax_sharing)
     if hint is not None:
         fm.add_hint(*hint)
-    return fm.solve(time_limit_s, threads, solver, started=started, tie_break=tie_break)
+    return fm.solve(time_limit_s, threads, solver, started=started)

@@ -343,13 +343,10 @@ class ScheduleModel:
         if solver not in SOLVERS:
             raise InputError(not_one_of("--solver: ", solver, SOLVERS))
         # measured on scenarios/daily-profile.yaml (627 variables): SCIP proved the optimum in 26 s, CBC in 45 s,
-        # CP-SAT (2 workers) stopped at a 3.9 % gap after 45 s; so "auto" is SCIP here
+        # CP-SAT (2 workers, before it ran one) stopped at a 3.9 % gap after 45 s; so "auto" is SCIP here
         backend = "scip" if solver == "auto" else choose_backend(solver, self.lm, 0, len(self.lm.vars))
         deadline = started + float(time_limit_s)
-        canon = None
-        if backend == "cp-sat" and threads > 1:  # one worker is deterministic by itself
-            canon = dict.fromkeys(range(len(self.lm.vars)), 1)
-        values, status, obj_bound, stats = run_backend(self.lm, backend, deadline, threads, False, canon)
+        values, status, obj_bound, stats = run_backend(self.lm, backend, deadline, threads, False)
         secs = time.perf_counter() - started
         stats = {"solver": backend, **stats, "wall_seconds": round(secs, 3), "variables": len(self.lm.vars),
                  "constraints": len(self.lm.rows), "slots": len(self.slots)}

@@ -392,7 +392,7 @@ def solve_slots(cs: CandidateSet, known: list[Solution], *, deadline: float, log
     if best is not None:
         sm.add_incumbent(best, {p.key: p for p in cs.patterns})
     try:
-        sol = sm.solve(max(0.01, deadline - started), 1, "cp-sat", log=log, started=started, tie_break=False)
+        sol = sm.solve(max(0.01, deadline - started), 1, "cp-sat", log=log, started=started)
     except InfeasibleError:
         if best is not None:  # pragma: no cover - a known plan is a slot-model plan
             raise RuntimeError("internal error: the slot model rejects a valid plan") from None
