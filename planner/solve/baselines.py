@@ -25,9 +25,11 @@ def greedy(cs: CandidateSet) -> tuple[dict[str, int], dict[str, int], float] | N
     for m in cs.scenario.models:
         best: tuple[float, Candidate] | None = None
         for c in cs.for_model(m.name):
-            if (c.gpu, c.tp) not in price:
-                price[(c.gpu, c.tp)] = _per_gpu_price(cs, c.gpu, c.tp)
-            p = price[(c.gpu, c.tp)]
+            if c.over:  # stages bound to a fabric offer: not a hand plan's first choice
+                continue
+            if (c.gpu, c.group_gpus) not in price:
+                price[(c.gpu, c.group_gpus)] = _per_gpu_price(cs, c.gpu, c.group_gpus)
+            p = price[(c.gpu, c.group_gpus)]
             if p is None:
                 continue
             n = max(m.min_replicas, math.ceil(cs.demand[m.name] / c.capacity_units))
@@ -39,7 +41,7 @@ def greedy(cs: CandidateSet) -> tuple[dict[str, int], dict[str, int], float] | N
         c = best[1]
         n = max(m.min_replicas, math.ceil(cs.demand[m.name] / c.capacity_units))
         replicas[c.key] = n
-        groups.setdefault(c.gpu, []).extend([c.tp] * (c.pp * n))
+        groups.setdefault(c.gpu, []).extend([c.group_gpus] * (c.groups * n))  # all stages in one instance
     instances: dict[str, int] = {}
     for gid, sizes in sorted(groups.items()):
         free: list[tuple[str, int]] = []  # (offer id, free GPUs) of instances bought so far
