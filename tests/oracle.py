@@ -12,8 +12,11 @@ Offers
 Dedicated replica of model m on (GPU type g, TP t, PP p)
     t in m.tp (default 1, 2, 4, 8, ... up to the machine), p in m.pp (default 1..16); vLLM's start-up rules hold
     (``parallel_problem``); t <= the largest priced instance of g. Capacity = min(sequences that fit the KV cache at
-    the context, largest batch meeting the SLO). It occupies p groups of t GPUs, each group inside one instance
-    (the stages may sit in different instances), on devices no one else uses.
+    the context, largest batch meeting the SLO), on devices no one else uses, in one of two ways (issue 14):
+    one instance: one group of t x p GPUs inside one instance, stages over the GPU's interconnect (the planner's
+    space: t x p a power of two, or p = 1); across instances (p > 1): p groups of t GPUs, each inside one instance,
+    all on instances of one offer with a fabric (kind not none; its GPU count a power of two), every stage boundary
+    charged over that fabric (``fabric_link``).
 Shared device (device sharing)
     one GPU carrying >= 2 engines of distinct models, at most ``max_engines_per_device``; only models whose tp and
     pp lists allow 1 (a shared engine is TP1/PP1). An engine holding c sequences needs fixed + c x seq_kv bytes,
@@ -42,7 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.estimate.memory import estimate_memory, parallel_problem
-from planner.estimate.speed import constants_for, load_calibration, max_batch_for_slo, serving_point
+from planner.estimate.speed import constants_for, fabric_link, load_calibration, max_batch_for_slo, serving_point
 from planner.inputs.scenario import Scenario
 
 MAX_GPUS_PER_TYPE = 16  # the search space: fleets of at most this many GPUs of each type
@@ -58,6 +61,7 @@ class Offer:
     n: int  # GPUs per instance
     micro: int  # price, micro-dollars per hour
     max_instances: int | None = None  # availability: the scenario's limit for the id, else the catalog's
+    fabric: tuple[str, float] | None = None  # (kind, Gbit/s) between its instances; None: no fabric
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,15 @@ class Item:
     add: tuple[int, ...]  # per model: sequences it serves
     reps: tuple[int, ...]  # per model: replicas it counts as
     label: str
+    over: str | None = None  # across instances of this offer (None: one instance)
+
+    @property
+    def size(self) -> int:  # GPUs of each group
+        return self.tp if self.over else self.tp * self.pp
+
+    @property
+    def count(self) -> int:  # groups
+        return self.pp if self.over else 1
 
 
 @dataclass(frozen=True)
@@ -98,12 +111,19 @@ def offers_of(s: Scenario) -> list[Offer]:
                 raise NotImplementedError("the oracle prices on-demand and spot offers only")
             if price is None:
                 continue
-            out.append(Offer(o.id, gid, o.gpus_per_instance, micro(price), s.limits.get(o.id, o.max_instances)))
+            f = o.fabric if o.fabric and o.fabric["kind"] != "none" else None
+            out.append(Offer(o.id, gid, o.gpus_per_instance, micro(price), s.limits.get(o.id, o.max_instances),
+                             (f["kind"], float(f["gbit_s"])) if f else None))
     return out
 
 
-def _dedicated(s: Scenario, cal: dict, offers: list[Offer]) -> dict[str, list[tuple[int, int, int, int]]]:
-    """Per GPU type: (model index, tp, pp, capacity) of every allowed, fitting deployment (exactly dominated pp dropped)."""
+def _pow2(n: int) -> bool:
+    return n & (n - 1) == 0
+
+
+def _dedicated(s: Scenario, cal: dict, offers: list[Offer]) -> dict[str, list[tuple[int, int, int, int, str | None]]]:
+    """Per GPU type: (model index, tp, pp, capacity, fabric offer or None) of every allowed, fitting deployment, in one
+    instance and across the instances of each fabric offer (exactly dominated pp dropped)."""
     largest: dict[str, int] = {}
     for o in offers:
         largest[o.gpu] = max(largest.get(o.gpu, 0), o.n)
@@ -112,14 +132,18 @@ def _dedicated(s: Scenario, cal: dict, offers: list[Offer]) -> dict[str, list[tu
         g = s.catalog.gpus[gid]
         c = constants_for(g, cal)
         items = []
+        modes = [(None, largest[gid])] + [(o, o.n) for o in offers if o.gpu == gid and o.fabric and _pow2(o.n)]
         for mi, m in enumerate(s.models):
-            for tp in (m.tp or DEFAULT_TP):
-                if tp > largest[gid]:
+            for (o, n), tp in itertools.product(modes, m.tp or DEFAULT_TP):
+                if tp > n:
                     continue
+                link = fabric_link(o.fabric[0], o.fabric[1], tp, o.n, g.interconnect_gb_s) if o is not None else None
                 best_cap = 0
                 for pp in sorted(m.pp or DEFAULT_PP):
                     if tp * pp > MAX_GPUS_PER_TYPE:
                         break
+                    if (o is None and pp > 1 and (tp * pp > n or not _pow2(tp * pp))) or (o is not None and pp == 1):
+                        continue
                     if parallel_problem(m.arch, g, tp, pp, m.precision, m.kv_cache_dtype):
                         continue
                     mem = estimate_memory(m.arch, g, tp=tp, pp=pp, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype,
@@ -131,12 +155,12 @@ def _dedicated(s: Scenario, cal: dict, offers: list[Offer]) -> dict[str, list[tu
                     cap = max_batch_for_slo(m.arch, g, c, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype, tp=tp,
                                             pp=pp, input_tokens=m.input_tokens, output_tokens=m.output_tokens,
                                             upper=mem.max_concurrency, min_tokens_per_s=m.min_tokens_per_s,
-                                            max_ttft_ms=m.max_ttft_ms)
+                                            max_ttft_ms=m.max_ttft_ms, fabric=link)
                     cap = min(cap, m.concurrency)  # more than the demand is never needed
                     if cap < 1 or cap <= best_cap:
-                        continue  # same TP, more stages, no more capacity: never better
+                        continue  # same TP and placement, more stages, no more capacity: never better
                     best_cap = cap
-                    items.append((mi, tp, pp, cap))
+                    items.append((mi, tp, pp, cap, o.id if o is not None else None))
         out[gid] = items
     return out
 
@@ -226,16 +250,20 @@ def _pareto(vs: Any) -> list[tuple[int, ...]]:
     return out
 
 
-def _place_groups(bins: tuple[int, ...], size: int, count: int) -> set[tuple[int, ...]]:
-    """Every way (as sorted free-space tuples) to put ``count`` groups of ``size`` GPUs, each inside one instance."""
+Bins = tuple[tuple[str, int], ...]  # (offer id, free GPUs) per instance, sorted
+
+
+def _place_groups(bins: Bins, size: int, count: int, over: str | None = None) -> set[Bins]:
+    """Every way (as sorted free-space tuples) to put ``count`` groups of ``size`` GPUs, each inside one instance
+    (of offer ``over`` when given)."""
     states = {bins}
     for _ in range(count):
         nxt = set()
         for b in states:
-            for i, free in enumerate(b):
-                if free >= size and (i == 0 or b[i - 1] != free):
+            for i, (oid, free) in enumerate(b):
+                if free >= size and (over is None or oid == over) and (i == 0 or b[i - 1] != (oid, free)):
                     nb = list(b)
-                    nb[i] -= size
+                    nb[i] = (oid, free - size)
                     nxt.add(tuple(sorted(nb, reverse=True)))
         states = nxt
         if not states:
@@ -258,10 +286,12 @@ class Oracle:
         self._r1: dict[str, list[dict]] = {}
         for gid in sorted({o.gpu for o in self.offers}):
             its = []
-            for mi, tp, pp, cap in ded.get(gid, []):
+            for mi, tp, pp, cap, over in ded.get(gid, []):
                 add = tuple(cap if j == mi else 0 for j in range(n))
                 reps = tuple(1 if j == mi else 0 for j in range(n))
-                its.append(Item("dedicated", tp, pp, add, reps, f"{self.models[mi].name} TP{tp}xPP{pp} cap {cap}"))
+                where = f" over {over}" if over else ""
+                its.append(Item("dedicated", tp, pp, add, reps, f"{self.models[mi].name} TP{tp}xPP{pp}{where} cap {cap}",
+                                over))
             for v in _shared_devices(s, self.cal, gid):
                 label = "shared " + " + ".join(f"{self.models[j].name}:{c}" for j, c in enumerate(v) if c)
                 its.append(Item("shared", 1, 1, v, tuple(1 if c else 0 for c in v), label))
@@ -275,10 +305,10 @@ class Oracle:
             min(t[n + j], vec[n + j] + it.reps[j]) for j in range(n))
 
     def _singles(self, gid: str, k: int) -> dict[tuple[int, ...], tuple[str, ...]]:
-        """Pareto-maximal capped vectors that k free GPUs of gid deliver with single-GPU items (TP1 replicas, whose
-        stages may sit on any GPUs, and shared devices): an unbounded knapsack over the GPU count."""
+        """Pareto-maximal capped vectors that k free GPUs of gid deliver with single-GPU items (TP1 x PP1 replicas and
+        shared devices, which fit any free GPU): an unbounded knapsack over the GPU count."""
         table = self._r1.setdefault(gid, [{(0,) * len(self.target): ()}])
-        singles = [(it.pp, it) for it in self.items[gid] if it.tp == 1]
+        singles = [(1, it) for it in self.items[gid] if it.size == 1 and it.over is None]
         while len(table) <= k:
             j = len(table)
             got = dict(table[j - 1])
@@ -292,27 +322,27 @@ class Oracle:
             table.append({v: got[v] for v in _pareto(got)})
         return table[k]
 
-    def reachable(self, gid: str, bins: tuple[int, ...]) -> dict[tuple[int, ...], tuple[str, ...]]:
+    def reachable(self, gid: str, bins: Bins) -> dict[tuple[int, ...], tuple[str, ...]]:
         """Pareto-maximal capped vectors (served..., replicas...) the instances ``bins`` of gid can deliver, each with
-        a witness list of items. TP groups > 1 are placed in the instances exhaustively; what single GPUs are left
-        is filled by the knapsack of ``_singles``."""
-        items = [it for it in self.items[gid] if it.tp > 1]
+        a witness list of items. Groups > 1 GPU and stages bound to a fabric offer are placed in the instances
+        exhaustively; what single GPUs are left is filled by the knapsack of ``_singles``."""
+        items = [it for it in self.items[gid] if it.size > 1 or it.over is not None]
         zero = (0,) * len(self.target)
         seen: set = set()
         after_groups: dict[tuple[tuple[int, ...], int], tuple[str, ...]] = {}
 
-        def dfs(b: tuple[int, ...], vec: tuple[int, ...], start: int, path: tuple[str, ...]) -> None:
+        def dfs(b: Bins, vec: tuple[int, ...], start: int, path: tuple[str, ...]) -> None:
             key = (b, vec, start)
             if key in seen:
                 return
             seen.add(key)
-            after_groups.setdefault((vec, sum(b)), path)
+            after_groups.setdefault((vec, sum(f for _, f in b)), path)
             for i in range(start, len(items)):
                 it = items[i]
                 nv = self._cap(vec, it)
                 if nv == vec:
                     continue
-                for nb in _place_groups(b, it.tp, it.pp):
+                for nb in _place_groups(b, it.size, it.count, it.over):
                     dfs(nb, nv, i, (*path, it.label))
 
         dfs(tuple(sorted(bins, reverse=True)), zero, 0, ())
@@ -344,7 +374,7 @@ class Oracle:
         buys.sort()
         kept: list[tuple[int, dict[str, int], dict]] = []
         for cost, _gpus, ys in buys:
-            bins = tuple(o.n for y, o in zip(ys, offs, strict=False) for _ in range(y))
+            bins = tuple(sorted(((o.id, o.n) for y, o in zip(ys, offs, strict=False) for _ in range(y)), reverse=True))
             front = self.reachable(gid, bins) if bins else {(0,) * len(self.target): ()}
             if any(all(any(all(a >= b for a, b in zip(w, v, strict=False)) for w in k[2]) for v in front) for k in kept):
                 continue  # a cheaper (or equal) purchase already delivers all of this

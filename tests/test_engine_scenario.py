@@ -7,7 +7,7 @@ import json
 
 from planner.candidates.deployments import build_candidates
 from planner.estimate.engine import DEFAULT_VLLM_VERSION, EngineProfile, num_seqs
-from planner.estimate.memory import estimate_memory, planned_max_num_seqs
+from planner.estimate.memory import estimate_memory, planned_max_num_seqs, stage_devices
 from planner.inputs.scenario import scenario_from_dict, with_engine_flags
 from planner.pipeline import plan
 from planner.plans.check import check_plan
@@ -100,8 +100,12 @@ def test_replica_budget_is_at_the_launch_lines_max_num_seqs() -> None:
         e = estimate_memory(m.arch, s.catalog.get(r.gpu), tp=r.tp, pp=r.pp, context_tokens=m.context_tokens,
                             engine=m.engine, max_num_seqs=n)
         assert e.max_concurrency >= r.concurrency
-        shard = next(sh for i in p.instances for d in i.devices for sh in d.shards if sh.replica == r.id)
-        assert shard.activation_bytes == e.per_device.activation_bytes
+        stages = stage_devices(m.arch, s.catalog.get(r.gpu), tp=r.tp, pp=r.pp, precision=m.precision,
+                               kv_cache_dtype=m.kv_cache_dtype, gpu_memory_utilization=s.gpu_memory_utilization,
+                               max_batched_tokens=m.max_batched_tokens, engine=m.engine,
+                               context_tokens=m.context_tokens, max_num_seqs=n)
+        for shard in (sh for i in p.instances for d in i.devices for sh in d.shards if sh.replica == r.id):
+            assert shard.activation_bytes == stages[shard.stage].activation_bytes
 
 
 def test_plan_cli_takes_engine_flags(capsys) -> None:

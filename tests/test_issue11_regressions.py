@@ -28,6 +28,21 @@ def plan_of(d: dict, **kw):
     return p
 
 
+def with_fabric(d: dict, gpu: str, folder, fabric: dict) -> dict:
+    """``d`` with a user catalog restating ``gpu``'s built-in offers of d's providers with ``fabric`` (issue 14: a
+    pipeline spans instances only over a stated fabric; these issue-11 cases are about the splits, so they grant one)."""
+    from planner.inputs.catalog import builtin_catalog_dir
+
+    doc = yaml.safe_load((builtin_catalog_dir() / f"{gpu}.yaml").read_text())
+    offers = [dict(o, fabric=fabric) for o in doc["offers"] if d.get("providers") is None or o["provider"] in d["providers"]]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{gpu}.yaml").write_text(yaml.safe_dump({"id": gpu, "offers": offers}))
+    return {**d, "catalog": str(folder)}
+
+
+TEST_FABRIC = {"kind": "efa", "gbit_s": 400, "placement_group": True, "source": "test: a fabric granted by the test"}
+
+
 def lists_broken(p, s) -> list[str]:
     reqs = {m.name: m for m in s.models}
     out = []
@@ -190,11 +205,12 @@ def test_3_owned_pricing_budget_at_and_just_below_the_optimum(gpu, run_cli, tmp_
 
 # ---- 4. "optimal" that is not ------------------------------------------------------------------------------------------
 
-def test_4_pipeline_splits_with_smaller_tp_405b_fp8_on_l40s():
+def test_4_pipeline_splits_with_smaller_tp_405b_fp8_on_l40s(tmp_path):
     """The issue's TP8 x PP3 at $90.39/h vs TP4 x PP6 at $62.96/h on the same 24 GPUs: those are AWS L40S prices
-    (g6e.48xlarge 8 x L40S at $30.13118, g6e.12xlarge 4 x L40S at $10.49264)."""
+    (g6e.48xlarge 8 x L40S at $30.13118, g6e.12xlarge 4 x L40S at $10.49264), with a fabric between instances."""
     m = {"name": "big", "model": "llama-3.1-405b", "precision": "fp8", "concurrency": 250, "context_tokens": 4096}
-    d = {"name": "405b", "gpus": ["l40s"], "providers": ["aws"], "models": [m]}
+    d = with_fabric({"name": "405b", "gpus": ["l40s"], "providers": ["aws"], "models": [m]}, "l40s", tmp_path / "c",
+                    TEST_FABRIC)
     tp4pp6 = 6 * price("l40s", "aws:g6e.12xlarge")
     assert tp4pp6 == pytest.approx(62.96, abs=0.005)
     restricted = plan_of({**d, "models": [{**m, "tp": [4], "pp": [6]}]})  # the cheaper plan exists and is valid
@@ -203,10 +219,12 @@ def test_4_pipeline_splits_with_smaller_tp_405b_fp8_on_l40s():
     assert p.cost_usd_per_hour <= tp4pp6 + 1e-6, f"${p.cost_usd_per_hour:.2f}/h > TP4xPP6 ${tp4pp6:.2f}/h"
 
 
-def test_4_pipeline_considered_even_when_pp1_fits_405b_fp8_200x8k_on_h100():
+def test_4_pipeline_considered_even_when_pp1_fits_405b_fp8_200x8k_on_h100(tmp_path):
     m = {"name": "big", "model": "llama-3.1-405b", "precision": "fp8", "concurrency": 200, "context_tokens": 8192}
-    # the issue's figures rent four hosts of the vast listing; a listing is one host unless the scenario says more
-    d = {"name": "405b-8k", "gpus": ["h100-sxm"], "limits": {"vast:8x H100_SXM": 4}, "models": [m]}
+    # the issue's figures rent four hosts of the vast listing; a listing is one host unless the scenario says more,
+    # and its hosts have no fabric between them unless the catalog says so (here it does)
+    d = with_fabric({"name": "405b-8k", "gpus": ["h100-sxm"], "providers": ["vast"], "limits": {"vast:8x H100_SXM": 4},
+                     "models": [m]}, "h100-sxm", tmp_path / "c", TEST_FABRIC)
     two_tp8pp2 = 4 * price("h100-sxm", "vast:8x H100_SXM")  # 68.28: two TP8 x PP2 replicas on 32 GPUs
     assert two_tp8pp2 == pytest.approx(68.28, abs=0.005)
     restricted = plan_of({**d, "models": [{**m, "tp": [8], "pp": [2]}]})

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _fake_cs(models: list[tuple[str, int, list[tuple[int, int]]]]) -> SimpleNamespace:
     """A candidate set with only what the program reads: models (name, min replicas, [(tp, capacity)]) on GPU 'g'."""
     cands = {name: [SimpleNamespace(key=f"{name}|g|tp{tp}|pp1", model=name, gpu="g", tp=tp, pp=1, gpus=tp,
-                                    capacity_units=cap) for tp, cap in splits]
+                                    group_gpus=tp, over=None, capacity_units=cap) for tp, cap in splits]
              for name, _, splits in models}
     reqs = [SimpleNamespace(name=n, min_replicas=r) for n, r, _ in models]
     return SimpleNamespace(scenario=SimpleNamespace(models=reqs, limits={}), for_model=lambda n: cands[n], patterns=())

@@ -374,9 +374,7 @@ def test_stated_fabrics_name_a_known_source_and_multi_instance_groups_are_named(
     d = {"name": "pp-over-pods", "gpus": ["rtx-4090"], "providers": ["runpod"],
          "models": [{"name": "big", "model": "qwen2.5-14b", "precision": "bf16", "concurrency": 2,
                      "context_tokens": 2048, "tp": [1], "pp": [2]}]}
-    s = scenario_from_dict(d)
-    p = plan(s, baselines=False, time_limit_s=30)
-    spans = [r for r in p.replicas if len({dv.split("/")[0] for dv in r.devices}) > 1]
-    note = [n for n in p.notes if n.startswith("multi-instance pipeline groups")]
-    assert spans and note  # runpod sells 1-GPU pods, so each PP2 replica spans two pods
-    assert all(r.id in note[0] for r in spans)
+    # runpod sells 1-GPU pods with no fabric between them: a PP2 replica would span two pods, so it is no candidate
+    # (issue 14; the plan of a pipeline over a fabric names its instances: tests/test_fabrics.py)
+    with pytest.raises(InfeasibleError):
+        plan(scenario_from_dict(d), baselines=False, time_limit_s=30)

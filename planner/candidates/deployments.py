@@ -21,10 +21,19 @@ from enum import Enum
 from functools import cached_property
 from typing import Any
 
+from planner.candidates.fabrics import across_splits, fabric_offers, one_instance_splits, packs_into
 from planner.candidates.sharing import EngineLadder, Pattern, SharedEngine, engine_ladder, patterns
 from planner.errors import SolveTimeoutError
 from planner.estimate.memory import MemoryEstimate, parallel_problem, replica_estimate
-from planner.estimate.speed import PerfConstants, constants_for, load_calibration, max_batch_for_slo, serving_point
+from planner.estimate.speed import (
+    PerfConstants,
+    StageLink,
+    constants_for,
+    fabric_link,
+    load_calibration,
+    max_batch_for_slo,
+    serving_point,
+)
 from planner.inputs.catalog import GPU
 from planner.inputs.pricing import PricedOffer, priced_offers
 from planner.inputs.scenario import ModelReq, Scenario
@@ -52,10 +61,23 @@ class Candidate:
     step_ms: float = 0.0  # one serving step (decode plus prefill chunks) at full load; JSON key "decode_ms_per_token"
     ttft_ms: float = 0.0
     tokens_per_s: float = 0.0  # replica output tokens/s at full load
+    # where its pipeline stages sit: None, all in one instance (one group of TP x PP GPUs); else the id of the offer
+    # whose instances hold them, one TP group each, over that offer's fabric (``planner.candidates.fabrics``)
+    over: str | None = None
 
     @property
     def gpus(self) -> int:
         return self.tp * self.pp
+
+    @property
+    def group_gpus(self) -> int:
+        """GPUs of each group that must sit inside one instance: the whole replica, or one stage across instances."""
+        return self.tp if self.over else self.tp * self.pp
+
+    @property
+    def groups(self) -> int:
+        """Groups of ``group_gpus`` the replica occupies."""
+        return self.pp if self.over else 1
 
     def to_dict(self) -> dict[str, Any]:
         d = self.memory.per_device
@@ -67,7 +89,7 @@ class Candidate:
             "weights_bytes_per_device": d.weights_bytes, "kv_cache_bytes_per_device": d.kv_cache_bytes,
             "decode_ms_per_token": round(self.step_ms, 3), "ttft_ms": round(self.ttft_ms, 2),
             "tokens_per_s": round(self.tokens_per_s, 1),
-        }
+        } | ({"over": self.over} if self.over else {})
 
 
 class RejectionKind(Enum):
@@ -80,12 +102,13 @@ class RejectionKind(Enum):
     SLO = "slo"  # the SLO fails even at batch 1
     THROUGHPUT = "throughput"  # a replica sustains less than 0.001 requests/s
     NO_SPLIT = "no_split"  # no pipeline split fits (summarizes the last attempt's reason)
+    FABRIC = "fabric"  # a pipeline larger than one instance, or not exactly packable there, and no fabric to span
     DOMINATED = "dominated"  # another split on the same GPU type does at least as well
 
 
-def candidate_key(model: str, gpu: str, tp: int, pp: int) -> str:
+def candidate_key(model: str, gpu: str, tp: int, pp: int, over: str | None = None) -> str:
     """The candidate's key, built from its fields (solver variable names and tie-break order use it as text)."""
-    return f"{model}|{gpu}|tp{tp}|pp{pp}"
+    return f"{model}|{gpu}|tp{tp}|pp{pp}" + (f"|over:{over}" if over else "")
 
 
 @dataclass(frozen=True)
@@ -228,7 +251,7 @@ def _on_gpu_type(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, offers: li
     memo = cache.get((shape, g.id))
     if memo is not None:
         kept_, rej_ = memo
-        return ([replace(c, model=m.name, key=candidate_key(m.name, c.gpu, c.tp, c.pp)) for c in kept_],
+        return ([replace(c, model=m.name, key=candidate_key(m.name, c.gpu, c.tp, c.pp, c.over)) for c in kept_],
                 [replace(r, model=m.name) for r in rej_])
     largest = max(o.gpus_per_instance for o in offers if o.gpu == g.id)
     rejected: list[Rejection] = []
@@ -236,7 +259,11 @@ def _on_gpu_type(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, offers: li
     rejected += [Rejection(m.name, g.id, tp, 1, f"no priced {g.id} offer holds a TP group of {tp} "
                            f"(largest instance: {largest} GPU{'s' if largest > 1 else ''})", RejectionKind.INSTANCE)
                  for tp in sorted({sp[0] for sp in _splits(m, g)} - {sp[0] for sp in splits})]
-    found = _all_splits(m, g, s, c_, splits, demand_units(m)[0], rejected, cache)
+    one, left_out = one_instance_splits(splits, largest)
+    rejected += [Rejection(m.name, g.id, tp, pp, why, RejectionKind.FABRIC) for tp, pp, why in left_out]
+    found = _all_splits(m, g, s, c_, one, demand_units(m)[0], rejected, cache)
+    for o in fabric_offers(g.id, offers):  # the same splits with their stages across instances of a fabric offer
+        found += _all_splits(m, g, s, c_, across_splits(splits, o), demand_units(m)[0], [], cache, o)
     kept, dominated = _prune(found, demand_units(m)[0])
     rejected += [Rejection(d.model, d.gpu, d.tp, d.pp, f"dominated by TP={b.tp} PP={b.pp} on {b.gpu} "
                            f"({b.gpus} GPUs, {b.max_concurrency} sequences)", RejectionKind.DOMINATED)
@@ -247,7 +274,8 @@ def _on_gpu_type(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, offers: li
 
 
 def _all_splits(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, splits: list[tuple[int, int]],
-                demand: int, rejected: list[Rejection], cache: dict[tuple[Any, ...], Any]) -> list[Candidate]:
+                demand: int, rejected: list[Rejection], cache: dict[tuple[Any, ...], Any],
+                over: PricedOffer | None = None) -> list[Candidate]:
     """Every (TP, PP) the lists, the machines and the parallelism rules allow. Per TP size, PP grows from 1; a split
     is kept only when its capacity (capped at the model's demand: more is never used) exceeds that of every fewer-stage
     split of the same TP size, which needs fewer GPUs in groups of the same size (so the skipped splits are dominated,
@@ -263,7 +291,7 @@ def _all_splits(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, splits: lis
                     rejected.append(Rejection(m.name, g.id, tp, pp, why, RejectionKind.PARALLELISM))
                 continue
             tried += 1
-            cand, rej = _candidate_of_shape(m, g, tp, pp, s, c_, cache)
+            cand, rej = _candidate_of_shape(m, g, tp, pp, s, c_, cache, over)
             if cand is None:
                 if pp == 1 and rej:
                     rejected.append(rej)
@@ -299,22 +327,27 @@ def _deployment_shape(m: ModelReq) -> tuple[Any, ...]:
 
 
 def _candidate_of_shape(m: ModelReq, g: GPU, tp: int, pp: int, s: Scenario, c: PerfConstants,
-                        cache: dict[tuple[Any, ...], Any]) -> tuple[Candidate | None, Rejection | None]:
+                        cache: dict[tuple[Any, ...], Any],
+                        over: PricedOffer | None = None) -> tuple[Candidate | None, Rejection | None]:
     """``_candidate``, computed once per deployment shape (everything it reads but the model's name and demand) and
     renamed for every other model of that shape: fleets repeat a few architectures at many concurrencies."""
-    shape = ("split", _deployment_shape(m), g.id, tp, pp)
+    shape = ("split", _deployment_shape(m), g.id, tp, pp, over.id if over else None)
     hit = cache.get(shape)
     if hit is None:
-        hit = cache[shape] = _candidate(m, g, tp, pp, s, c)
+        hit = cache[shape] = _candidate(m, g, tp, pp, s, c, over)
     cand, rej = hit
     if cand is not None and cand.model != m.name:
-        cand = replace(cand, model=m.name, key=candidate_key(m.name, g.id, tp, pp))
+        cand = replace(cand, model=m.name, key=candidate_key(m.name, g.id, tp, pp, cand.over))
     if rej is not None and rej.model != m.name:
         rej = replace(rej, model=m.name)
     return cand, rej
 
 
-def _candidate(m: ModelReq, g: GPU, tp: int, pp: int, s: Scenario, c: PerfConstants) -> tuple[Candidate | None, Rejection | None]:
+def _candidate(m: ModelReq, g: GPU, tp: int, pp: int, s: Scenario, c: PerfConstants,
+               over: PricedOffer | None = None) -> tuple[Candidate | None, Rejection | None]:
+    link: StageLink | None = None  # stages across instances of ``over``: every boundary over its fabric
+    if over is not None and over.fabric_gbit_s is not None:
+        link = fabric_link(over.fabric_kind, over.fabric_gbit_s, tp, over.gpus_per_instance, g.interconnect_gb_s)
     # budgeted at the --max-num-seqs its launch line sets (memory.planned_max_num_seqs): its own capacity, or the
     # profile's max_num_seqs with the capacity capped there
     mem = replica_estimate(m.arch, g, tp=tp, pp=pp, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype,
@@ -334,12 +367,12 @@ def _candidate(m: ModelReq, g: GPU, tp: int, pp: int, s: Scenario, c: PerfConsta
         return None, Rejection(m.name, g.id, tp, pp, mem.reason or "does not fit", RejectionKind.MEMORY, max(0, short))
     slo = max_batch_for_slo(m.arch, g, c, precision=mem.precision, kv_cache_dtype=mem.kv_cache_dtype, tp=tp, pp=pp,
                             input_tokens=m.input_tokens, output_tokens=m.output_tokens, upper=mem.max_concurrency,
-                            min_tokens_per_s=m.min_tokens_per_s, max_ttft_ms=m.max_ttft_ms)
+                            min_tokens_per_s=m.min_tokens_per_s, max_ttft_ms=m.max_ttft_ms, fabric=link)
     has_slo = m.min_tokens_per_s is not None or m.max_ttft_ms is not None
     cap = min(mem.max_concurrency, slo)
     if cap < 1:
         sp = serving_point(m.arch, g, c, precision=mem.precision, kv_cache_dtype=mem.kv_cache_dtype, tp=tp, pp=pp, batch=1,
-                           input_tokens=m.input_tokens, output_tokens=m.output_tokens)
+                           input_tokens=m.input_tokens, output_tokens=m.output_tokens, fabric=link)
         why = []
         if m.min_tokens_per_s is not None and sp.tokens_per_s_per_stream < m.min_tokens_per_s:
             why.append(f"{sp.tokens_per_s_per_stream:.1f} tokens/s per stream at batch 1 < SLO {m.min_tokens_per_s:g}")
@@ -348,7 +381,7 @@ def _candidate(m: ModelReq, g: GPU, tp: int, pp: int, s: Scenario, c: PerfConsta
         return None, Rejection(m.name, g.id, tp, pp, "SLO not met even at batch 1: " + "; ".join(why),
                                RejectionKind.SLO)
     sp = serving_point(m.arch, g, c, precision=mem.precision, kv_cache_dtype=mem.kv_cache_dtype, tp=tp, pp=pp, batch=cap,
-                       input_tokens=m.input_tokens, output_tokens=m.output_tokens)
+                       input_tokens=m.input_tokens, output_tokens=m.output_tokens, fabric=link)
     if m.request_rate_per_s is not None:
         units = request_units(cap, sp.ttft_ms, sp.serving_step_ms, m.output_tokens)
         if units < 1:
@@ -357,10 +390,11 @@ def _candidate(m: ModelReq, g: GPU, tp: int, pp: int, s: Scenario, c: PerfConsta
     else:
         units = cap
     return Candidate(
-        key=candidate_key(m.name, g.id, tp, pp), model=m.name, gpu=g.id, tp=tp, pp=pp, max_concurrency=cap,
+        key=candidate_key(m.name, g.id, tp, pp, over.id if over else None), model=m.name, gpu=g.id, tp=tp, pp=pp,
+        max_concurrency=cap,
         memory_concurrency=mem.max_concurrency, slo_concurrency=slo if has_slo else None,
         binding="slo" if has_slo and slo < mem.max_concurrency else "memory", capacity_units=units, memory=mem,
-        step_ms=sp.serving_step_ms, ttft_ms=sp.ttft_ms, tokens_per_s=sp.tokens_per_s,
+        step_ms=sp.serving_step_ms, ttft_ms=sp.ttft_ms, tokens_per_s=sp.tokens_per_s, over=over.id if over else None,
     ), None
 
 
@@ -371,15 +405,15 @@ def _prune(found: list[Candidate], demand: int) -> tuple[list[Candidate], list[t
     plain case: no more GPUs, no less capacity.)"""
     kept: list[Candidate] = []
     dominated: list[tuple[Candidate, Candidate]] = []
-    order = sorted(found, key=lambda c: (c.gpus, c.tp, -c.capacity_units, c.pp))
+    order = sorted(found, key=lambda c: (c.gpus, c.tp, -c.capacity_units, c.pp, c.over or ""))
     for c in order:
-        better = next((k for k in kept if k.tp <= c.tp and k.gpus <= c.gpus and c.gpus % k.gpus == 0
+        better = next((k for k in kept if packs_into(k, c) and k.gpus <= c.gpus and c.gpus % k.gpus == 0
                        and (c.gpus // k.gpus) * min(k.capacity_units, demand) >= min(c.capacity_units, demand)), None)
         if better is None:
             kept.append(c)
         else:
             dominated.append((c, better))
-    kept.sort(key=lambda c: (c.gpus, c.tp, c.pp))
+    kept.sort(key=lambda c: (c.gpus, c.tp, c.pp, c.over or ""))
     return kept, dominated
 
 
@@ -398,7 +432,8 @@ def _standalone_costs(s: Scenario, cands: list[Candidate], shared: dict[tuple[st
     for c in cands:
         r = reqs[c.model].min_replicas
         n = max(r, math.ceil(demand[c.model] / c.capacity_units))
-        cost = n * c.pp * inst.get((c.gpu, c.tp), float("inf"))
+        cost = n * c.groups * (inst.get((c.gpu, c.group_gpus), float("inf")) if c.over is None
+                               else next(o.usd_per_hour for o in offers if o.id == c.over))
         out[c.model] = min(out.get(c.model, float("inf")), cost)
     for name, gid in shared:
         out[name] = min(out.get(name, float("inf")), reqs[name].min_replicas * inst.get((gid, 1), float("inf")))

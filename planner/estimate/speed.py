@@ -9,8 +9,13 @@ Decode step (one token for each of ``b`` running sequences of average context ``
 
 where bytes = weights read per step / TP (the input embedding table is not read; MoE reads only the experts that
 the batch's tokens route to, E x (1 - (1 - k/E)^b) per layer; weight-only INT4 streams with a dequantization
-penalty) + b x L x KV bytes per token. Pipeline stages run one after another for a token, so PP adds t0 and a
-point-to-point hop per extra stage and splits the bytes and FLOPs.
+penalty) + b x L x KV bytes per token. Pipeline stages run one after another for a token, so PP adds t0 per extra
+stage, splits the bytes and FLOPs, and adds one point-to-point transfer per stage boundary (``stage_transfer_ms``):
+
+    t_boundary = tau_hop + tokens x hidden x 2 tensors x activation bytes / link_bw
+
+over the GPU's interconnect when the stages share an instance, or over the offer's fabric (``fabric_link``) when a
+replica's stages sit in different instances; a decode step moves b tokens across each boundary, a prefill n.
 
 Prefill (time to first token) of ``n`` prompt tokens:
 
@@ -44,8 +49,22 @@ if TYPE_CHECKING:
 # Weight-only INT4 (AWQ/GPTQ) decodes 1.5-2x faster than FP16 at batch 1, not the 3.85x its bytes suggest
 # (docs/sources.md: int4-decode-speed): its streamed bytes are charged x 2.2 = 3.85 / 1.75.
 INT4_DEQUANT_FACTOR = 2.2
-# Point-to-point hop between pipeline stages (activations of one step over PCIe or the network): 0.1 ms, an estimate.
+# Point-to-point hop between pipeline stages inside one instance (the send/recv and the stage's scheduling; activations
+# over PCIe or NVLink): 0.1 ms, an estimate. A hop between instances adds the fabric's latency (FABRIC_LATENCY_US).
 PP_HOP_MS = 0.1
+# What crosses a stage boundary per token: vLLM's models hand the next stage IntermediateTensors holding two tensors
+# of hidden_size elements, "hidden_states" and "residual" (vllm/model_executor/models/llama.py, Qwen2, Mixtral alike).
+BOUNDARY_TENSORS = 2
+# One small-message hop between instances, by fabric kind (microseconds; the bandwidth term comes on top):
+#   efa: 30 us, fi_pingpong over EFA, 26-38 us per transfer for 256 B - 4 KiB (github.com/ComputeCanada/
+#        puppet-magic_castle pull 331, 2024); EFA's SRD trades latency for multipath (its NCCL latency is above IB's).
+#   infiniband: 5 us, ib_send_lat 0.8-4.6 us for 32 B - 32 KiB over RDMA (git.dennispotter.eu masters-thesis,
+#        tables/mtu_performance.tex), rounded up for NCCL's proxy thread.
+#   ethernet: 35 us, NCCL sendrecv between two nodes 31-34 us for 256 B - 8 KiB (github.com/NVIDIA/nccl-tests issue
+#        214, 2024; RCCL's small all-reduce over the network 31-45 us, github.com/ROCm/rocm-systems pull 10160); TCP
+#        sockets through a kernel stack, an estimate for the class.
+FABRIC_LATENCY_US = {"efa": 30.0, "infiniband": 5.0, "ethernet": 35.0}
+GBIT = 1e9  # a fabric's Gbit/s are 1e9 bits per second (8 bits a byte); interconnect_gb_s are 1e9 bytes per second
 
 
 @dataclass(frozen=True)
@@ -161,13 +180,68 @@ def _link(gpu: GPU, cal: PerfConstants) -> tuple[float, float]:
     return tau_us / 1000.0, gpu.interconnect_gb_s * 1e9 / 1000.0
 
 
+@dataclass(frozen=True)
+class StageLink:
+    """What a pipeline stage boundary crosses: a per-hop latency and a bandwidth (bytes per ms)."""
+
+    latency_ms: float
+    bytes_per_ms: float
+    label: str  # "nvlink4 450 GB/s", "efa 3200 Gbit/s"
+
+
+def instance_link(gpu: GPU) -> StageLink:
+    """Stages inside one instance: PP_HOP_MS per hop over the GPU's interconnect (interconnect_gb_s, 1e9 bytes/s)."""
+    return StageLink(PP_HOP_MS, gpu.interconnect_gb_s * 1e9 / 1000.0, f"{gpu.interconnect} {gpu.interconnect_gb_s:g} GB/s")
+
+
+def fabric_link(kind: str, gbit_s: float, stage_gpus: int, instance_gpus: int,
+                interconnect_gb_s: float | None = None) -> StageLink:
+    """Stages in different instances over a fabric of ``gbit_s`` Gbit/s per instance (1 Gbit = 1e9 bits):
+
+        latency = PP_HOP_MS + FABRIC_LATENCY_US[kind] / 1000
+        bandwidth = min(gbit_s x 1e9 / 8 x min(1, stage_gpus / instance_gpus), interconnect_gb_s x 1e9)   bytes/s
+
+    a stage of t GPUs of an n-GPU instance gets its share t / n of the instance's NICs (EFA and InfiniBand instances
+    pair NICs with GPUs: p5 4 x 100 Gbit/s per GPU, ND A100 v4 200 Gbit/s per GPU). With the GPU's interconnect
+    given, the link is the slower of the two in each term, so charging every boundary over it bounds the time
+    wherever the stages fall (some boundaries may stay inside an instance)."""
+    share = min(1.0, stage_gpus / instance_gpus)
+    bw = gbit_s * GBIT / 8 / 1000.0 * share
+    if interconnect_gb_s is not None:
+        bw = min(bw, interconnect_gb_s * 1e9 / 1000.0)
+    return StageLink(PP_HOP_MS + FABRIC_LATENCY_US[kind] / 1000.0, bw, f"{kind} {gbit_s:g} Gbit/s")
+
+
+def stage_transfer_ms(arch: ModelArch, precision: str, tokens: float, link: StageLink, latency: bool = True) -> float:
+    """One stage boundary's transfer of ``tokens`` tokens (ms):
+
+        t = latency_ms + tokens x hidden_size x BOUNDARY_TENSORS x activation bytes / link bandwidth
+
+    activation bytes: 2 for bf16/fp16 (and the 16-bit compute of quantized weights), 4 for fp32.
+    ``latency=False``: the bandwidth term alone (tokens riding in a hop already counted)."""
+    nbytes = tokens * arch.hidden_size * BOUNDARY_TENSORS * activation_bits(precision) / 8
+    return (link.latency_ms if latency else 0.0) + nbytes / link.bytes_per_ms
+
+
+def pipeline_transfer_ms(arch: ModelArch, gpu: GPU, precision: str, tokens: float, pp: int,
+                         fabric: StageLink | None = None, latency: bool = True) -> float:
+    """All pp - 1 boundaries of a pipeline: over ``fabric`` (stages in different instances; every boundary is counted
+    as crossing it, an upper bound wherever the stages sit), else over the instance's interconnect."""
+    if pp <= 1:
+        return 0.0
+    return (pp - 1) * stage_transfer_ms(arch, precision, tokens, fabric or instance_link(gpu), latency)
+
+
 def decode_step_ms(arch: ModelArch, gpu: GPU, cal: PerfConstants, *, precision: str, kv_cache_dtype: str = "auto",
-                   tp: int = 1, pp: int = 1, batch: int = 1, context: float = 1024) -> float:
-    """Time of one decode step (ms) of ``batch`` sequences at average context ``context`` (formula in the module doc)."""
+                   tp: int = 1, pp: int = 1, batch: int = 1, context: float = 1024,
+                   fabric: StageLink | None = None) -> float:
+    """Time of one decode step (ms) of ``batch`` sequences at average context ``context`` (formula in the module doc);
+    ``fabric``: the link between the stages' instances (None: all stages in one instance)."""
     w = decode_work(arch, precision, kv_cache_dtype, tp, batch, context)
     bw = cal.eta_bw * gpu.bandwidth_gb_s * 1e9 / 1000.0  # bytes per ms
     peak = cal.eta_flops * gpu.peak_tflops(precision) * 1e12 / 1000.0  # flops per ms
-    t = cal.t0_ms * pp + (w.weight_bytes + w.kv_bytes) / bw + w.flops / peak + PP_HOP_MS * (pp - 1)
+    t = cal.t0_ms * pp + (w.weight_bytes + w.kv_bytes) / bw + w.flops / peak
+    t += pipeline_transfer_ms(arch, gpu, precision, batch, pp, fabric)
     if w.allreduces:
         tau, link = _link(gpu, cal)
         t += w.allreduces * (tau + w.allreduce_msg_bytes / link)
@@ -175,8 +249,10 @@ def decode_step_ms(arch: ModelArch, gpu: GPU, cal: PerfConstants, *, precision: 
 
 
 def prefill_ms(arch: ModelArch, gpu: GPU, cal: PerfConstants, *, precision: str, tp: int = 1, pp: int = 1,
-               tokens: int = 512, seq_len: int | None = None, with_fixed: bool = True) -> float:
-    """Time (ms) to prefill ``tokens`` prompt tokens made of sequences of ``seq_len`` tokens (module doc formula)."""
+               tokens: int = 512, seq_len: int | None = None, with_fixed: bool = True,
+               fabric: StageLink | None = None) -> float:
+    """Time (ms) to prefill ``tokens`` prompt tokens made of sequences of ``seq_len`` tokens (module doc formula);
+    without the fixed costs (a chunk riding in a decode step) the stage boundaries add their bandwidth term only."""
     seq_len = seq_len or tokens
     peak = cal.eta_prefill * gpu.peak_tflops(precision) * 1e12 / 1000.0
     head_dim = arch.head_dim if not arch.is_mla else arch.qk_rope_head_dim + arch.kv_lora_rank
@@ -184,11 +260,14 @@ def prefill_ms(arch: ModelArch, gpu: GPU, cal: PerfConstants, *, precision: str,
     t = flops / (peak * tp)
     if with_fixed:
         bw = cal.eta_bw * gpu.bandwidth_gb_s * 1e9 / 1000.0
-        t += cal.t0_ms * pp + streamed_weight_bytes(arch, precision, tp, tokens) / bw + PP_HOP_MS * (pp - 1)
+        t += cal.t0_ms * pp + streamed_weight_bytes(arch, precision, tp, tokens) / bw
+        t += pipeline_transfer_ms(arch, gpu, precision, tokens, pp, fabric)
         if tp > 1:
             tau, link = _link(gpu, cal)
             msg = tokens * arch.hidden_size * activation_bits(precision) / 8 * 2 * (tp - 1) / tp
             t += 2 * arch.num_layers * (tau + msg / link)
+    else:
+        t += pipeline_transfer_ms(arch, gpu, precision, tokens, pp, fabric, latency=False)
     return t
 
 
@@ -207,22 +286,24 @@ class ServingPoint:
 
 
 def serving_point(arch: ModelArch, gpu: GPU, cal: PerfConstants, *, precision: str, kv_cache_dtype: str, tp: int, pp: int,
-                  batch: int, input_tokens: int, output_tokens: int) -> ServingPoint:
-    """Figures at ``batch`` running sequences of ``input_tokens`` prompt and ``output_tokens`` output tokens."""
+                  batch: int, input_tokens: int, output_tokens: int, fabric: StageLink | None = None) -> ServingPoint:
+    """Figures at ``batch`` running sequences of ``input_tokens`` prompt and ``output_tokens`` output tokens;
+    ``fabric``: the link between the stages' instances (None: one instance)."""
     ctx = input_tokens + output_tokens / 2
     step = decode_step_ms(arch, gpu, cal, precision=precision, kv_cache_dtype=kv_cache_dtype, tp=tp, pp=pp,
-                          batch=batch, context=ctx)
+                          batch=batch, context=ctx, fabric=fabric)
     chunk = batch * input_tokens / max(1, output_tokens)  # prompt tokens prefilled per decode step, in steady state
     mixed = step + prefill_ms(arch, gpu, cal, precision=precision, tp=tp, pp=pp, tokens=max(1, int(chunk)),
-                              seq_len=input_tokens, with_fixed=False) * (chunk / max(1, int(chunk)))
-    ttft = prefill_ms(arch, gpu, cal, precision=precision, tp=tp, pp=pp, tokens=input_tokens) + (mixed if batch > 1 else 0.0)
+                              seq_len=input_tokens, with_fixed=False, fabric=fabric) * (chunk / max(1, int(chunk)))
+    ttft = prefill_ms(arch, gpu, cal, precision=precision, tp=tp, pp=pp, tokens=input_tokens,
+                      fabric=fabric) + (mixed if batch > 1 else 0.0)
     per_stream = 1000.0 / mixed
     return ServingPoint(batch, step, mixed, ttft, per_stream, per_stream * batch)
 
 
 def max_batch_for_slo(arch: ModelArch, gpu: GPU, cal: PerfConstants, *, precision: str, kv_cache_dtype: str, tp: int,
                       pp: int, input_tokens: int, output_tokens: int, upper: int, min_tokens_per_s: float | None,
-                      max_ttft_ms: float | None) -> int:
+                      max_ttft_ms: float | None, fabric: StageLink | None = None) -> int:
     """Largest batch <= ``upper`` whose streams get >= min_tokens_per_s and first tokens within max_ttft_ms (0: none).
 
     Both figures worsen monotonically with the batch, so a binary search finds the boundary.
@@ -232,7 +313,7 @@ def max_batch_for_slo(arch: ModelArch, gpu: GPU, cal: PerfConstants, *, precisio
 
     def ok(b: int) -> bool:
         sp = serving_point(arch, gpu, cal, precision=precision, kv_cache_dtype=kv_cache_dtype, tp=tp, pp=pp, batch=b,
-                           input_tokens=input_tokens, output_tokens=output_tokens)
+                           input_tokens=input_tokens, output_tokens=output_tokens, fabric=fabric)
         if min_tokens_per_s is not None and sp.tokens_per_s_per_stream < min_tokens_per_s:
             return False
         return not (max_ttft_ms is not None and sp.ttft_ms > max_ttft_ms)

@@ -60,6 +60,11 @@ class PricedOffer:
     as_of: str
     max_instances: int | None = None  # the catalog's availability, or the scenario's limit for this offer id
     kind: str = "cloud"  # cloud | marketplace | owned
+    # the network between its instances (catalog ``fabric``); an offer that states none has no fabric (owned servers,
+    # marketplace hosts, and clouds whose fabric the catalog does not record): a pipeline stays inside one instance
+    fabric_kind: str = "none"  # none | ethernet | infiniband | efa
+    fabric_gbit_s: float | None = None  # per instance, 1 Gbit = 1e9 bits
+    placement_group: bool = False  # instances must share a placement group (scale set) to reach that fabric
 
     @property
     def micro_usd_per_hour(self) -> int:
@@ -110,9 +115,18 @@ def priced_offers(gpu: GPU, pricing: str, owned: Owned, providers: tuple[str, ..
             continue
         out.append(PricedOffer(id=o.id, gpu=gpu.id, provider=o.provider, instance=o.instance,
                                gpus_per_instance=o.gpus_per_instance, usd_per_hour=price, source=o.source, as_of=o.as_of,
-                               max_instances=limits.get(o.id, o.max_instances), kind=o.kind))
+                               max_instances=limits.get(o.id, o.max_instances), kind=o.kind,
+                               **_fabric_fields(o.fabric)))
     out.sort(key=lambda x: (x.provider, x.instance))
     return out
+
+
+def _fabric_fields(fabric: dict | None) -> dict:
+    """The catalog's ``fabric`` of an offer as PricedOffer fields (not stated: none)."""
+    if not fabric or fabric.get("kind", "none") == "none":
+        return {}
+    return {"fabric_kind": fabric["kind"], "fabric_gbit_s": float(fabric["gbit_s"]),
+            "placement_group": bool(fabric.get("placement_group", False))}
 
 
 def cheapest_usd_per_gpu_hour(gpu: GPU, pricing: str, owned: Owned, group: int = 1,

@@ -17,7 +17,11 @@ It recomputes everything from the scenario and the estimators, never from the so
      every offer is of a kind the scenario rents (``offer_kinds``);
  12. the fleet uses at most ``max_gpu_types`` GPU types and ``max_providers`` providers;
  13. with any one failure domain of a model's ``survive`` kind removed (a replica; an instance, with every replica
-     that has a device in it; a provider, with all its instances), the model still serves ceil(keep x target) units.
+     that has a device in it; a provider, with all its instances), the model still serves ceil(keep x target) units;
+ 14. a dedicated replica's pipeline stages sit in one instance, or (a replica charged over a fabric, ``over``) in
+     instances of that one offer, which states a fabric (ethernet, infiniband, efa); its speed (step, TTFT) and SLO
+     capacity are the estimator's for where its stages are: one instance, or every boundary over that fabric
+     (``fabric_link``, a bound wherever its stages fall), which rule 6 checks.
 """
 
 from __future__ import annotations
@@ -28,7 +32,15 @@ from typing import TYPE_CHECKING
 
 from planner.errors import PlannerError
 from planner.estimate.memory import estimate_memory, planned_max_num_seqs, stage_devices
-from planner.estimate.speed import PerfConstants, constants_for, load_calibration, max_batch_for_slo, serving_point
+from planner.estimate.speed import (
+    PerfConstants,
+    StageLink,
+    constants_for,
+    fabric_link,
+    load_calibration,
+    max_batch_for_slo,
+    serving_point,
+)
 from planner.inputs.pricing import PricedOffer, micro_usd, priced_offers
 from planner.plans.metrics import demand_units, request_units
 
@@ -64,6 +76,7 @@ class _Tally:
         return self.cost_micro / 1_000_000
     device_instance: dict[str, str] = field(default_factory=dict)
     device_gpu: dict[str, str] = field(default_factory=dict)
+    instance_offer: dict[str, str] = field(default_factory=dict)
     per_offer: dict[str, int] = field(default_factory=dict)
     per_gpu: dict[str, int] = field(default_factory=dict)
     served: dict[str, int] = field(default_factory=dict)
@@ -108,11 +121,13 @@ def check_plan(plan: Plan, s: Scenario) -> list[str]:
             problems += _check_time_sharing(r, m, g, c, plan, s, cal)
             served = r.concurrency if m.concurrency is not None else 0
         else:
+            fabric_problems, link = _check_fabric(r, m, g, c, offers, t)
+            problems += fabric_problems
             problems += _check_stage_memory(r, m, g, shards, s)
-            problems += _check_kv_and_slo(r, m, g, c, s)
+            problems += _check_kv_and_slo(r, m, g, c, s, link)
             served = r.concurrency
             if m.request_rate_per_s is not None:
-                rate_problems, served = _check_request_rate(r, m, g, c)
+                rate_problems, served = _check_request_rate(r, m, g, c, link)
                 problems += rate_problems
         t.served[r.model] = t.served.get(r.model, 0) + served
         t.units[r.id] = served
@@ -189,6 +204,7 @@ def _check_instance(inst: Instance, offers: dict[str, PricedOffer], t: _Tally) -
         problems.append(f"instance {inst.id}: price {inst.usd_per_hour} differs from the offer's {o.usd_per_hour}")
     if inst.gpu != o.gpu:
         problems.append(f"instance {inst.id}: GPU type {inst.gpu}, its offer is of {o.gpu}")
+    t.instance_offer[inst.id] = o.id
     t.cost_micro += o.micro_usd_per_hour
     t.per_offer[o.id] = t.per_offer.get(o.id, 0) + 1
     t.per_gpu[o.gpu] = t.per_gpu.get(o.gpu, 0) + o.gpus_per_instance
@@ -287,7 +303,34 @@ def _check_stage_memory(r: Replica, m: ModelReq, g: GPU, shards: list[Shard], s:
     return problems
 
 
-def _check_kv_and_slo(r: Replica, m: ModelReq, g: GPU, c: PerfConstants, s: Scenario) -> list[str]:
+def _check_fabric(r: Replica, m: ModelReq, g: GPU, c: PerfConstants, offers: dict[str, PricedOffer],
+                  t: _Tally) -> tuple[list[str], StageLink | None]:
+    """Rule 14: stages in one instance, or in instances of the one fabric offer the replica is charged over; its
+    stated step and TTFT are the estimator's there. Returns the link its boundaries are charged over (None: one
+    instance)."""
+    insts = list(dict.fromkeys(t.device_instance[d] for d in r.devices if d in t.device_instance))
+    link = None
+    if not r.over:
+        if len(insts) > 1:
+            return [f"replica {r.id}: stages span instances {', '.join(insts)} without a fabric it is charged over"], None
+    else:
+        o = offers.get(r.over)
+        if o is None or o.fabric_kind == "none" or o.fabric_gbit_s is None:
+            return [f"replica {r.id}: charged over the fabric of {r.over}, which states none"], None
+        if any(t.instance_offer.get(i) != o.id for i in insts):
+            return [f"replica {r.id}: stages span instances of offers other than {o.id}, whose fabric it relies on"], None
+        link = fabric_link(o.fabric_kind, o.fabric_gbit_s, r.tp, o.gpus_per_instance, g.interconnect_gb_s)
+    sp = serving_point(m.arch, g, c, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype, tp=r.tp, pp=r.pp,
+                       batch=r.concurrency, input_tokens=m.input_tokens, output_tokens=m.output_tokens, fabric=link)
+    if not (math.isclose(sp.serving_step_ms, r.step_ms, rel_tol=1e-9) and math.isclose(sp.ttft_ms, r.ttft_ms, rel_tol=1e-9)):
+        where = f"over {r.over}'s fabric" if r.over else "in one instance"
+        return [f"replica {r.id}: states step {r.step_ms:.3f} ms / TTFT {r.ttft_ms:.1f} ms, the estimator's {where} is "
+                f"{sp.serving_step_ms:.3f} / {sp.ttft_ms:.1f}"], link
+    return [], link
+
+
+def _check_kv_and_slo(r: Replica, m: ModelReq, g: GPU, c: PerfConstants, s: Scenario,
+                      link: StageLink | None = None) -> list[str]:
     """Rule 6: the replica's concurrency fits its KV cache and meets the model's SLO."""
     problems = []
     mem = estimate_memory(m.arch, g, tp=r.tp, pp=r.pp, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype,
@@ -299,17 +342,18 @@ def _check_kv_and_slo(r: Replica, m: ModelReq, g: GPU, c: PerfConstants, s: Scen
     if m.min_tokens_per_s is not None or m.max_ttft_ms is not None:
         ok = max_batch_for_slo(m.arch, g, c, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype, tp=r.tp, pp=r.pp,
                                input_tokens=m.input_tokens, output_tokens=m.output_tokens, upper=r.concurrency,
-                               min_tokens_per_s=m.min_tokens_per_s, max_ttft_ms=m.max_ttft_ms)
+                               min_tokens_per_s=m.min_tokens_per_s, max_ttft_ms=m.max_ttft_ms, fabric=link)
         if ok < r.concurrency:
             problems.append(f"replica {r.id}: SLO holds only up to {ok} sequences, {r.concurrency} planned")
     return problems
 
 
-def _check_request_rate(r: Replica, m: ModelReq, g: GPU, c: PerfConstants) -> tuple[list[str], int]:
+def _check_request_rate(r: Replica, m: ModelReq, g: GPU, c: PerfConstants,
+                        link: StageLink | None = None) -> tuple[list[str], int]:
     """Rule 6 for a request-rate model: the replica sustains the rate it claims (Little's law). Returns the problems
     and the units it counts toward the demand."""
     sp = serving_point(m.arch, g, c, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype, tp=r.tp, pp=r.pp,
-                       batch=r.concurrency, input_tokens=m.input_tokens, output_tokens=m.output_tokens)
+                       batch=r.concurrency, input_tokens=m.input_tokens, output_tokens=m.output_tokens, fabric=link)
     units = request_units(r.concurrency, sp.ttft_ms, sp.serving_step_ms, m.output_tokens)
     problems = []
     if r.capacity_units > units:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from planner.candidates.deployments import CandidateSet
 from planner.estimate.memory import planned_max_num_seqs, stage_devices
+from planner.plans.fabric import fabric_words, unsearched_split_notes
 from planner.plans.records import Device, Instance, ModelResult, Plan, Replica, Shard
 from planner.units import GIB
 
@@ -28,7 +29,7 @@ class PlacementError(RuntimeError):
 
 
 Rep = dict[str, Any]  # a replica being placed: id, shared, devices, and its candidate ("cand") or engine ("engine")
-Group = tuple[int, str, int]  # a TP group to place: size, replica id, pipeline stage
+Group = tuple[int, str, int, str]  # a group to place: size, replica id, first stage, offer it is bound to ("": any)
 
 
 def build_plan(cs: CandidateSet, replicas: dict[str, int], instances: dict[str, int],
@@ -48,24 +49,27 @@ def build_plan(cs: CandidateSet, replicas: dict[str, int], instances: dict[str, 
     gap = 0.0 if cost <= 0 else max(0.0, (cost - bound) / cost)
     return Plan(scenario=s.name, pricing=s.pricing, status=status, cost_usd_per_hour=cost, bound_usd_per_hour=bound,
                 gap=gap, solve_seconds=solve_seconds, models=tuple(_model_results(cs, rep_records)),
-                replicas=tuple(rep_records), instances=tuple(inst_records), solver=dict(solver or {}), notes=notes)
+                replicas=tuple(rep_records), instances=tuple(inst_records), solver=dict(solver or {}),
+                notes=notes + unsearched_split_notes(cs))
 
 
 def _dedicated_replicas(cs: CandidateSet, replicas: dict[str, int],
                         counter: dict[str, int]) -> tuple[list[Rep], dict[str, list[Group]]]:
-    """Step 1: the dedicated replicas, numbered per model, and their groups (one of TP devices per stage) per GPU type."""
+    """Step 1: the dedicated replicas, numbered per model, and their groups per GPU type: one of TP x PP devices (all
+    stages in one instance), or one of TP devices per stage bound to the candidate's fabric offer."""
     cands = {c.key: c for c in cs.candidates}
     order = [m.name for m in cs.scenario.models]
     reps: list[Rep] = []
     groups: dict[str, list[Group]] = {}
-    for key in sorted(replicas, key=lambda k: (order.index(cands[k].model), cands[k].gpu, cands[k].tp, cands[k].pp)):
+    for key in sorted(replicas, key=lambda k: (order.index(cands[k].model), cands[k].gpu, cands[k].tp, cands[k].pp,
+                                               cands[k].over or "")):
         c = cands[key]
         for _ in range(replicas[key]):
             counter[c.model] = counter.get(c.model, 0) + 1
             rid = f"{c.model}/r{counter[c.model]}"
             reps.append({"id": rid, "cand": c, "shared": False, "devices": []})
-            for stage in range(c.pp):
-                groups.setdefault(c.gpu, []).append((c.tp, rid, stage))
+            for g in range(c.groups):
+                groups.setdefault(c.gpu, []).append((c.group_gpus, rid, g * (c.pp // c.groups), c.over or ""))
     return reps, groups
 
 
@@ -78,15 +82,40 @@ def _shared_devices(cs: CandidateSet, patterns: dict[str, int]) -> dict[str, lis
 
 
 def _first_fit(gid: str, bins: list[_Bin], items: list[Group]) -> dict[tuple[str, int], tuple[int, int, int]]:
-    """Step 3: groups first-fit decreasing into the bins; group -> (bin, first device, size)."""
+    """Step 3: groups first-fit decreasing into the bins, one size at a time, largest first; group -> (bin, first
+    device, size). Stages bound to a fabric offer go into its instances; the other groups first into instances of
+    offers no such stage uses, then into the fabric offer with the most GPUs to spare (free GPUs less the smaller
+    stages still bound for it). With (4b) of ``planner.solve.formulation`` holding, this places every group (the
+    brute-force tests check it)."""
     assign: dict[tuple[str, int], tuple[int, int, int]] = {}
-    for size, rid, stage in items:
-        bi = next((i for i, b in enumerate(bins) if b.size - b.used >= size), None)
+    split = {it[3] for it in items if it[3]}
+    pending = {o: sum(it[0] for it in items if it[3] == o) for o in split}
+
+    def put(it: Group, where: list[int]) -> bool:
+        bi = next((i for i in where if bins[i].size - bins[i].used >= it[0]), None)
         if bi is None:
-            raise PlacementError(f"cannot place a TP group of {size} {gid} GPUs; instances {[(x.offer, x.size, x.used) for x in bins]}")
-        assign[(rid, stage)] = (bi, bins[bi].used, size)
-        bins[bi].used += size
+            return False
+        assign[(it[1], it[2])] = (bi, bins[bi].used, it[0])
+        bins[bi].used += it[0]
+        return True
+
+    rest = [i for i, b in enumerate(bins) if b.offer not in split]
+    on = {o: [i for i, b in enumerate(bins) if b.offer == o] for o in sorted(split)}
+    for size in sorted({it[0] for it in items}, reverse=True):
+        level = [it for it in items if it[0] == size]
+        for it in (x for x in level if x[3]):
+            pending[it[3]] -= size
+            if not put(it, on[it[3]]):
+                raise PlacementError(f"cannot place a stage of {size} {gid} GPUs on {it[3]}; {_bins_text(bins)}")
+        for it in (x for x in level if not x[3]):
+            spare = sorted(split, key=lambda o: (-(sum(bins[i].size - bins[i].used for i in on[o]) - pending[o]), o))
+            if not any(put(it, where) for where in [rest, *(on[o] for o in spare)]):
+                raise PlacementError(f"cannot place a group of {size} {gid} GPUs; {_bins_text(bins)}")
     return assign
+
+
+def _bins_text(bins: list[_Bin]) -> str:
+    return f"instances {[(x.offer, x.size, x.used) for x in bins]}"
 
 
 def _place_gpu_type(cs: CandidateSet, gid: str, instances: dict[str, int], groups: list[Group],
@@ -102,7 +131,7 @@ def _place_gpu_type(cs: CandidateSet, gid: str, instances: dict[str, int], group
             for oid in sorted((o for o in instances if offers[o].gpu == gid), key=lambda o: (-offers[o].gpus_per_instance, o))
             for i in range(instances[oid])]
     items = sorted(groups, key=lambda t: (-t[0], t[1], t[2]))
-    items_shared = [(1, f"__shared{j}", 0) for j in range(len(shared_devices))]
+    items_shared: list[Group] = [(1, f"__shared{j}", 0, "") for j in range(len(shared_devices))]
     assign = _first_fit(gid, bins, items + items_shared)
     dev_ids = [[f"{b.offer}#{b.index}/gpu{j}" for j in range(b.size)] for b in bins]
     dev_of_group = {group: dev_ids[bi][start:start + size] for group, (bi, start, size) in assign.items()}
@@ -134,11 +163,11 @@ def _dedicated_shards(cs: CandidateSet, g: GPU, reps: list[Rep], dev_of_group: d
                                gpu_memory_utilization=s.gpu_memory_utilization, max_batched_tokens=m.max_batched_tokens,
                                engine=m.engine, context_tokens=m.context_tokens,
                                max_num_seqs=planned_max_num_seqs(m.engine, g, c.max_concurrency))
+        devices = [d for first in range(0, c.pp, c.pp // c.groups) for d in dev_of_group[(r["id"], first)]]
+        r["devices"] += devices
         for stage in range(c.pp):
-            devs = dev_of_group[(r["id"], stage)]
-            r["devices"] += devs
             dm = stages[stage]
-            for d in devs:
+            for d in devices[stage * c.tp:(stage + 1) * c.tp]:
                 shard_map.setdefault(d, []).append(Shard(c.model, r["id"], stage, dm.weights_bytes, dm.kv_cache_bytes,
                                                          dm.activation_bytes, dm.overhead_bytes,
                                                          s.gpu_memory_utilization))
@@ -163,6 +192,7 @@ def _shared_shards(cs: CandidateSet, gid: str, total: int, shared_devices: list[
 
 def _replica_records(cs: CandidateSet, reps: list[Rep]) -> list[Replica]:
     """Step 4: replica records, in model order and replica number."""
+    offers = {o.id: o for o in cs.offers}
     out = []
     for r in reps:
         if r["shared"]:
@@ -173,7 +203,8 @@ def _replica_records(cs: CandidateSet, reps: list[Rep]) -> list[Replica]:
         else:
             c = r["cand"]
             out.append(Replica(r["id"], c.model, c.gpu, c.tp, c.pp, c.max_concurrency, c.capacity_units, c.binding,
-                               False, tuple(r["devices"]), c.step_ms, c.ttft_ms, c.tokens_per_s))
+                               False, tuple(r["devices"]), c.step_ms, c.ttft_ms, c.tokens_per_s, c.over or "",
+                               fabric_words(offers[c.over]) if c.over else ""))
     order = [m.name for m in cs.scenario.models]
     out.sort(key=lambda r: (order.index(r.model), int(r.id.rsplit("/r", 1)[1])))
     return out

@@ -94,6 +94,8 @@ class Replica:
     step_ms: float  # one serving step (decode plus prefill chunks); JSON key "decode_ms_per_token"
     ttft_ms: float
     tokens_per_s: float
+    over: str = ""  # stages across instances of this offer, charged over its fabric ("": all in one instance)
+    fabric: str = ""  # that fabric in words: "efa 3200 Gbit/s, one placement group"
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,14 @@ class Plan:
                            "left_share_of_target": round(left / m.target_units, 4) if m.target_units else 1.0}
         return out
 
+    def _span(self, r: Replica) -> dict[str, Any]:
+        """For a replica whose stages may span instances: the instances that form it and the fabric they need."""
+        if not r.over:
+            return {}
+        inst_of = {d.id: i.id for i in self.instances for d in i.devices}
+        return {"instances": list(dict.fromkeys(inst_of[d] for d in r.devices if d in inst_of)),
+                "fabric": {"offer": r.over, "needs": r.fabric}}
+
     def to_dict(self, reproducible: bool = False) -> dict[str, Any]:
         costs = self.model_costs()
         return {
@@ -238,7 +248,7 @@ class Plan:
                 {"id": r.id, "model": r.model, "gpu": r.gpu, "tp": r.tp, "pp": r.pp, "concurrency": r.concurrency,
                  "capacity_units": r.capacity_units, "bound": r.binding, "shared": r.shared, "devices": list(r.devices),
                  "decode_ms_per_token": round(r.step_ms, 3), "ttft_ms": round(r.ttft_ms, 2),
-                 "tokens_per_s": round(r.tokens_per_s, 1)}
+                 "tokens_per_s": round(r.tokens_per_s, 1)} | self._span(r)
                 for r in self.replicas
             ],
             "instances": [

@@ -147,7 +147,7 @@ def check_schedule(sp: SchedulePlan, scenario: Scenario, cs: CandidateSet) -> li
     assert scenario.profile is not None and scenario.commitment is not None
     c = scenario.commitment
     offers = {o.id: o for o in tiered_offers(scenario.catalog, scenario.gpu_ids, scenario.providers, scenario.limits, c)}
-    caps = {(x.model, x.gpu, x.tp, x.pp): x.capacity_units for x in cs.candidates}
+    caps = {(x.model, x.gpu, x.tp, x.pp): x.capacity_units for x in cs.candidates if not x.over}
     problems: list[str] = []
     if len(sp.hours) != scenario.profile.period_hours:
         problems.append(f"{len(sp.hours)} hours scheduled; the profile has {scenario.profile.period_hours}")
@@ -221,18 +221,19 @@ def _check_demand(sp: SchedulePlan, h: HourPlan, s: Scenario, offers: dict[str, 
 
 
 def _check_packing(h: HourPlan, offers: dict[str, TieredOffer]) -> list[str]:
-    """Every TP group (one per pipeline stage of each replica) fits in one instance of its pool, first-fit decreasing."""
+    """Every replica (all its pipeline stages, TP x PP GPUs: schedules plan no pipeline across instances) fits in one
+    instance of its pool, first-fit decreasing (power-of-two groups: exact)."""
     out = []
     for pool, kinds in (("firm", ("committed", "on_demand")), ("spot", ("spot",))):
         for gpu in sorted({r.gpu for r in h.replicas}):
             free = sorted((offers[oid].gpus_per_instance for oid, k in h.instances.items() if offers[oid].gpu == gpu
                            for kind in kinds for _ in range(k.get(kind, 0))), reverse=True)
-            groups = sorted((r.tp for r in h.replicas if r.gpu == gpu
-                             for _ in range(r.pp * (r.firm if pool == "firm" else r.spot))), reverse=True)
+            groups = sorted((r.tp * r.pp for r in h.replicas if r.gpu == gpu
+                             for _ in range(r.firm if pool == "firm" else r.spot)), reverse=True)
             for g in groups:
                 i = next((j for j, f in enumerate(free) if f >= g), None)
                 if i is None:
-                    out.append(f"hour {h.hour}: {pool} {gpu}: a TP{g} group has no instance with room")
+                    out.append(f"hour {h.hour}: {pool} {gpu}: a group of {g} GPUs has no instance with room")
                     break
                 free[i] -= g
     return out

@@ -93,9 +93,11 @@ def _greedy_within(cs: CandidateSet, offers: list[PricedOffer]) -> Greedy | None
     for m in cs.scenario.models:
         best: tuple[float, Candidate] | None = None
         for c in cs.for_model(m.name):
-            if (c.gpu, c.tp) not in price:
-                price[(c.gpu, c.tp)] = _per_gpu_price(offers, c.gpu, c.tp)
-            p = price[(c.gpu, c.tp)]
+            if c.over:  # stages bound to a fabric offer: not a hand plan's first choice
+                continue
+            if (c.gpu, c.group_gpus) not in price:
+                price[(c.gpu, c.group_gpus)] = _per_gpu_price(offers, c.gpu, c.group_gpus)
+            p = price[(c.gpu, c.group_gpus)]
             if p is None:
                 continue
             total = p * c.gpus * _replica_count(m, c, cs.demand[m.name])
@@ -140,7 +142,7 @@ def _pack(cs: CandidateSet, offers: list[PricedOffer], chosen: dict[str, Candida
     limits = cs.scenario.limits
     groups: dict[str, list[int]] = {}
     for c in chosen.values():
-        groups.setdefault(c.gpu, []).extend([c.tp] * (c.pp * replicas[c.key]))
+        groups.setdefault(c.gpu, []).extend([c.group_gpus] * (c.groups * replicas[c.key]))  # all stages in one instance
     instances: dict[str, int] = {}
     for gid, sizes in sorted(groups.items()):
         free: list[int] = []  # free GPUs of the instances bought so far
@@ -167,8 +169,8 @@ def _pack(cs: CandidateSet, offers: list[PricedOffer], chosen: dict[str, Candida
 
 def _instance_loss(c: Candidate, x: int, n: int) -> int:
     """The most of x replicas of c one instance of n GPUs holds, whatever the placement (the fleet program's rule,
-    ``planner.solve.formulation`` (9)): min(c min(x, floor(n / t)), ceil(n c / t))."""
-    return min(c.capacity_units * min(x, n // c.tp), -(-n * c.capacity_units // c.tp))
+    ``planner.solve.formulation`` (9)): min(c min(x, floor(n / s)), ceil(n c / s))."""
+    return min(c.capacity_units * min(x, n // c.group_gpus), -(-n * c.capacity_units // c.group_gpus))
 
 
 def _survives_instances(cs: CandidateSet, model: str, c: Candidate, x: int, instances: dict[str, int]) -> bool:

@@ -8,8 +8,10 @@ Master LP (the fleet program of ``planner.solve.formulation`` over a pool P' of 
 cost in micro-dollars per hour, y_o bounded as a fleet no dearer than the incumbent C allows)
     z(P') = min sum_o pi_o y_o   over the rows (1), (2), (4)-(8), x_k in [0, X_k], y_o in [0, Y_o], u_p >= 0
 
-Duals: pi_m >= 0 of m's demand row (1), rho_m >= 0 of its replica row (2), sigma_g >= 0 of g's packing row (4) at
-t = 1. A pattern p of g costs nothing itself and enters (1) with c_pm, (2) with 1 per engine, (4) with 1, so
+Duals: pi_m >= 0 of m's demand row (1), rho_m >= 0 of its replica row (2), and sigma_g what one shared device of g
+costs in the duals of the packing rows it enters (``FleetModel.pattern_rows``: (4) at t = 1, or the two rows of (4b)
+at t = 1 on a GPU type with pipelines across a fabric). A pattern p of g costs nothing itself and enters (1) with
+c_pm, (2) with 1 per engine, so
 
     rc_p = sigma_g - sum_{m in S_p} (pi_m c_pm + rho_m)
 
@@ -119,8 +121,9 @@ class _Master:
         for name, c in zip(p.models, p.concurrency, strict=True):
             idx += [rows[("demand", name)], rows[("replicas", name)]]
             val += [float(c), 1.0]
-        idx.append(rows[("packing", p.gpu)])
-        val.append(1.0)
+        for row, coef in self.fm.pattern_rows[p.gpu]:
+            idx.append(row)
+            val.append(float(coef))
         self.h.addCol(0.0, 0.0, highspy.kHighsInf, len(idx), _np(idx, "int32"), _np(val))
         self.keys.add(p.key)
 
@@ -499,7 +502,10 @@ def generate(cs: CandidateSet, *, cost_cap_usd_per_hour: float | None, deadline:
         pi = {m.name: max(0.0, duals[rows[("demand", m.name)]]) for m in cs.scenario.models if ("demand", m.name) in rows}
         rho = {m.name: max(0.0, duals[rows[("replicas", m.name)]]) for m in cs.scenario.models
                if ("replicas", m.name) in rows}
-        sigma = {g: max(0.0, -duals[rows[("packing", g)]]) for g in pricers if ("packing", g) in rows}
+        # sigma_g: what one shared device of g costs in the LP's duals (its rows: packing (4), or (4b) on a GPU type
+        # with pipelines across a fabric)
+        sigma = {g: -sum(k * duals[r] for r, k in master.fm.pattern_rows[g]) for g in pricers
+                 if g in master.fm.pattern_rows}
         covering = sum(cs.demand[m] * v for m, v in pi.items()) + sum(master.fm.req[m].min_replicas * v
                                                                       for m, v in rho.items())
         added, uppers = _price_round(pricers, master, sigma, pi, rho, deadline, False, new)

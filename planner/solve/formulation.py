@@ -2,7 +2,9 @@
 
 Notation
     m in M          models of the scenario; D_m demand (sequences, or milli-requests/s); r_m minimum replicas
-    k in K_m        candidates of model m: GPU type g_k, TP size t_k, PP size p_k, capacity c_k per replica
+    k in K_m        candidates of model m: GPU type g_k, TP size t_k, PP size p_k, capacity c_k per replica; its
+                    groups (each inside one instance): one of s_k = t_k p_k GPUs (all stages in one instance), or
+                    p_k of s_k = t_k on instances of one fabric offer o_k (stages across instances, K^o)
     o in O          priced offers: GPU type g_o, n_o GPUs per instance, price pi_o per hour, limit L_o
     g in G          GPU types: limit L_g GPUs; T_g the TP sizes used on g (and 1)
     p in P          sharing patterns: a GPU type g_p and engines of c_pm sequences for the models m in S_p, which
@@ -19,8 +21,14 @@ Objective (lexicographic, in one integer objective)
 Constraints
     (1) demand     sum_k c_k x_k + sum_{p: m in S_p} c_pm u_p >= D_m                              for all m
     (2) replicas   sum_k x_k + sum_{p: m in S_p} u_p >= r_m                                       for all m
-    (4) packing    sum_{k: g_k = g, t_k >= t} t_k p_k x_k + [t = 1] sum_{p: g_p = g} u_p
+    (4) packing    sum_{k: g_k = g, s_k >= t} t_k p_k x_k + [t = 1] sum_{p: g_p = g} u_p
                        <= sum_{o: g_o = g} floor(n_o / t) t y_o                                   for all g, t in T_g
+                   (T_g: the group sizes s_k on g, and 1); on a GPU type with stages across instances, (4b) instead:
+    (4b) fabric    v_ot in Z>=0 groups of size t that may sit anywhere (U: the one-instance groups and shared devices)
+                   placed on fabric offer o in F_g (the offers some k of K^o uses), G_t the left side of (4) over U:
+                       sum_{t' >= t} t' v_ot' + sum_{k in K^o, t_k >= t} t_k p_k x_k <= floor(n_o / t) t y_o   o in F_g
+                       G_t - sum_{o in F_g} sum_{t' >= t} t' v_ot' <= sum_{o not in F_g} floor(n_o / t) t y_o
+                       sum_{o in F_g} t v_ot <= G_t - G_t+                (t+: the next size of T_g; G above: 0)
     (5) limits     sum_{o: g_o = g} n_o y_o <= L_g,   y_o <= L_o
     (6) budget     sum_o pi_o y_o <= B          prices pi_o and the budget B in integer micro-dollars per hour
     (7) supply     y_o <= A_o                   A_o: the offer's availability (catalog max_instances, or the
@@ -32,11 +40,12 @@ Constraints
         replica    w_j in {0, 1}, x_j <= X_j w_j, lambda_m >= c_j w_j for every candidate or pattern j of m,
                    S_m - lambda_m >= K_m
         instance   for every GPU type g and instance size n of g's offers, beta_gn in {0, 1} with y_o <= Y_o beta_gn
-                   (o of g with n_o = n); f_j = floor(n / t_j) groups of j fit one such instance (a pattern: t = 1);
-                   q_j >= min(x_j, f_j) and L_mgn >= min(sum_j c_j q_j, max_{j: w_j = 1} ceil(n c_j / t_j))
+                   (o of g with n_o = n); f_j = floor(n / s_j) groups of j fit one such instance (s_j: its group size, a
+                   pattern: 1; a replica across instances is lost with any one of its groups);
+                   q_j >= min(x_j, f_j) and L_mgn >= min(sum_j c_j q_j, max_{j: w_j = 1} ceil(n c_j / s_j))
                    (binaries pick the branches of each min):
                        S_m - L_mgn >= K_m beta_gn
-                   one instance holds at most f_j groups of j, and its n GPUs at most n GPUs at the best rate c_j / t_j
+                   one instance holds at most f_j groups of j, and its n GPUs at most n GPUs at the best rate c_j / s_j
                    of what m runs there, so whatever the placement, losing it removes at most L_mgn of m. A device
                    slot's engine (``planner.solve.slots``: one replica of s_j sequences on one GPU) enters A as the sum
                    of the n largest s_j, n tau + sum_j sigma_j with sigma_j >= s_j - tau, sigma_j >= 0 (exact), and B
@@ -50,10 +59,12 @@ Resilience is counted for the worst placement of the chosen replicas (any placem
 bought from two providers counts as lost with either: exact for plans that buy each GPU type from one provider
 and whose instances hold groups of one candidate per model, otherwise a restriction the plan's note states.
 
-Why (4) is exact: TP groups have power-of-two sizes, so groups of size >= t can use floor(n_o / t) t GPUs of an
-instance, and when (4) holds for every t, first-fit-decreasing places every group inside one instance (each
-instance's free space stays a multiple of the next group's size). ``place`` recovers that placement; PP stages of a
-replica are separate groups and may sit in different instances of the same GPU type. Patterns are Pareto-maximal and
+Why (4) is exact: groups have power-of-two sizes (a one-instance pipeline whose TP x PP is not a power of two is not
+a candidate: ``planner.candidates.fabrics``), so groups of size >= t can use floor(n_o / t) t GPUs of an instance,
+and when (4) holds for every t, first-fit-decreasing places every group inside one instance (each instance's free
+space stays a multiple of the next group's size). (4b) splits the GPU type into the fabric offers and the rest, with
+v the groups of U each fabric offer takes: the same argument per part, so (4b) holds exactly when a placement exists.
+``place`` recovers that placement (``planner.plans.placement``). Patterns are Pareto-maximal and
 the rules are monotone, so an engine larger than needed costs nothing. (There is no constraint (3): a pattern's
 engines count directly in (1) and (2).)
 
@@ -143,6 +154,7 @@ class FleetModel:
         # rows by (family, model or GPU type): demand and replicas per model, packing at t = 1 per GPU type (the rows
         # a sharing pattern enters: planner.solve.colgen prices patterns against their duals)
         self.row_of: dict[tuple[str, str], int] = {}
+        self.pattern_rows: dict[str, list[tuple[int, int]]] = {}  # GPU type -> (row, coefficient) of one shared device
         self.w: dict[int, int] = {}  # variable -> its binary "used" indicator (resilience)
         self._variables()
         self._add_demand()
@@ -214,8 +226,9 @@ class FleetModel:
                 + [(1, e) for k, e in self.e.items() if k[0] == model])
 
     def gpus_in_groups(self, gpu: str, tp: int) -> Terms:
-        """GPUs of type g in TP groups of size >= t (shared devices count as groups of 1)."""
-        terms = [(c.tp * c.pp, self.x[c.key]) for c in self.by_gpu.get(gpu, []) if c.tp >= tp]
+        """GPUs of type g in groups of size >= t that may sit in any instance of g (one-instance replicas; shared
+        devices count as groups of 1)."""
+        terms = [(c.gpus, self.x[c.key]) for c in self.by_gpu.get(gpu, []) if c.over is None and c.group_gpus >= tp]
         if tp == 1:
             terms += [(1, self.u[p.key]) for p in self.patterns_by_gpu.get(gpu, [])]
             terms += [(1, self.v[gpu])] if gpu in self.v else []
@@ -269,13 +282,40 @@ class FleetModel:
                 self.lm.add(self.served_units(m.name), lo=kept + 1)
 
     def _add_packing(self) -> None:
-        """(4) TP groups of size >= t fit in the instances' GPUs usable by such groups, for every TP size t."""
+        """(4) Groups of size >= t fit in the instances' GPUs usable by such groups, for every group size t ((4b) on a
+        GPU type whose pipelines span instances of its fabric offers)."""
         for gid in sorted({o.gpu for o in self.offers} | set(self.by_gpu) | set(self.v)):
-            for t in sorted({1} | {c.tp for c in self.by_gpu.get(gid, [])}):
+            levels = sorted({1} | {c.group_gpus for c in self.by_gpu.get(gid, [])})
+            if any(c.over for c in self.by_gpu.get(gid, [])):
+                self._add_fabric_packing(gid, levels)
+                continue
+            for t in levels:
                 have = [(-n, v) for n, v in self.gpus_for_groups(gid, t)]
                 row = self.lm.add(self.gpus_in_groups(gid, t) + have, hi=0)
-                if t == 1:
-                    self._named("packing", gid, row)
+                if t == 1 and row is not None:
+                    self.pattern_rows[gid] = [(row, 1)]
+
+    def _add_fabric_packing(self, gid: str, levels: list[int]) -> None:
+        """(4b) Stages across instances fit their fabric offer beside the groups v placed there; the other groups fit
+        the other offers; v places no more groups of a size than there are."""
+        split = sorted({c.over for c in self.by_gpu[gid] if c.over})
+        offers = {o.id: o for o in self.offers if o.gpu == gid}
+        v = {(o, t): self.lm.var(f"v[{o},{t}]", (offers[o].gpus_per_instance // t) * self.lm.vars[self.y[o]].ub)
+             for o in split for t in levels}
+        for o in split:
+            for t in levels:
+                across = [(c.gpus, self.x[c.key]) for c in self.by_gpu[gid] if c.over == o and c.tp >= t]
+                here = [(tt, v[(o, tt)]) for tt in levels if tt >= t]
+                self.lm.add(here + across + [(-(offers[o].gpus_per_instance // t) * t, self.y[o])], hi=0)
+        for i, t in enumerate(levels):
+            elsewhere = [(-(o.gpus_per_instance // t) * t, self.y[o.id]) for o in offers.values() if o.id not in split]
+            taken = [(-tt, v[(o, tt)]) for o in split for tt in levels if tt >= t]
+            rest = self.lm.add(self.gpus_in_groups(gid, t) + taken + elsewhere, hi=0)
+            above = self.gpus_in_groups(gid, levels[i + 1]) if i + 1 < len(levels) else []
+            placed = self.lm.add([(t, v[(o, t)]) for o in split] + [(-c, x) for c, x in self.gpus_in_groups(gid, t)]
+                                 + above, hi=0)
+            if t == 1:  # a shared device is a group of one: +1 where groups fit, -1 where v may place it
+                self.pattern_rows[gid] = [(r, k) for r, k in ((rest, 1), (placed, -1)) if r is not None]
 
     def _add_limits(self) -> None:
         """(5) At most L_g GPUs of a type and L_o instances of an offer."""
@@ -311,10 +351,11 @@ class FleetModel:
                 self.lm.add([(1, self._indicator(f"b[{key}:{k}]", os)) for k, os in sorted(groups.items())], hi=cap)
 
     def _units(self) -> list[tuple[str, str, int, int, int, bool]]:
-        """What holds a model's capacity: (model, GPU type, TP size, capacity, variable, sized) per candidate and
-        pattern engine (a pattern's engine is a group of one GPU): the variable counts replicas of that capacity, or,
-        when ``sized`` (a device slot's engine, ``planner.solve.slots``), it is the sequences of one such replica."""
-        out = [(c.model, c.gpu, c.tp, c.capacity_units, self.x[c.key], False) for c in self.cands]
+        """What holds a model's capacity: (model, GPU type, group size, capacity, variable, sized) per candidate and
+        pattern engine (a pattern's engine is a group of one GPU; a replica across instances loses all with any
+        stage): the variable counts replicas of that capacity, or, when ``sized`` (a device slot's engine,
+        ``planner.solve.slots``), it is the sequences of one such replica."""
+        out = [(c.model, c.gpu, c.group_gpus, c.capacity_units, self.x[c.key], False) for c in self.cands]
         out += [(n, p.gpu, 1, p.sequences_of(n), self.u[p.key], False) for p in self.patterns for n in p.models]
         return out
 

@@ -106,8 +106,9 @@ class ScheduleModel:
         self.models = list(cs.scenario.models)
         self.req = {m.name: m for m in self.models}
         gpus = {o.gpu for o in offers}
-        self.by_model: dict[str, list[Candidate]] = {m.name: [c for c in cs.for_model(m.name) if c.gpu in gpus]
-                                                     for m in self.models}
+        # pipelines across instances are not scheduled (their stages bind to one fabric offer): one-instance only
+        self.by_model: dict[str, list[Candidate]] = {m.name: [c for c in cs.for_model(m.name)
+                                                              if c.gpu in gpus and not c.over] for m in self.models}
         self.gpu_types = sorted(gpus)
         self.offers_of = {g: [o for o in offers if o.gpu == g] for g in self.gpu_types}
         self.avail = {g: self._availability(g) for g in self.gpu_types}
@@ -208,15 +209,16 @@ class ScheduleModel:
         return terms
 
     def groups_at_least(self, reps: dict[str, int], g: str, t: int) -> Terms:
-        """GPUs of type g in TP groups of size >= t among the replicas ``reps``."""
-        return [(c.tp * c.pp, v) for key, v in reps.items() if (c := self.cand(key)).gpu == g and c.tp >= t]
+        """GPUs of type g in groups of size >= t among the replicas ``reps`` (a replica's stages share one instance:
+        schedules plan no pipeline across instances)."""
+        return [(c.gpus, v) for key, v in reps.items() if (c := self.cand(key)).gpu == g and c.group_gpus >= t]
 
     def usable_for(self, s: int, g: str, t: int, kinds: str) -> Terms:
         """GPUs of type g that groups of size t can use: sum_o floor(n_o / t) t (instances of the kinds)."""
         return [((o.gpus_per_instance // t) * t, v) for o in self.offers_of[g] for _, v in self.instances(s, o, kinds)]
 
     def tp_sizes(self, s: int, g: str) -> list[int]:
-        return sorted({1} | {self.cand(k).tp for k in (*self.x[s], *self.z[s]) if self.cand(k).gpu == g})
+        return sorted({1} | {self.cand(k).group_gpus for k in (*self.x[s], *self.z[s]) if self.cand(k).gpu == g})
 
     # ---- constraints --------------------------------------------------------------------------------------------------
     def _add_demand(self, s: int) -> None:
@@ -315,7 +317,7 @@ class ScheduleModel:
                 n = max(self.req[name].min_replicas, math.ceil(d / c.capacity_units))
                 self.lm.hint[self.x[s][key]] = n
                 used, big = gpus.get(c.gpu, (0, 0))
-                gpus[c.gpu] = (used + n * c.gpus, max(big, c.tp))
+                gpus[c.gpu] = (used + n * c.gpus, max(big, c.group_gpus))
             for o in self.offers:
                 counts.setdefault(o.id, []).append(0)
             for g, (used, big) in gpus.items():

@@ -5,10 +5,10 @@
 set -e
 
 # replica chat/r1 on runpod:1x_MI300X#1
-CUDA_VISIBLE_DEVICES=0 vllm serve meta-llama/Llama-3.1-8B --tensor-parallel-size 1 --max-model-len 4096 --max-num-seqs 1024 --gpu-memory-utilization 0.1331 --port 8000 &
+CUDA_VISIBLE_DEVICES=0 vllm serve meta-llama/Llama-3.1-8B --tensor-parallel-size 1 --max-model-len 4096 --max-num-seqs 1024 --gpu-memory-utilization 0.1592 --port 8000 &
 
 # replica chat/r2 on runpod:1x_MI300X#2
-CUDA_VISIBLE_DEVICES=0 vllm serve meta-llama/Llama-3.1-8B --tensor-parallel-size 1 --max-model-len 4096 --max-num-seqs 1024 --gpu-memory-utilization 0.2245 --port 8000 &
+CUDA_VISIBLE_DEVICES=0 vllm serve meta-llama/Llama-3.1-8B --tensor-parallel-size 1 --max-model-len 4096 --max-num-seqs 1024 --gpu-memory-utilization 0.1957 --port 8000 &
 
 # replica glm-assistant/r1 on runpod:1x_RTX3090#1
 # note: the plan assumes int8 weights: serve an INT8 checkpoint of this model (AWQ/GPTQ/W8A8), vLLM does not quantize to it at start-up
@@ -18,10 +18,10 @@ CUDA_VISIBLE_DEVICES=0 vllm serve THUDM/glm-4-9b-chat --tensor-parallel-size 1 -
 # note: the plan assumes int8 weights: serve an INT8 checkpoint of this model (AWQ/GPTQ/W8A8), vLLM does not quantize to it at start-up
 CUDA_VISIBLE_DEVICES=0 vllm serve THUDM/glm-4-9b-chat --tensor-parallel-size 1 --max-model-len 8192 --max-num-seqs 256 --gpu-memory-utilization 0.6972 --port 8000 &
 
-# replica reasoning/r1 on runpod:1x_MI300X#2
+# replica reasoning/r1 on runpod:1x_MI300X#1
 CUDA_VISIBLE_DEVICES=0 vllm serve deepseek-ai/DeepSeek-R1-Distill-Qwen-32B --tensor-parallel-size 1 --max-model-len 16384 --max-num-seqs 1024 --gpu-memory-utilization 0.6732 --port 8001 &
 
-# replica qwen-72b/r1 on runpod:1x_MI300X#1
+# replica qwen-72b/r1 on runpod:1x_MI300X#2
 CUDA_VISIBLE_DEVICES=0 vllm serve Qwen/Qwen2.5-72B --tensor-parallel-size 1 --max-model-len 8192 --max-num-seqs 1024 --gpu-memory-utilization 0.7008 --quantization fp8 --port 8001 &
 
 # replica router/r1 on runpod:1x_RTX3090#2
