@@ -5,7 +5,9 @@ On seeded sharing instances small enough for the exact enumeration of every Pare
 one is never better in the LP: its coefficients are smaller in the covering rows and equal in the packing row).
 Column generation started from no pattern at all must reach that LP value and say it converged: a pricing step
 that missed an improving pattern (a pair, a triple, or, with four engines per device, the CP-SAT model) would stop
-above it. With the enumeration forced to restrict, the bound must never exceed the brute force's optimum
+above it; likewise on GPU types whose pipelines span a fabric offer, where a shared device enters the two (4b) rows
+(tests/test_fabrics.py's instances with two small models added). Stopped early, its bound must stay below that LP;
+the knapsack bound must cover every enumerated pattern. With the enumeration forced to restrict, the bound must never exceed the brute force's optimum
 (tests/oracle.py), and the plan built on the generated patterns must pass the checker.
 """
 
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from oracle import micro, optimal
+from test_fabrics import fabric_instance
 from test_sharing_slots import SMALL_MODELS, sharing_instance
 
 from planner.candidates import sharing
@@ -43,11 +46,11 @@ def _instance(seed: int, folder: Path) -> dict:
     return d
 
 
-def _lp(cs) -> float:
+def _lp(cs, feasible: bool = True) -> float | None:
     master = _Master(cs, _y_caps(cs, None))
     got = master.solve(float("inf"))
-    assert got is not None
-    return got[0] / 1_000_000
+    assert got is not None or not feasible
+    return None if got is None else got[0] / 1_000_000
 
 
 @pytest.mark.parametrize("seed", range(N_INSTANCES))
@@ -125,3 +128,26 @@ def test_knapsack_bound_covers_every_pattern(seed, tmp_path):
                 if p.gpu == g:
                     value = sum(pi[m] * c + rho[m] for m, c in zip(p.models, p.concurrency, strict=True))
                     assert value <= bound * (1 + 1e-12) + 1e-9, (p.key, value, bound)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_generated_lp_equals_the_full_lp_where_pipelines_span_a_fabric(seed, tmp_path):
+    """On GPU types with pipelines across a fabric offer a shared device enters the two (4b) rows, not (4): the
+    prices column generation uses must be those rows' duals, or its LP stops away from the full one."""
+    d = fabric_instance(seed, tmp_path / "catalog")
+    d["sharing"] = {"enabled": True}
+    rng = random.Random(seed)
+    d["models"] += [{"name": f"s{i}", "model": name, "precision": "int8", "concurrency": rng.randint(2, 12),
+                     "context_tokens": 1024} for i, name in enumerate(["qwen3-0.6b", "llama-3.2-1b"])]
+    s = scenario_from_dict(d)
+    cs = build_candidates(s)
+    spans = {c.gpu for c in cs.candidates if c.over}
+    if cs.sharing_restricted or not any(p.gpu in spans for p in cs.patterns):
+        pytest.skip("no sharing pattern on a GPU type with pipelines across a fabric")
+    full = _lp(cs, feasible=False)
+    cols = generate(replace(cs, patterns=()), cost_cap_usd_per_hour=None, deadline=float("inf"))
+    if full is None:  # no fleet at all (a model without a candidate here): nothing to compare, and nothing generated
+        assert cols is None
+        return
+    assert cols is not None and cols.converged
+    assert cols.lp_usd_per_hour == pytest.approx(full, rel=1e-6, abs=1e-6)
