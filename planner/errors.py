@@ -31,7 +31,12 @@ class InfeasibleError(PlannerError):
 
 
 class SolveTimeoutError(PlannerError):
-    """The solver found no plan within the time limit. Exit code 3."""
+    """The solver found no plan within the time limit. Exit code 3. ``bound_usd_per_hour``: the solver's bound on
+    the cost when it had one (the program it stopped on has no cheaper solution), else None."""
+
+    def __init__(self, message: str, bound_usd_per_hour: float | None = None) -> None:
+        super().__init__(message)
+        self.bound_usd_per_hour = bound_usd_per_hour
 
     exit_code = 3
 

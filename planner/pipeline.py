@@ -181,7 +181,7 @@ def _columns_note(cols: Columns | None) -> str:
 
 def _pooled_bound(cs: CandidateSet, sol: Solution, left_s: float, threads: int) -> float:
     """The bound of the pooled-sharing relaxation (``FleetModel(relax_sharing=True)``), a bound of the whole space,
-    within ``left_s`` seconds (0 when there is no time or it finds nothing)."""
+    within ``left_s`` seconds: the solver's bound even when it found no relaxed fleet in time (0 when it has none)."""
     if left_s <= MIN_STEP_S:
         return 0.0
     try:
@@ -189,7 +189,9 @@ def _pooled_bound(cs: CandidateSet, sol: Solution, left_s: float, threads: int) 
         budget_s = min(left_s * 0.8, max(1.0, 2.0 * sol.solve_seconds))
         return min(sol.cost_usd_per_hour, solve_fleet(cs, time_limit_s=budget_s, threads=threads,
                                                       relax_sharing=True).bound_usd_per_hour)
-    except (InfeasibleError, SolveTimeoutError):
+    except SolveTimeoutError as exc:
+        return min(sol.cost_usd_per_hour, exc.bound_usd_per_hour or 0.0)
+    except InfeasibleError:
         return 0.0
 
 

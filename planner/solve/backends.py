@@ -7,6 +7,7 @@ very large fleets (measured: benchmarks/RESULTS.md; ``choose_backend``). OR-Tool
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,7 +121,7 @@ def _solve_cpsat(lm: LinearModel, deadline: float, threads: int, log: bool) -> O
     if st == cp.MODEL_INVALID:  # pragma: no cover - a bug in the formulation, not user input
         raise RuntimeError(f"invalid CP-SAT model: {m.validate()}")
     if st not in (cp.OPTIMAL, cp.FEASIBLE):
-        return [], "unknown", None, stats
+        return [], "unknown", _finite(sol.best_objective_bound), stats
     values = [int(sol.value(x)) for x in xs]
     if st == cp.OPTIMAL:
         return values, "optimal", None, stats
@@ -199,8 +200,14 @@ def _solve_mip(lm: LinearModel, backend: str, deadline: float, threads: int, log
     if st == s.INFEASIBLE:
         return [], "infeasible", None, stats
     if st not in (s.OPTIMAL, s.FEASIBLE):
-        return [], "unknown", None, stats
+        return [], "unknown", _finite(o.BestBound()), stats
     values = [round(x.solution_value()) for x in xs]
     if st == s.OPTIMAL:
         return values, "optimal", None, stats
     return values, "feasible", o.BestBound(), stats
+
+
+def _finite(bound: float) -> float | None:
+    """A solver's objective bound when it stopped without a solution: kept when it is a number >= 0 (every
+    objective coefficient is >= 0), else None."""
+    return bound if math.isfinite(bound) and bound >= 0 else None

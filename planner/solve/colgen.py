@@ -27,11 +27,11 @@ sum_m pi_m c_m + rho_m [c_m > 0] (``_Pricer``):
 Up to COLUMNS_PER_TYPE vectors with value > sigma_g join P' per round, grown to Pareto-maximal ones, and the LP is
 re-solved (warm, HiGHS' simplex). Exact pricing runs only when the greedy one finds nothing.
 
-Bounds of the LP over every pattern, valid after any round (V^_g >= V_g a proven upper bound):
-    Farley      z(P') - (1 - 1 / theta) sum_m (D_m pi_m + r_m rho_m), theta = max(1, max_g V^_g / sigma_g): the
-                demand and replica duals divided by theta are feasible for every pattern and every other column
-    Lagrangian  z(P') + sum_g K_g min(0, sigma_g - V^_g), K_g the most shared devices of g a fleet no dearer than
-                C needs (``planner.solve.slots.slot_counts``)
+Bound of the LP over every pattern, valid after any round (V^_g >= V_g a proven upper bound; ``_dual_bound``):
+    B(theta) = z(P') - (1 - 1 / theta) sum_m (D_m pi_m + r_m rho_m) + sum_g K_g min(0, sigma_g - V^_g / theta)
+    for any theta >= 1: the demand and replica duals divided by theta, with K_g the most shared devices of g a fleet
+    no dearer than C needs (``planner.solve.slots.slot_counts``). theta = 1 is the Lagrangian bound, theta =
+    max_g V^_g / sigma_g Farley's; the best theta is one of the breakpoints V^_g / sigma_g.
 Column generation stops when no pattern prices out (then the bound is z(P') itself), when the better bound is within
 FARLEY_STOP of z(P'), or at its deadline. The integer program is then solved over P' (and the restricted patterns):
 its plan is a plan of the whole space and its gap is measured against this bound, not against the generated
@@ -513,14 +513,14 @@ def generate(cs: CandidateSet, *, cost_cap_usd_per_hour: float | None, deadline:
             # no greedy column: the knapsack bounds first (Farley's bound may already close the LP), then exact pricing
             # on the types whose bound still allows a column
             dp = {g: min(uppers[g], pricers[g].dp_bound(pi, rho)) for g in sigma}
-            bound = max(bound, _farley(z, covering, dp, sigma), _lagrange(z, dp, sigma, slot_n))
+            bound = max(bound, _dual_bound(z, covering, dp, sigma, slot_n))
             if bound >= z * (1 - FARLEY_STOP):
                 converged = all(dp[g] <= sigma[g] * (1 + REDUCED_COST_TOL) for g in sigma)
                 break
             open_ = {g: v for g, v in sigma.items() if dp[g] > v * (1 + REDUCED_COST_TOL)}
             added, exact = _price_round({g: pricers[g] for g in open_}, master, open_, pi, rho, deadline, True, new)
             uppers = {**dp, **{g: min(dp[g], exact[g]) for g in exact}}
-        bound = max(bound, _farley(z, covering, uppers, sigma), _lagrange(z, uppers, sigma, slot_n))
+        bound = max(bound, _dual_bound(z, covering, uppers, sigma, slot_n))
         if added == 0:
             converged = all(uppers[g] <= sigma[g] * (1 + REDUCED_COST_TOL) for g in sigma)
             if converged:
@@ -532,25 +532,24 @@ def generate(cs: CandidateSet, *, cost_cap_usd_per_hour: float | None, deadline:
     return Columns(tuple(new), max(0.0, floor_usd), converged, rounds, z / 1_000_000, time.perf_counter() - t0)
 
 
-def _farley(z: float, covering: float, upper: dict[str, float], sigma: dict[str, float]) -> float:
-    """Farley's bound, for patterns that cost nothing but a packing slot: with theta = max(1, max_g V^_g / sigma_g),
-    dividing the demand and replica duals by theta keeps every pattern's reduced cost >= 0 (V_p / theta <= sigma_g)
-    and every other column's (their covering part only shrinks), so the dual value z - (1 - 1 / theta) covering,
-    covering = sum_m D_m pi_m + r_m rho_m, bounds the LP over every pattern. 0 when a type whose patterns have value
-    has sigma_g = 0."""
-    theta = 1.0
-    for g, v in upper.items():
-        if v <= 0:
-            continue
-        if sigma[g] <= 0:
-            return 0.0
-        theta = max(theta, v / sigma[g])
-    return z - (1.0 - 1.0 / theta) * covering
+def _dual_bound(z: float, covering: float, upper: dict[str, float], sigma: dict[str, float],
+                slot_n: dict[str, int]) -> float:
+    """The best of the bounds B(theta) = z - (1 - 1 / theta) covering + sum_g K_g min(0, sigma_g - V^_g / theta),
+    covering = sum_m D_m pi_m + r_m rho_m, over theta >= 1: dividing the demand and replica duals by theta keeps every
+    other column's reduced cost >= 0 (their covering part only shrinks) and lowers a pattern's value to V_p / theta,
+    so B(theta) is the Lagrangian bound of those scaled duals. theta = 1 is the Lagrangian bound; theta = max_g
+    V^_g / sigma_g, where every sigma_g > 0, is Farley's (no pattern prices out after scaling). Between the breakpoints
+    V^_g / sigma_g, B is monotone in 1 / theta, so the breakpoints, 1 and infinity are the only candidates."""
+    if any(math.isinf(v) for v in upper.values()):
+        return -math.inf
+    thetas = {1.0} | {v / sigma[g] for g, v in upper.items() if sigma[g] > 0 and v > sigma[g]}
 
+    def at(theta: float) -> float:
+        return z - (1.0 - 1.0 / theta) * covering + sum(slot_n[g] * min(0.0, sigma[g] - v / theta)
+                                                        for g, v in upper.items())
 
-def _lagrange(z: float, upper: dict[str, float], sigma: dict[str, float], slot_n: dict[str, int]) -> float:
-    """The Lagrangian bound z + sum_g K_g min(0, sigma_g - V^_g) (module doc)."""
-    return z + sum(slot_n[g] * min(0.0, sigma[g] - v) for g, v in upper.items())
+    limit = z - covering + sum(slot_n[g] * min(0.0, sigma[g]) for g in upper)
+    return max(limit, *(at(t) for t in sorted(thetas)))
 
 
 def _value(vec: list[tuple[EngineLadder, int]], vals: dict[str, tuple[float, float]]) -> float:

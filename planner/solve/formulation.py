@@ -528,8 +528,8 @@ class FleetModel:
         if status == "unknown":
             raise SolveTimeoutError(
                 f"the solver found no plan within {time_limit_s:g} s ({len(self.cands)} candidates, {len(self.offers)} "
-                f"offers, {len(self.patterns)} sharing patterns); raise --time-limit"
-            )
+                f"offers, {len(self.patterns)} sharing patterns); raise --time-limit",
+                None if obj_bound is None else math.floor(obj_bound / self.W + 1e-9) / MICRO_USD)
         return self.solution(values, status, obj_bound, secs, stats)
 
 
