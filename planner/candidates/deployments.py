@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from planner.candidates.fabrics import across_splits, fabric_offers, one_instance_splits, packs_into
 from planner.candidates.sharing import EngineLadder, Pattern, SharedEngine, engine_ladder, patterns
@@ -31,8 +31,8 @@ from planner.estimate.speed import (
     constants_for,
     fabric_link,
     load_calibration,
-    max_batch_for_slo,
     serving_point,
+    slo_batch_point,
 )
 from planner.inputs.catalog import GPU
 from planner.inputs.pricing import PricedOffer, priced_offers
@@ -251,8 +251,7 @@ def _on_gpu_type(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, offers: li
     memo = cache.get((shape, g.id))
     if memo is not None:
         kept_, rej_ = memo
-        return ([replace(c, model=m.name, key=candidate_key(m.name, c.gpu, c.tp, c.pp, c.over)) for c in kept_],
-                [replace(r, model=m.name) for r in rej_])
+        return [_renamed(c, m.name) for c in kept_], [_renamed(r, m.name) for r in rej_]
     largest = max(o.gpus_per_instance for o in offers if o.gpu == g.id)
     rejected: list[Rejection] = []
     splits = [sp for sp in _splits(m, g) if sp[0] <= largest]
@@ -326,6 +325,21 @@ def _deployment_shape(m: ModelReq) -> tuple[Any, ...]:
             m.max_batched_tokens, m.min_tokens_per_s, m.max_ttft_ms, m.request_rate_per_s is not None, m.engine)
 
 
+_Rec = TypeVar("_Rec", Candidate, Rejection)
+
+
+def _renamed(rec: _Rec, name: str) -> _Rec:
+    """``rec`` for the model ``name`` (and its key, for a Candidate): ``dataclasses.replace`` without re-running the
+    frozen ``__init__`` over every field, the copied fields being those of a built record (renaming is the build's
+    most frequent step on fleets of repeated shapes)."""
+    new = object.__new__(type(rec))
+    new.__dict__.update(rec.__dict__)
+    new.__dict__["model"] = name
+    if isinstance(rec, Candidate):
+        new.__dict__["key"] = candidate_key(name, rec.gpu, rec.tp, rec.pp, rec.over)
+    return new
+
+
 def _candidate_of_shape(m: ModelReq, g: GPU, tp: int, pp: int, s: Scenario, c: PerfConstants,
                         cache: dict[tuple[Any, ...], Any],
                         over: PricedOffer | None = None) -> tuple[Candidate | None, Rejection | None]:
@@ -334,25 +348,38 @@ def _candidate_of_shape(m: ModelReq, g: GPU, tp: int, pp: int, s: Scenario, c: P
     shape = ("split", _deployment_shape(m), g.id, tp, pp, over.id if over else None)
     hit = cache.get(shape)
     if hit is None:
-        hit = cache[shape] = _candidate(m, g, tp, pp, s, c, over)
+        hit = cache[shape] = _candidate(m, g, tp, pp, s, c, cache, over)
     cand, rej = hit
     if cand is not None and cand.model != m.name:
-        cand = replace(cand, model=m.name, key=candidate_key(m.name, g.id, tp, pp, cand.over))
+        cand = _renamed(cand, m.name)
     if rej is not None and rej.model != m.name:
-        rej = replace(rej, model=m.name)
+        rej = _renamed(rej, m.name)
     return cand, rej
 
 
+def _replica_memory(m: ModelReq, g: GPU, tp: int, pp: int, s: Scenario,
+                    cache: dict[tuple[Any, ...], Any]) -> MemoryEstimate:
+    """The replica's memory budget, at the --max-num-seqs its launch line sets (memory.planned_max_num_seqs): its own
+    capacity, or the profile's max_num_seqs with the capacity capped there. Computed once per memory shape (what the
+    estimate reads; not the SLO or the prompt and output lengths) and shared by every deployment shape with it."""
+    key = ("memory", id(m.arch), g.id, tp, pp, m.precision, m.kv_cache_dtype, m.context_tokens, m.max_batched_tokens,
+           m.engine)
+    mem = cache.get(key)
+    if mem is None:
+        mem = cache[key] = replica_estimate(m.arch, g, tp=tp, pp=pp, precision=m.precision,
+                                            kv_cache_dtype=m.kv_cache_dtype, context_tokens=m.context_tokens,
+                                            concurrency=1, gpu_memory_utilization=s.gpu_memory_utilization,
+                                            max_batched_tokens=m.max_batched_tokens, engine=m.engine)
+    return mem
+
+
 def _candidate(m: ModelReq, g: GPU, tp: int, pp: int, s: Scenario, c: PerfConstants,
+               cache: dict[tuple[Any, ...], Any],
                over: PricedOffer | None = None) -> tuple[Candidate | None, Rejection | None]:
     link: StageLink | None = None  # stages across instances of ``over``: every boundary over its fabric
     if over is not None and over.fabric_gbit_s is not None:
         link = fabric_link(over.fabric_kind, over.fabric_gbit_s, tp, over.gpus_per_instance, g.interconnect_gb_s)
-    # budgeted at the --max-num-seqs its launch line sets (memory.planned_max_num_seqs): its own capacity, or the
-    # profile's max_num_seqs with the capacity capped there
-    mem = replica_estimate(m.arch, g, tp=tp, pp=pp, precision=m.precision, kv_cache_dtype=m.kv_cache_dtype,
-                           context_tokens=m.context_tokens, concurrency=1, gpu_memory_utilization=s.gpu_memory_utilization,
-                           max_batched_tokens=m.max_batched_tokens, engine=m.engine)
+    mem = _replica_memory(m, g, tp, pp, s, cache)
     taken = mem.per_device.kv_cache_bytes + mem.fixed_bytes_per_device  # weights + activation + runtime + KV
     usable = int(mem.per_device.total_bytes * s.gpu_memory_utilization)
     if m.engine.kv_cache_memory_bytes and mem.max_concurrency >= 1 and taken > usable:
@@ -365,9 +392,10 @@ def _candidate(m: ModelReq, g: GPU, tp: int, pp: int, s: Scenario, c: PerfConsta
         short = mem.per_device.weights_bytes + mem.per_device.activation_bytes + mem.per_device.overhead_bytes \
             + mem.seq_kv_bytes - mem.per_device.usable_bytes
         return None, Rejection(m.name, g.id, tp, pp, mem.reason or "does not fit", RejectionKind.MEMORY, max(0, short))
-    slo = max_batch_for_slo(m.arch, g, c, precision=mem.precision, kv_cache_dtype=mem.kv_cache_dtype, tp=tp, pp=pp,
-                            input_tokens=m.input_tokens, output_tokens=m.output_tokens, upper=mem.max_concurrency,
-                            min_tokens_per_s=m.min_tokens_per_s, max_ttft_ms=m.max_ttft_ms, fabric=link)
+    slo, at_slo = slo_batch_point(m.arch, g, c, precision=mem.precision, kv_cache_dtype=mem.kv_cache_dtype, tp=tp,
+                                  pp=pp, input_tokens=m.input_tokens, output_tokens=m.output_tokens,
+                                  upper=mem.max_concurrency, min_tokens_per_s=m.min_tokens_per_s,
+                                  max_ttft_ms=m.max_ttft_ms, fabric=link)
     has_slo = m.min_tokens_per_s is not None or m.max_ttft_ms is not None
     cap = min(mem.max_concurrency, slo)
     if cap < 1:
@@ -380,8 +408,9 @@ def _candidate(m: ModelReq, g: GPU, tp: int, pp: int, s: Scenario, c: PerfConsta
             why.append(f"TTFT {sp.ttft_ms:.0f} ms at batch 1 > SLO {m.max_ttft_ms:g} ms")
         return None, Rejection(m.name, g.id, tp, pp, "SLO not met even at batch 1: " + "; ".join(why),
                                RejectionKind.SLO)
-    sp = serving_point(m.arch, g, c, precision=mem.precision, kv_cache_dtype=mem.kv_cache_dtype, tp=tp, pp=pp, batch=cap,
-                       input_tokens=m.input_tokens, output_tokens=m.output_tokens, fabric=link)
+    sp = at_slo if at_slo is not None and at_slo.batch == cap else serving_point(
+        m.arch, g, c, precision=mem.precision, kv_cache_dtype=mem.kv_cache_dtype, tp=tp, pp=pp, batch=cap,
+        input_tokens=m.input_tokens, output_tokens=m.output_tokens, fabric=link)
     if m.request_rate_per_s is not None:
         units = request_units(cap, sp.ttft_ms, sp.serving_step_ms, m.output_tokens)
         if units < 1:

@@ -427,6 +427,11 @@ def cuda_graph_bytes(layers: int, rules: VersionRules) -> int:
     return CUDA_GRAPH_BASE_BYTES + CUDA_GRAPH_PER_LAYER_BYTES * layers if rules.budgets_cuda_graphs else 0
 
 
+@lru_cache(maxsize=4096)  # pure; estimates of a fleet ask for a few profiles many times
+def _with_overrides(prof: EngineProfile, max_batched_tokens: int | None, max_num_seqs: int | None) -> EngineProfile:
+    return prof.with_overrides(max_num_batched_tokens=max_batched_tokens, max_num_seqs=max_num_seqs)
+
+
 def estimate_memory(
     arch: ModelArch,
     gpu: GPU,
@@ -444,36 +449,77 @@ def estimate_memory(
 ) -> MemoryEstimate:
     """Memory per device and the KV capacity of one replica under ``engine``'s version rules (default: vLLM
     DEFAULT_VLLM_VERSION). ``context_tokens`` is vLLM's max_model_len. Pure: no I/O, no globals."""
+    return _finish(_draft(arch, gpu, tp=tp, pp=pp, precision=precision, kv_cache_dtype=kv_cache_dtype,
+                          context_tokens=context_tokens, concurrency=concurrency,
+                          gpu_memory_utilization=gpu_memory_utilization, max_batched_tokens=max_batched_tokens,
+                          max_num_seqs=max_num_seqs, engine=engine))
+
+
+@dataclass(slots=True)  # private, as _Budget
+class _Draft:
+    """An estimate up to its capacity (the binding stage), before the record, its reasons and the largest context:
+    what estimate_at_own_capacity iterates on."""
+
+    arch: ModelArch
+    gpu: GPU
+    tp: int
+    pp: int
+    precision: str
+    kv_cache_dtype: str
+    context_tokens: int
+    concurrency: int
+    gpu_memory_utilization: float
+    prof: EngineProfile
+    budget: _Budget
+    stages: list[tuple[int, int, DeviceMemory, int]]
+    binding: _Stage
+
+    @property
+    def capacity(self) -> int:
+        return max(0, self.binding.sequences_fit)
+
+
+def _draft(arch: ModelArch, gpu: GPU, *, tp: int, pp: int, precision: str, kv_cache_dtype: str, context_tokens: int,
+           concurrency: int, gpu_memory_utilization: float, max_batched_tokens: int | None, max_num_seqs: int | None,
+           engine: EngineProfile | None) -> _Draft:
+    """estimate_memory's budget and binding stage (its keywords, no defaults)."""
     precision = check_precision(precision)
     kv_cache_dtype = check_kv_dtype(kv_cache_dtype)
-    prof = (engine or DEFAULT_PROFILE).with_overrides(max_num_batched_tokens=max_batched_tokens, max_num_seqs=max_num_seqs)
+    prof = _with_overrides(engine or DEFAULT_PROFILE, max_batched_tokens, max_num_seqs)
     if prof.gpu_memory_utilization is not None:
         gpu_memory_utilization = prof.gpu_memory_utilization
     b = _budget(arch, gpu, tp, pp, precision, kv_cache_dtype, gpu_memory_utilization, prof, context_tokens)
-    reason = parallel_problem(arch, gpu, tp, pp, precision, kv_cache_dtype)
+    stages = _stage_devices(b)
+    return _Draft(arch, gpu, tp, pp, precision, kv_cache_dtype, context_tokens, concurrency, gpu_memory_utilization,
+                  prof, b, stages, _binding_stage(arch, b, context_tokens, stages))
+
+
+def _finish(e: _Draft) -> MemoryEstimate:
+    """The estimate's record: the draft with the parallelism rules, the largest context and vLLM's error."""
+    arch, gpu, b, st, context_tokens = e.arch, e.gpu, e.budget, e.binding, e.context_tokens
+    reason = parallel_problem(arch, gpu, e.tp, e.pp, e.precision, e.kv_cache_dtype)
     if reason is None and context_tokens > arch.max_context:
         reason = f"context {context_tokens} exceeds {arch.id}'s maximum of {arch.max_context} tokens"
-
-    st = _binding_stage(arch, b, context_tokens)
-    weights_total = math.ceil(weight_bytes_per_device(arch, precision, 1, arch.num_layers, True, True) * b.exact)
-    largest = _largest_context(arch, b)
+    weights_total = math.ceil(weight_bytes_per_device(arch, e.precision, 1, arch.num_layers, True, True) * b.exact)
+    largest = _largest_context(arch, b, e.stages)
     error = _vllm_error(b, st, context_tokens, largest) if reason is None else None
     if reason is None:
-        reason = _no_fit_reason(gpu, b, st, tp, pp, gpu_memory_utilization, context_tokens, concurrency, largest, error)
+        reason = _no_fit_reason(gpu, b, st, e.tp, e.pp, e.gpu_memory_utilization, context_tokens, e.concurrency,
+                                largest, error)
     d = st.device
     return MemoryEstimate(
-        model=arch.id, params=arch.params, precision=precision, kv_cache_dtype=kv_cache_dtype, gpu=gpu.id, tp=tp, pp=pp,
-        context_tokens=context_tokens, concurrency=concurrency, gpu_memory_utilization=gpu_memory_utilization,
-        max_batched_tokens=b.batched_tokens, per_device=d,
+        model=arch.id, params=arch.params, precision=e.precision, kv_cache_dtype=e.kv_cache_dtype, gpu=gpu.id, tp=e.tp,
+        pp=e.pp, context_tokens=context_tokens, concurrency=e.concurrency,
+        gpu_memory_utilization=e.gpu_memory_utilization, max_batched_tokens=b.batched_tokens, per_device=d,
         weights_total_bytes=weights_total, kv_bytes_per_token=b.kv_per_token_layer * st.layers, seq_kv_bytes=st.seq,
-        kv_cache_tokens=max(0, st.kv_tokens), max_concurrency=max(0, st.sequences_fit), fits=reason is None,
+        kv_cache_tokens=max(0, st.kv_tokens), max_concurrency=e.capacity, fits=reason is None,
         reason=reason, fixed_bytes_per_device=d.weights_bytes + d.activation_bytes + d.overhead_bytes,
-        engine=prof, family=b.rules.family, max_num_seqs=b.max_num_seqs, block_size=b.block, largest_context=largest,
+        engine=e.prof, family=b.rules.family, max_num_seqs=b.max_num_seqs, block_size=b.block, largest_context=largest,
         vllm_error=error,
     )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # private, as _Budget
 class _Stage:
     """The binding pipeline stage (fewest sequences, then most weights) and the replica's KV capacity."""
 
@@ -502,11 +548,27 @@ def _stage_device(b: _Budget, layers: int, w: int, last: bool = True) -> tuple[D
     return DeviceMemory(b.total, usable, w, kv, act, overhead, b.non_torch, graphs), kv_budget
 
 
-def _binding_stage(arch: ModelArch, b: _Budget, context_tokens: int) -> _Stage:
+def _stage_devices(b: _Budget) -> list[tuple[int, int, DeviceMemory, int]]:
+    """(layers, weight bytes, device, KV budget) of each distinct pipeline stage, in stage order (first occurrence):
+    the middle stages of a deep pipeline are mostly alike, and the binding stage, the capacity and the largest
+    context are the same over identical stages."""
+    out: list[tuple[int, int, DeviceMemory, int]] = []
+    seen: set[tuple[int, int, bool]] = set()
+    last_i = len(b.stages) - 1
+    for i, (layers, w) in enumerate(b.stages):
+        key = (layers, w, i == last_i)
+        if key not in seen:
+            seen.add(key)
+            dev, kv_budget = _stage_device(b, layers, w, i == last_i)
+            out.append((layers, w, dev, kv_budget))
+    return out
+
+
+def _binding_stage(arch: ModelArch, b: _Budget, context_tokens: int,
+                   stages: list[tuple[int, int, DeviceMemory, int]]) -> _Stage:
     binding: tuple[tuple[int, int], _Stage] | None = None
     kv_tokens = max_conc = None
-    for i, (layers, w) in enumerate(b.stages):
-        dev, kv_budget = _stage_device(b, layers, w, i == len(b.stages) - 1)
+    for layers, w, dev, kv_budget in stages:
         seq = seq_kv_bytes(arch, layers, b.kv_per_token_layer, context_tokens, b.block)
         block_bytes = b.block * b.kv_per_token_layer * layers
         tokens = dev.kv_cache_bytes // block_bytes * b.block if block_bytes else 0
@@ -521,25 +583,32 @@ def _binding_stage(arch: ModelArch, b: _Budget, context_tokens: int) -> _Stage:
     return _Stage(st.layers, st.device, st.kv_budget, st.seq, kv_tokens, max_conc)
 
 
-def _largest_context(arch: ModelArch, b: _Budget) -> int:
+def _largest_context(arch: ModelArch, b: _Budget, stages: list[tuple[int, int, DeviceMemory, int]]) -> int:
     """The longest max_model_len whose one sequence fits every stage's KV cache (0 when none does), capped at the
     model's maximum: vLLM's "estimated maximum model length" (kv_cache_utils.py check_enough_kv_cache_memory)."""
     caps = []
-    for i, (layers, w) in enumerate(b.stages):
-        kv = _stage_device(b, layers, w, i == len(b.stages) - 1)[0].kv_cache_bytes
+    for layers, _, dev, _ in stages:
+        kv = dev.kv_cache_bytes
         if not arch.sliding_window:  # full attention: whole blocks of the stage's tokens
             per_block = b.block * b.kv_per_token_layer * layers
             caps.append(min(arch.max_context, kv // per_block * b.block if per_block else 0))
             continue
-        lo, hi = 0, arch.max_context
-        while lo < hi:  # seq_kv_bytes grows with the context: bisect on it
-            mid = (lo + hi + 1) // 2
-            if seq_kv_bytes(arch, layers, b.kv_per_token_layer, mid, b.block) <= kv:
-                lo = mid
-            else:
-                hi = mid - 1
-        caps.append(lo)
+        caps.append(_largest_sliding_context(arch, layers, b.kv_per_token_layer, b.block, kv))
     return min(caps)
+
+
+@lru_cache(maxsize=65_536)  # pure; the same stage and KV cache recur over GPU types of one memory size
+def _largest_sliding_context(arch: ModelArch, layers: int, per_layer_token: int, block: int, kv: int) -> int:
+    """The longest context in [0, max_context] whose sequence (seq_kv_bytes, growing with the context) fits ``kv``
+    bytes on a stage with sliding-window layers: bisection."""
+    lo, hi = 0, arch.max_context
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if seq_kv_bytes(arch, layers, per_layer_token, mid, block) <= kv:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def _vllm_error(b: _Budget, st: _Stage, context_tokens: int, largest: int) -> str | None:
@@ -599,7 +668,7 @@ def stage_devices(arch: ModelArch, gpu: GPU, *, tp: int, pp: int, precision: str
     return [_stage_device(b, layers, w, i == len(b.stages) - 1)[0] for i, (layers, w) in enumerate(b.stages)]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # private and built for every estimate: plain slots are cheaper to build than frozen fields
 class _Budget:
     total: int
     usable: int
@@ -622,25 +691,48 @@ def _budget(arch: ModelArch, gpu: GPU, tp: int, pp: int, precision: str, kv_cach
     """What every device of a deployment starts from under the profile's rules: total and usable memory,
     activation peak, non-torch memory, KV bytes per token and layer, and each pipeline stage's weights (exact when
     the checkpoint states its size)."""
-    rules = rules_for(prof)
-    T = batched_tokens(prof, gpu, max_model_len)
-    rows = sampler_rows(prof, gpu, max_model_len)
+    rules, T, rows, n_seqs, v1 = _profile_terms(prof, gpu, max_model_len)
     total = int(gpu.memory_gib * GIB)
-    exact = exact_weight_ratio(arch, precision)
-    stages = tuple(
-        (layers, math.ceil(weight_bytes_per_device(arch, precision, tp, layers, first=i == 0, last=i == pp - 1) * exact))
-        for i, layers in enumerate(stage_layers(arch.num_layers, pp))
-    )
+    exact, stages = _stage_weights(arch, precision, tp, pp)
     fit_non_torch, act_factor = prof.fit_for(gpu.id, rules.family, tp)  # a user's `planner calibrate --vllm-log`
     return _Budget(total=total, usable=int(total * gpu_memory_utilization),
-                   activation=int(activation_bytes(arch, tp, precision, T, rows, prof.v1) * act_factor),
-                   activation_no_sampler=int(activation_bytes(arch, tp, precision, T, 0, prof.v1) * act_factor),
+                   activation=int(activation_bytes(arch, tp, precision, T, rows, v1) * act_factor),
+                   activation_no_sampler=int(activation_bytes(arch, tp, precision, T, 0, v1) * act_factor),
                    non_torch=non_torch_bytes(gpu, tp, pp, rules.family) if fit_non_torch is None else fit_non_torch,
                    kv_per_token_layer=kv_bytes_per_token_layer(arch, tp, kv_bits(precision, kv_cache_dtype),
                                                                rules.mla_cache),
                    exact=exact, stages=stages, rules=rules, block=prof.block_size, batched_tokens=T,
-                   max_num_seqs=num_seqs(prof, gpu), fixed_kv=prof.kv_cache_memory_bytes,
+                   max_num_seqs=n_seqs, fixed_kv=prof.kv_cache_memory_bytes,
                    rules_version=prof.version_tuple)
+
+
+_TERMS: dict[tuple[EngineProfile, int, int], tuple[GPU, tuple[VersionRules, int, int, int, bool]]] = {}
+
+
+def _profile_terms(prof: EngineProfile, gpu: GPU, max_model_len: int) -> tuple[VersionRules, int, int, int, bool]:
+    """The profile's version rules, batched tokens, sampler rows and max_num_seqs on ``gpu``, and whether it is V1.
+    Pure, so cached: by the GPU record's identity (hashing a GPU hashes its offers, dearer than the terms), the entry
+    holding the record so that its id is not reused."""
+    key = (prof, id(gpu), max_model_len)
+    hit = _TERMS.get(key)
+    if hit is not None and hit[0] is gpu:
+        return hit[1]
+    if len(_TERMS) >= 4096:
+        _TERMS.clear()
+    terms = (rules_for(prof), batched_tokens(prof, gpu, max_model_len), sampler_rows(prof, gpu, max_model_len),
+             num_seqs(prof, gpu), prof.v1)
+    _TERMS[key] = (gpu, terms)
+    return terms
+
+
+@lru_cache(maxsize=65_536)  # pure; the same model, precision and split recur over every GPU type
+def _stage_weights(arch: ModelArch, precision: str, tp: int, pp: int) -> tuple[float, tuple[tuple[int, int], ...]]:
+    """(exact_weight_ratio, (layers, weight bytes per device) of each pipeline stage, scaled by the ratio)."""
+    exact = exact_weight_ratio(arch, precision)
+    return exact, tuple(
+        (layers, math.ceil(weight_bytes_per_device(arch, precision, tp, layers, first=i == 0, last=i == pp - 1) * exact))
+        for i, layers in enumerate(stage_layers(arch.num_layers, pp))
+    )
 
 
 def estimate_at_own_capacity(arch: ModelArch, gpu: GPU, **kw: Any) -> MemoryEstimate:
@@ -648,17 +740,19 @@ def estimate_at_own_capacity(arch: ModelArch, gpu: GPU, **kw: Any) -> MemoryEsti
     ``--max-num-seqs`` = its planned sequences: vLLM profiles its sampler on that many rows, so a replica that holds
     more than the default max_num_seqs needs the larger sampler budget. Iterates N <- sequences that fit at
     max_num_seqs N, from the version's default, until N sequences fit at max_num_seqs N (at most 8 steps; the
-    sampler term grows with N, so N only falls after the first step). Keywords are estimate_memory's."""
-    e = estimate_memory(arch, gpu, **kw)
-    n = e.max_concurrency
-    if n <= e.max_num_seqs:
-        return e
+    sampler term grows with N, so N only falls after the first step). Keywords are estimate_memory's; the steps
+    before the last stop at the capacity (``_draft``), only the last becomes a record."""
+    kw = {**(estimate_memory.__kwdefaults__ or {}), **kw}  # estimate_memory's keywords with its defaults
+    e = _draft(arch, gpu, **kw)
+    n = e.capacity
+    if n <= e.budget.max_num_seqs:
+        return _finish(e)
     for _ in range(8):
-        e = estimate_memory(arch, gpu, **{**kw, "max_num_seqs": n})
-        if e.max_concurrency >= n:
-            return e
-        n = e.max_concurrency
-    return estimate_memory(arch, gpu, **{**kw, "max_num_seqs": max(1, n)})
+        e = _draft(arch, gpu, **{**kw, "max_num_seqs": n})
+        if e.capacity >= n:
+            return _finish(e)
+        n = e.capacity
+    return _finish(_draft(arch, gpu, **{**kw, "max_num_seqs": max(1, n)}))
 
 
 def planned_max_num_seqs(engine: EngineProfile | None, gpu: GPU, planned: int) -> int:
