@@ -8,7 +8,7 @@ set -e
 CUDA_VISIBLE_DEVICES=0 vllm serve THUDM/glm-4-9b-chat --tensor-parallel-size 1 --max-model-len 8192 --max-num-seqs 256 --gpu-memory-utilization 0.9 --port 8000 &
 
 # replica glm4-chat/r2 on runpod:1x_A100-80GB#1
-CUDA_VISIBLE_DEVICES=0 vllm serve THUDM/glm-4-9b-chat --tensor-parallel-size 1 --max-model-len 8192 --max-num-seqs 256 --gpu-memory-utilization 0.4222 --port 8000 &
+CUDA_VISIBLE_DEVICES=0 vllm serve THUDM/glm-4-9b-chat --tensor-parallel-size 1 --max-model-len 8192 --max-num-seqs 256 --gpu-memory-utilization 0.4143 --port 8000 &
 
 # replica chatglm3/r1 on runpod:1x_A100-80GB#1
 # note: the plan assumes int8 weights: serve an INT8 checkpoint of this model (AWQ/GPTQ/W8A8), vLLM does not quantize to it at start-up
