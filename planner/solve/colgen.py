@@ -50,10 +50,9 @@ from typing import Any
 from planner.candidates.deployments import CandidateSet
 from planner.candidates.sharing import UTIL_STEPS, EngineLadder, Pattern, pattern_of
 from planner.solve.formulation import FleetModel
-from planner.solve.slots import slot_counts
+from planner.solve.slots import STEP_UNITS_PER_MS, slot_counts  # SLO arithmetic in 1e-9 ms, as the slot model
 
 PRICE_SCALE = 1000  # pricing objective in 1e-3 micro-dollars: integer coefficients for CP-SAT, rounded up
-STEP_UNITS_PER_MS = 10**9  # SLO arithmetic in 1e-9 ms, as planner.solve.slots; rounded in the relaxation's favour
 REDUCED_COST_TOL = 1e-7  # relative: a pattern must lower the LP by more than this to join (float duals)
 PRICING_SECONDS = 2.0
 LP_TOLERANCE = 1e-7  # the bound is lowered by this fraction: HiGHS' optimality tolerance, so float error never raises it
@@ -146,7 +145,7 @@ class _Tables:
         self.sorted = bool(np.all(np.diff(self.util) >= 0) and np.all(np.diff(self.need) >= 0)
                            and np.all(np.diff(self.step) >= 0) and np.all(np.diff(self.slack) >= 0))
 
-    def most(self, util_left: Any, need_left: Any, step_left: Any, cap_left: Any, step_used: Any) -> Any:
+    def most(self, util_left: Any, need_left: Any, step_left: Any, step_used: Any) -> Any:
         """The most sequences that still fit beside engines leaving ``util_left`` steps, ``need_left`` bytes, a step
         budget ``step_left`` (the smallest cap of the others minus their steps) and using ``step_used`` ms (arrays,
         broadcast): feasibility is monotone in c, so each rule is one binary search."""
@@ -262,7 +261,7 @@ class _Pricer:
         need = a.need[:, None] + b.need[None, :]
         step = a.step[:, None] + b.step[None, :]
         cap = np.minimum(a.cap[:, None], b.cap[None, :])
-        cc = c.most(self.util_cap - util, self.usable - need, cap - step, cap, step)
+        cc = c.most(self.util_cap - util, self.usable - need, cap - step, step)
         ok = (cc >= 1) & (step <= cap + 1e-9)
         if not ok.any():
             return -math.inf, None
@@ -356,7 +355,7 @@ class _Pricer:
                 pj, rj = vals[tj.lad.m.name]
                 if self._relaxed((ti, tj), vals) <= limit:
                     continue
-                cj = tj.most(self.util_cap - ti.util, self.usable - ti.need, ti.cap - ti.step, ti.cap, ti.step)
+                cj = tj.most(self.util_cap - ti.util, self.usable - ti.need, ti.cap - ti.step, ti.step)
                 ok = cj >= 1
                 if not ok.any():
                     continue
@@ -385,7 +384,7 @@ class _Pricer:
         cap = min(lad.step_cap(c) for lad, c in vec)
         best, best_v = None, 0.0
         for t in others:
-            c = int(t.most(self.util_cap - util, self.usable - need, cap - step, cap, step))
+            c = int(t.most(self.util_cap - util, self.usable - need, cap - step, step))
             if c >= 1:
                 p, r = vals[t.lad.m.name]
                 trial = [*vec, (t.lad, c)]
