@@ -32,6 +32,7 @@ from planner.solve.colgen import _Master, _y_caps, generate, with_columns
 from planner.solve.formulation import solve_fleet
 
 N_INSTANCES = 12
+N_FABRIC = 40
 
 
 def _instance(seed: int, folder: Path) -> dict:
@@ -46,6 +47,37 @@ def _instance(seed: int, folder: Path) -> dict:
     return d
 
 
+def _enumerated(seed: int, folder: Path):
+    """The scenario and candidates of instance ``seed``, or None when its exact enumeration restricted or found no
+    pattern (nothing to compare against; ``test_enough_instances_are_compared`` keeps such seeds few)."""
+    s = scenario_from_dict(_instance(seed, folder))
+    cs = build_candidates(s)
+    return None if cs.sharing_restricted or not cs.patterns else (s, cs)
+
+
+def _fabric_shared(seed: int, folder: Path):
+    """A fabric instance (tests/test_fabrics.py) with two small sharable models added, and its candidates; None
+    unless some sharing pattern sits on a GPU type with pipelines across a fabric (then (4b) prices it)."""
+    d = fabric_instance(seed, folder / "catalog")
+    d["sharing"] = {"enabled": True}
+    rng = random.Random(seed)
+    d["models"] += [{"name": f"s{i}", "model": name, "precision": "int8", "concurrency": rng.randint(2, 12),
+                     "context_tokens": 1024} for i, name in enumerate(["qwen3-0.6b", "llama-3.2-1b"])]
+    cs = build_candidates(scenario_from_dict(d))
+    spans = {c.gpu for c in cs.candidates if c.over}
+    return None if cs.sharing_restricted or not any(p.gpu in spans for p in cs.patterns) else cs
+
+
+def test_enough_instances_are_compared(tmp_path):
+    """The comparisons below skip instances with nothing to compare; most must not be skipped (measured: 8 of 12
+    enumerated, 17 of 40 fabric instances, 13 of them feasible), so a generator that drifts fails here."""
+    enumerated = sum(_enumerated(seed, tmp_path / f"e{seed}") is not None for seed in range(N_INSTANCES))
+    fabric = [cs for seed in range(N_FABRIC) if (cs := _fabric_shared(seed, tmp_path / f"f{seed}")) is not None]
+    assert enumerated >= N_INSTANCES // 2
+    assert len(fabric) >= N_FABRIC // 4
+    assert sum(_lp(cs, feasible=False) is not None for cs in fabric) >= N_FABRIC // 8
+
+
 def _lp(cs, feasible: bool = True) -> float | None:
     master = _Master(cs, _y_caps(cs, None))
     got = master.solve(float("inf"))
@@ -55,10 +87,10 @@ def _lp(cs, feasible: bool = True) -> float | None:
 
 @pytest.mark.parametrize("seed", range(N_INSTANCES))
 def test_generated_lp_equals_the_lp_over_every_pattern(seed, tmp_path):
-    s = scenario_from_dict(_instance(seed, tmp_path))
-    cs = build_candidates(s)
-    if cs.sharing_restricted or not cs.patterns:
+    got = _enumerated(seed, tmp_path)
+    if got is None:
         pytest.skip("the exact enumeration restricted or found no pattern: nothing to compare")
+    _, cs = got
     full = _lp(cs)
     cols = generate(replace(cs, patterns=()), cost_cap_usd_per_hour=None, deadline=float("inf"))
     assert cols is not None and cols.converged
@@ -95,10 +127,10 @@ def test_bound_of_a_restricted_space_is_below_the_brute_force_optimum(seed, tmp_
 def test_bounds_of_an_unfinished_generation_stay_below_the_full_lp(seed, tmp_path, monkeypatch):
     """Stopped as soon as Farley's or the Lagrangian bound is within half of the LP, the bound it reports must still
     be a bound of the LP over every pattern."""
-    s = scenario_from_dict(_instance(seed, tmp_path))
-    cs = build_candidates(s)
-    if cs.sharing_restricted or not cs.patterns:
+    got = _enumerated(seed, tmp_path)
+    if got is None:
         pytest.skip("the exact enumeration restricted or found no pattern: nothing to compare")
+    _, cs = got
     monkeypatch.setattr(colgen, "FARLEY_STOP", 0.5)
     cols = generate(replace(cs, patterns=()), cost_cap_usd_per_hour=None, deadline=float("inf"))
     assert cols is not None
@@ -109,10 +141,10 @@ def test_bounds_of_an_unfinished_generation_stay_below_the_full_lp(seed, tmp_pat
 def test_knapsack_bound_covers_every_pattern(seed, tmp_path):
     """For random duals, the knapsack bound of each GPU type is at least the value of every pattern the exact
     enumeration lists for it."""
-    s = scenario_from_dict(_instance(seed, tmp_path))
-    cs = build_candidates(s)
-    if cs.sharing_restricted or not cs.patterns:
+    got = _enumerated(seed, tmp_path)
+    if got is None:
         pytest.skip("the exact enumeration restricted or found no pattern: nothing to compare")
+    s, cs = got
     rng = random.Random(seed)
     by_gpu: dict[str, list] = {}
     for (_, g), lad in sorted(cs.ladders.items()):
@@ -130,19 +162,12 @@ def test_knapsack_bound_covers_every_pattern(seed, tmp_path):
                     assert value <= bound * (1 + 1e-12) + 1e-9, (p.key, value, bound)
 
 
-@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("seed", range(N_FABRIC))
 def test_generated_lp_equals_the_full_lp_where_pipelines_span_a_fabric(seed, tmp_path):
     """On GPU types with pipelines across a fabric offer a shared device enters the two (4b) rows, not (4): the
     prices column generation uses must be those rows' duals, or its LP stops away from the full one."""
-    d = fabric_instance(seed, tmp_path / "catalog")
-    d["sharing"] = {"enabled": True}
-    rng = random.Random(seed)
-    d["models"] += [{"name": f"s{i}", "model": name, "precision": "int8", "concurrency": rng.randint(2, 12),
-                     "context_tokens": 1024} for i, name in enumerate(["qwen3-0.6b", "llama-3.2-1b"])]
-    s = scenario_from_dict(d)
-    cs = build_candidates(s)
-    spans = {c.gpu for c in cs.candidates if c.over}
-    if cs.sharing_restricted or not any(p.gpu in spans for p in cs.patterns):
+    cs = _fabric_shared(seed, tmp_path)
+    if cs is None:
         pytest.skip("no sharing pattern on a GPU type with pipelines across a fabric")
     full = _lp(cs, feasible=False)
     cols = generate(replace(cs, patterns=()), cost_cap_usd_per_hour=None, deadline=float("inf"))
