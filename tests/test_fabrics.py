@@ -222,3 +222,21 @@ def test_the_checker_rejects_stages_across_instances_without_a_fabric(tmp_path):
     other = inst.devices[0].id
     moved = tuple(replace(x, devices=(x.devices[0], other)) if x.id == r.id else x for x in p.replicas)
     assert any("without a fabric" in e for e in check_plan(replace(p, replicas=moved), s))
+
+
+def test_a_pipeline_across_instances_launches_on_ray(tmp_path):
+    """A replica whose stages span instances is started once, on the Ray head, with the Ray executor in its line
+    (vLLM's multi-node serving), and the note says how to form the cluster."""
+    from planner.plans.launch import launch_lines
+
+    d = {"name": "p5-405b", "pricing": "on_demand", "providers": ["aws"], "gpus": ["h100-sxm"],
+         "models": [{"name": "big", "model": "llama-3.1-405b", "precision": "bf16", "concurrency": 8,
+                     "context_tokens": 8192}]}
+    s = scenario_from_dict(d)
+    p = planner.plan(s, baselines=False)
+    lines = [ln for ln in launch_lines(p, s) if len(ln.instances) > 1]
+    assert lines, "405B BF16 on AWS H100 needs more than one p5 instance"
+    for ln in lines:
+        argv = list(ln.argv)
+        assert argv[argv.index("--distributed-executor-backend") + 1] == "ray"
+        assert any("ray start --head" in n for n in ln.notes)

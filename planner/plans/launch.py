@@ -123,11 +123,12 @@ def launch_line(r: Replica, m: ModelReq, gpu: GPU, where: dict[str, tuple[str, i
     argv += flags + _engine_flags(m)
     if m.max_batched_tokens:
         argv += ["--max-num-batched-tokens", str(m.max_batched_tokens)]
-    argv += ["--port", str(port)]
-    if len(instances) > 1:
+    if len(instances) > 1:  # vLLM runs a pipeline over several hosts on a Ray cluster
+        argv += ["--distributed-executor-backend", "ray"]
         notes.append(f"pipeline group over instances {', '.join(instances)}: start a Ray cluster on them "
                      f"(`ray start --head` on {instances[0]}, `ray start --address=<head>:6379` on the others) and run "
-                     "this on the head with --distributed-executor-backend ray")
+                     "this line on the head")
+    argv += ["--port", str(port)]
     return LaunchLine(r.id, instances, ",".join(str(i) for i in sorted(first)), tuple(argv), seqs, m.context_tokens,
                       u, tuple(notes))
 
