@@ -24,9 +24,11 @@ from planner.solve.baselines import greedy, rule_breaks, single_type
 from planner.solve.colgen import Columns, generate, with_columns
 from planner.solve.explain import explain_fleet, explain_model
 from planner.solve.formulation import Solution, resilience_notes, solve_fleet
+from planner.solve.pooled import Pooled, pooled, with_patterns
 from planner.solve.slots import MAX_SLOT_ENGINES, fleet_cap, slot_counts, slot_engines, solve_slots
 
 MIN_STEP_S = 0.05  # an optional step (bound, explanation, baseline) needs at least this much time left to start
+POOLED_SHARE = 0.3  # of the time left: the pooled relaxation of a restricted space (its bound, its repaired patterns)
 
 
 class Clock:
@@ -108,10 +110,13 @@ def _solve(cs: CandidateSet, clock: Clock, threads: int, solver: str, baselines:
     # the greedy plan has no shared devices; as a hint beside sharing patterns it slowed CP-SAT 5x (default scenario:
     # 10.2 s against 1.9 s), so it is given only to programs without patterns
     hint = (g[0], g[1]) if g and not cs.patterns else None
-    # time kept back for what follows the solve: the bound of a restricted space (a quarter), baselines (a little)
-    reserve = 0.25 * clock.left() if cs.sharing_restricted else (min(1.0, 0.15 * clock.left()) if baselines else 0.0)
+    reserve = min(1.0, 0.15 * clock.left()) if baselines else 0.0  # time kept back for the baselines
+    pool = None
+    if cs.sharing_restricted:  # the pooled relaxation first: the bound of the whole space, and patterns from it
+        pool = pooled(cs, time.perf_counter() + POOLED_SHARE * max(0.0, clock.left() - reserve))
+        cs = with_patterns(cs, pool.patterns)
     sol = solve_fleet(cs, time_limit_s=max(0.01, clock.left() - reserve), threads=threads, hint=hint, solver=solver)
-    status, bound, notes = _status(cs, sol, clock, threads)
+    status, bound, notes = _status(cs, sol, clock, threads, pool=pool)
     return sol, cs, status, bound, notes
 
 
@@ -132,22 +137,22 @@ def _solve_whole_space(cs: CandidateSet, clock: Clock, threads: int, solver: str
                         deadline=time.perf_counter() + 0.25 * max(0.0, clock.left() - reserve))
     grown = with_columns(cs, cols) if cols is not None else cs
     cg_bound = cols.bound_usd_per_hour if cols is not None else 0.0
+    pool = pooled(cs, time.perf_counter() + 0.2 * max(0.0, clock.left() - reserve))
+    grown = with_patterns(grown, pool.patterns)
     pre: Solution | None = None
     failed: PlannerError | None = None
     try:
         pre = solve_fleet(grown, time_limit_s=max(0.01, 0.35 * (clock.left() - reserve)), threads=1, solver=solver)
     except (InfeasibleError, SolveTimeoutError) as exc:
         failed = exc  # the slot model decides: the restricted space may hold no fleet where the whole space does
-    # a fifth of what is left stays for the pooled relaxation, should the slot model not prove its plan
-    relax_s = 0.2 * max(0.0, clock.left() - reserve)
     known = [k for k in (pre, greedy_plan) if k is not None]
-    res = solve_slots(grown, known, deadline=clock.deadline - reserve - relax_s)
+    res = solve_slots(grown, known, deadline=clock.deadline - reserve)
     generated = _columns_note(cols)
     if res is None:  # too large without an incumbent's cost: the plan over the patterns, the best bound
         if pre is None:
             assert failed is not None
             raise failed
-        status, bound, notes = _status(grown, pre, clock, threads, cg_bound)
+        status, bound, notes = _status(grown, pre, clock, threads, cg_bound, pool)
         return pre, grown, status, bound, [generated, *notes] if generated else notes
     sol = replace(res.solution, solve_seconds=res.solution.solve_seconds + (pre.solve_seconds if pre else 0.0))
     slots = ", ".join(f"{n} on {g}" for g, n in res.slots.items()) or "none needed"
@@ -158,10 +163,9 @@ def _solve_whole_space(cs: CandidateSet, clock: Clock, threads: int, solver: str
         note = generated + "; " + note
     if sol.status == "optimal":
         return sol, res.candidates, "optimal", sol.cost_usd_per_hour, [note + "; the plan is optimal over the whole space"]
-    pooled = _pooled_bound(cs, sol, clock.left() - reserve, threads)
-    bound = min(sol.cost_usd_per_hour, max(sol.bound_usd_per_hour, pooled, cg_bound))
+    bound = min(sol.cost_usd_per_hour, max(sol.bound_usd_per_hour, pool.bound_usd_per_hour, cg_bound))
     note += (f"; it stopped at the time limit (its bound ${sol.bound_usd_per_hour:,.2f}/h; the pooled relaxation's "
-             f"${pooled:,.2f}/h; the LP over every pattern ${cg_bound:,.2f}/h)")
+             f"${pool.bound_usd_per_hour:,.2f}/h; the LP over every pattern ${cg_bound:,.2f}/h)")
     if micro_usd(sol.cost_usd_per_hour) <= micro_usd(bound):
         return sol, res.candidates, "optimal", bound, [note + "; the plan meets the best bound, so it is optimal over "
                                                        "the whole space"]
@@ -179,37 +183,23 @@ def _columns_note(cols: Columns | None) -> str:
             f"rounds, {how}; LP bound ${cols.bound_usd_per_hour:,.2f}/h")
 
 
-def _pooled_bound(cs: CandidateSet, sol: Solution, left_s: float, threads: int) -> float:
-    """The bound of the pooled-sharing relaxation (``FleetModel(relax_sharing=True)``), a bound of the whole space,
-    within ``left_s`` seconds: the solver's bound even when it found no relaxed fleet in time (0 when it has none)."""
-    if left_s <= MIN_STEP_S:
-        return 0.0
-    try:
-        # any time limit gives a valid bound (the solver's); a tighter one with more time
-        budget_s = min(left_s * 0.8, max(1.0, 2.0 * sol.solve_seconds))
-        return min(sol.cost_usd_per_hour, solve_fleet(cs, time_limit_s=budget_s, threads=threads,
-                                                      relax_sharing=True).bound_usd_per_hour)
-    except SolveTimeoutError as exc:
-        return min(sol.cost_usd_per_hour, exc.bound_usd_per_hour or 0.0)
-    except InfeasibleError:
-        return 0.0
-
-
 def _status(cs: CandidateSet, sol: Solution, clock: Clock, threads: int,
-            lp_bound: float = 0.0) -> tuple[str, float, list[str]]:
+            lp_bound: float = 0.0, pool: Pooled | None = None) -> tuple[str, float, list[str]]:
     """The plan's status, bound and notes. A plan from the restricted sharing space is at best ``feasible``: its bound
-    is the best of the pooled-sharing relaxation's and ``lp_bound`` (column generation's), both bounds of the whole
-    space."""
+    is the best of the pooled-sharing relaxation's (``pool``, ``planner.solve.pooled``) and ``lp_bound`` (column
+    generation's), both bounds of the whole space."""
     if not cs.sharing_restricted:
         return sol.status, sol.bound_usd_per_hour, []
-    bound = min(sol.cost_usd_per_hour, max(lp_bound, _pooled_bound(cs, sol, clock.left(), threads)))
+    pooled_usd = pool.bound_usd_per_hour if pool is not None else 0.0
+    bound = min(sol.cost_usd_per_hour, max(lp_bound, pooled_usd))
     from planner.candidates.sharing import PATTERN_BUDGET
 
     note = (f"device sharing: the exact sharing space (any number and size of engines) is too large for this fleet, so "
             f"engine sizes are restricted (demand / k for k in 1, 2, 3, 4, 6, 8 and min_replicas; for very large fleets "
             f"one size, demand / min_replicas in half a device, with cost-based cuts beyond {PATTERN_BUDGET} sharing "
-            f"patterns): {len(cs.patterns)} patterns; the plan is feasible, and its bound ${bound:,.2f}/h comes from a "
-            f"relaxation of the whole space (the better of pooled memory per GPU type and the LP over every pattern)")
+            f"patterns): {len(cs.patterns)} patterns{_repaired(pool)}; the plan is feasible, and its bound "
+            f"${bound:,.2f}/h comes from a relaxation of the whole space (the better of pooled devices per GPU type and "
+            f"the LP over every pattern)")
     notes = [note]
     if cs.patterns_truncated:
         notes.append("sharing patterns were truncated on " + ", ".join(cs.patterns_truncated))
@@ -217,6 +207,13 @@ def _status(cs: CandidateSet, sol: Solution, clock: Clock, threads: int,
         notes[0] += "; the plan meets that bound, so it is optimal over the whole space"
         return "optimal", bound, notes
     return "feasible", bound, notes
+
+
+def _repaired(pool: Pooled | None) -> str:
+    """The part of the note on the patterns repaired from the pooled relaxation's solution ('' when none)."""
+    if pool is None or not pool.patterns:
+        return ""
+    return f", {len(pool.patterns)} of them placed from the pooled relaxation's engines (planner.solve.pooled)"
 
 
 def compute_baselines(cs: CandidateSet, p: Plan, deadline: float | None = None, threads: int = 1) -> dict[str, Any]:

@@ -95,6 +95,7 @@ class EngineLadder:
         self.cmax = top
         self._engines: dict[int, SharedEngine] = {}
         self._caps: dict[int, float] = {}
+        self._solo: int | None = None
 
     def memory_at(self, conc: int) -> MemoryEstimate:
         """The engine's budget at ``conc`` sequences: vLLM profiles the sampler on its --max-num-seqs rows
@@ -136,6 +137,33 @@ class EngineLadder:
         if got is None:
             got = self._caps[conc] = self._step_cap(conc)
         return got
+
+    def solo_max(self) -> int:
+        """The most sequences one engine holds while it keeps its SLO running alone on the device: ``cmax`` without
+        an SLO, else the largest c with step(c) <= step_cap(c) (0: not even one sequence keeps it). No engine of a
+        shared device holds more: the device's step is at least the engine's own, and the rules are monotone in c."""
+        if self._solo is None:
+            if self.m.min_tokens_per_s is None and self.m.max_ttft_ms is None:
+                self._solo = self.cmax
+            else:
+                lo, hi = 0, self.cmax  # bisection: the SLO's rule is monotone in c (``_vectors``)
+                while lo < hi:
+                    mid = (lo + hi + 1) // 2
+                    lo, hi = (mid, hi) if self.engine(mid).step_ms <= self.step_cap(mid) + 1e-9 else (lo, mid - 1)
+                self._solo = lo
+        return self._solo
+
+    def slo_share_units(self) -> int:
+        """A lower bound, in 1e-4 of a device's time, of the device time one engine of this model takes under its SLO
+        (0 without one): its step at one sequence over the longest step its SLO allows (step_cap at one sequence, the
+        largest). On a device whose engines' steps sum to T <= every SLO engine's cap, the SLO engines' shares sum to
+        at most 1, so sum over them <= UTIL_STEPS per device (the pooled relaxation's time row)."""
+        if self.m.min_tokens_per_s is None and self.m.max_ttft_ms is None:
+            return 0
+        cap = self.step_cap(1)
+        if cap <= 0 or math.isinf(cap):
+            return 0 if math.isinf(cap) else UTIL_STEPS + 1
+        return math.floor(self.engine(1).step_ms / cap * UTIL_STEPS)
 
     def _step_cap(self, conc: int) -> float:
         m = self.m

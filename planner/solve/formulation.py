@@ -71,7 +71,8 @@ engines count directly in (1) and (2).)
 GPU types whose patterns ``planner.candidates.sharing`` had to restrict get device slots instead
 (``planner.solve.slots.SlotModel``, a subclass adding its variables to the terms below: the whole sharing space). A
 bound for a restricted space too large for slots (``relax_sharing``): patterns are replaced by pooled engines per GPU type g, z_mg sequences in e_mg engines over v_g
-devices, with z_mg <= cmax_mg e_mg, e_mg <= v_g, sum_m e_mg <= E v_g and sum_m fixed_m e_mg + kv_m z_mg <= usable_g v_g
+devices, with z_mg <= csolo_mg e_mg, e_mg <= v_g, sum_m e_mg <= E v_g, sum_m fixed_m e_mg + kv_m z_mg <= usable_g v_g
+and sum_m h_mg e_mg <= 1e4 v_g (h: an SLO engine's least share of the device's time, in 1e-4)
 (every plan of the whole space satisfies these), so the solver's bound of that program bounds the whole space. With
 resilience, (9) is relaxed there to: a model that must survive a failure (K_m > 0) runs >= 2 replicas and serves
 >= K_m + 1 units (losing one replica costs at least one unit), which every resilient plan satisfies.
@@ -92,7 +93,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.candidates.deployments import Candidate, CandidateSet
-from planner.candidates.sharing import Pattern
+from planner.candidates.sharing import UTIL_STEPS, Pattern
 from planner.errors import InfeasibleError, InputError, SolveTimeoutError, not_one_of
 from planner.inputs.pricing import PricedOffer
 from planner.solve.backends import SOLVERS, LinearModel, choose_backend, run_backend
@@ -259,11 +260,14 @@ class FleetModel:
 
     def _add_pooled_sharing(self) -> None:
         """(R) Relaxation only (a bound of the whole sharing space): on GPU type g, engines of model m hold at most
-        c_max z / e sequences each, at most one per device, at most E per device, and their memory pooled over the v_g
-        devices fits: sum_m fixed_m e_mg + kv_m z_mg <= usable_g v_g (KiB, rounded in the relaxation's favour)."""
+        c_solo sequences each (``EngineLadder.solo_max``: what one engine holds keeping its SLO alone) and at least one, at most one per
+        device, at most E per device, their memory pooled over the v_g devices fits: sum_m fixed_m e_mg + kv_m z_mg <=
+        usable_g v_g (KiB, rounded in the relaxation's favour), and their SLO time shares too: sum_m h_m e_mg <= 1e4
+        v_g (``EngineLadder.slo_share_units``, rounded down)."""
         emax = self.cs.scenario.sharing.max_engines_per_device
         for k, lad in self.pool.items():
-            self.lm.add([(1, self.z[k]), (-lad.cmax, self.e[k])], hi=0)
+            self.lm.add([(1, self.z[k]), (-lad.solo_max(), self.e[k])], hi=0)
+            self.lm.add([(1, self.e[k]), (-1, self.z[k])], hi=0)  # an engine holds at least one sequence
             self.lm.add([(1, self.e[k]), (-1, self.v[k[1]])], hi=0)
         for g, v in self.v.items():
             keys = [k for k in self.pool if k[1] == g]
@@ -271,6 +275,9 @@ class FleetModel:
             usable_kib = -(-self.pool[keys[0]].mem.per_device.usable_bytes // 1024)
             self.lm.add([(self.pool[k].mem.fixed_bytes_per_device // 1024, self.e[k]) for k in keys]
                         + [(self.pool[k].mem.seq_kv_bytes // 1024, self.z[k]) for k in keys] + [(-usable_kib, v)], hi=0)
+            shares = [(self.pool[k].slo_share_units(), self.e[k]) for k in keys]
+            if any(c for c, _ in shares):
+                self.lm.add([*shares, (-UTIL_STEPS, v)], hi=0)
 
     def _add_relaxed_resilience(self) -> None:
         """(9, relaxed) A model that must survive a failure with K_m > 0 runs at least two replicas (one replica is

@@ -1,0 +1,132 @@
+"""The pooled relaxation of the whole sharing space: its bound, and sharing patterns repaired from its solution.
+
+On a restricted sharing space (``planner.candidates.sharing``: too many patterns to list) the pooled program
+(``FleetModel(relax_sharing=True)``, relaxation (R) of ``planner.solve.formulation``) pools each GPU type's shared
+devices: model m runs e_mg engines holding z_mg sequences on v_g devices of g, with the devices' memory, engine counts
+and SLO time shares summed instead of placed. Every plan of the whole space is a solution of it, so the solver's bound
+is a bound of the whole space (the plan's gap is measured against it).
+
+Its solution is also a guide: the engines it chose are what the cheapest fleets share, so they are placed on real
+devices (``repair``) and the devices that run two or more engines join the integer program as patterns (each grown to
+a Pareto-maximal vector). The integer program then picks among the restricted, generated and repaired patterns; the
+repair never decides the plan itself.
+
+Repair, per GPU type g of the pooled solution: model m's z_mg sequences are split into e_mg engines as evenly as
+possible, each capped at what it holds alone (``EngineLadder.solo_max``), and the engines are placed first-fit in
+two orders (largest memory first, longest step first) on devices under every rule of ``sharing.pattern_ok`` (memory,
+utilization fractions, every engine's SLO over the device's steps, at most E engines of distinct models).
+
+Measured (benchmarks/RESULTS.md, issue 15): on the 100-model fleet (seed 1) the repaired patterns took the plan from
+$193.35/h (restricted patterns) to $169.87/h, and the SLO rows raised the pooled bound from $154.47 to $155.7/h.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+
+from planner.candidates.deployments import CandidateSet
+from planner.candidates.sharing import UTIL_STEPS, EngineLadder, Pattern, SharedEngine, pattern_of, pattern_ok
+from planner.errors import SolveTimeoutError
+from planner.inputs.pricing import MICRO_USD
+from planner.solve.backends import run_backend
+from planner.solve.formulation import FleetModel
+
+POOLED_SOLVER = "highs"  # the pooled program, 100-model fleets, 20 s: see benchmarks/RESULTS.md (issue 15)
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """The pooled relaxation's outcome: its bound (USD per hour, a bound of the whole sharing space; 0 when the solver
+    proved none), its best solution's cost (None without one), the patterns repaired from that solution, seconds."""
+
+    bound_usd_per_hour: float
+    cost_usd_per_hour: float | None
+    patterns: tuple[Pattern, ...]
+    seconds: float
+    status: str
+
+
+def pooled(cs: CandidateSet, deadline: float) -> Pooled:
+    """Solve the pooled relaxation of ``cs`` until ``deadline`` and repair its solution into patterns."""
+    t0 = time.perf_counter()
+    if deadline - t0 <= 0.05:
+        return Pooled(0.0, None, (), 0.0, "not run")
+    fm = FleetModel(cs, relax_sharing=True)
+    try:
+        values, status, obj_bound, _ = run_backend(fm.lm, POOLED_SOLVER, deadline, 1, False)
+    except SolveTimeoutError:
+        return Pooled(0.0, None, (), time.perf_counter() - t0, "timeout")
+    bound = 0.0 if obj_bound is None else max(0.0, math.floor(obj_bound / fm.W + 1e-9) / MICRO_USD)
+    if status == "infeasible":  # no plan of the whole space either (the pipeline's own solve says so)
+        return Pooled(0.0, None, (), time.perf_counter() - t0, status)
+    if status not in ("optimal", "feasible"):
+        return Pooled(bound, None, (), time.perf_counter() - t0, status)
+    cost = fm.cost_of({k: values[v] for k, v in fm.y.items() if values[v]})
+    if status == "optimal":
+        bound = cost
+    engines: dict[str, list[SharedEngine]] = {}
+    for (name, gid), ev in fm.e.items():
+        count, seqs = values[ev], values[fm.z[(name, gid)]]
+        if count and seqs:
+            engines.setdefault(gid, []).extend(_split(cs.ladders[(name, gid)], count, seqs))
+    pats: dict[str, Pattern] = {}
+    for gid in sorted(engines):
+        for p in repair(cs, gid, engines[gid]):
+            pats.setdefault(p.key, p)
+    have = {p.key for p in cs.patterns}
+    return Pooled(min(bound, cost), cost, tuple(p for k, p in sorted(pats.items()) if k not in have),
+                  time.perf_counter() - t0, status)
+
+
+def _split(lad: EngineLadder, count: int, seqs: int) -> list[SharedEngine]:
+    """``seqs`` sequences in ``count`` engines as evenly as possible, each at most what it holds alone."""
+    solo = lad.solo_max()
+    if solo < 1:
+        return []
+    count = max(count, -(-seqs // solo))
+    return [lad.engine(c) for i in range(count) if (c := min(solo, seqs // count + (1 if i < seqs % count else 0)))]
+
+
+def repair(cs: CandidateSet, gid: str, engines: list[SharedEngine]) -> list[Pattern]:
+    """Devices of ``gid`` running ``engines`` (first fit, two orders), as Pareto-maximal patterns of >= 2 engines."""
+    s = cs.scenario
+    emax = s.sharing.max_engines_per_device
+    util_cap = round(s.gpu_memory_utilization * UTIL_STEPS)
+    slos = {m.name: (m.min_tokens_per_s, m.max_ttft_ms) for m in s.models}
+    usable = next(lad.mem.per_device.usable_bytes for (_, g), lad in sorted(cs.ladders.items()) if g == gid)
+    out: list[Pattern] = []
+    for order in (lambda e: (-e.memory_bytes, e.model, e.concurrency), lambda e: (-e.step_ms, e.model, e.concurrency)):
+        devices: list[list[SharedEngine]] = []
+        for e in sorted(engines, key=order):
+            for d in devices:
+                if len(d) < emax and all(x.model != e.model for x in d) and pattern_ok([*d, e], usable, slos, util_cap):
+                    d.append(e)
+                    break
+            else:
+                devices.append([e])
+        out.extend(_grown(cs, gid, d, usable, slos, util_cap) for d in devices if len(d) >= 2)
+    return out
+
+
+def _grown(cs: CandidateSet, gid: str, device: list[SharedEngine], usable: int,
+           slos: dict[str, tuple[float | None, float | None]], util_cap: int) -> Pattern:
+    """The device's engines, each in turn raised to the most sequences that still fit (bisection: the rules are
+    monotone in c), as a pattern."""
+    lads = [cs.ladders[(e.model, gid)] for e in device]
+    sizes = [e.concurrency for e in device]
+    for i, lad in enumerate(lads):
+        lo, hi = sizes[i], lad.cmax
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            trial = [lad_.engine(mid if j == i else c) for j, (lad_, c) in enumerate(zip(lads, sizes, strict=True))]
+            lo, hi = (mid, hi) if pattern_ok(trial, usable, slos, util_cap) else (lo, mid - 1)
+        sizes[i] = lo
+    return pattern_of(gid, [lad.engine(c) for lad, c in zip(lads, sizes, strict=True)])
+
+
+def with_patterns(cs: CandidateSet, pats: tuple[Pattern, ...]) -> CandidateSet:
+    """``cs`` with ``pats`` added to its patterns (those it does not hold already)."""
+    have = {p.key for p in cs.patterns}
+    return replace(cs, patterns=tuple(cs.patterns) + tuple(p for p in pats if p.key not in have))

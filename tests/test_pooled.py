@@ -1,0 +1,122 @@
+"""Issue 15: the pooled relaxation of the whole sharing space (``planner.solve.pooled``).
+
+Its bound must never exceed the exact optimum of the whole space: checked against the independent brute force
+(tests/oracle.py, any engine count and size) on the seeded sharing instances of tests/test_sharing_slots.py (small
+models, uneven demands, SLOs) and those of tests/test_full_space.py. The patterns repaired from its solution must keep
+every rule of one shared device and, on a restricted pattern space, let the integer program reach plans the
+restricted patterns miss; ``EngineLadder.solo_max`` must be the largest engine that keeps its SLO alone.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+from oracle import micro, optimal
+from test_full_space import random_instance
+from test_sharing_slots import sharing_instance
+
+from planner.candidates import sharing
+from planner.candidates.deployments import build_candidates
+from planner.candidates.sharing import UTIL_STEPS, pattern_ok
+from planner.inputs.scenario import scenario_from_dict
+from planner.solve.formulation import solve_fleet
+from planner.solve.pooled import pooled, with_patterns
+
+SEEDS = range(40)  # 0-19: tests/test_sharing_slots.py's instances; 20-39: tests/test_full_space.py's with sharing on
+
+
+def _sharing_instance(seed: int, tmp_path) -> dict | None:
+    d = sharing_instance(seed, tmp_path / "catalog") if seed < 20 else random_instance(seed - 20, tmp_path / "catalog")
+    if not d["sharing"]["enabled"]:
+        return None
+    if d.get("max_usd_per_hour") == "optimum":
+        d.pop("max_usd_per_hour")
+    return d
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_pooled_bound_never_exceeds_the_whole_space_optimum(seed, tmp_path):
+    d = _sharing_instance(seed, tmp_path)
+    if d is None:
+        pytest.skip("sharing disabled in this instance")
+    s = scenario_from_dict(d)
+    cs = build_candidates(s)
+    pool = pooled(cs, time.perf_counter() + 20)
+    truth = optimal(s)
+    if truth.cost_micro is None:
+        assert pool.cost_usd_per_hour is None or pool.status != "infeasible"
+        return
+    assert pool.status in ("optimal", "feasible", "infeasible")
+    # rounded down to the micro-dollar: a bound of the whole space never lies above its optimum
+    assert micro(pool.bound_usd_per_hour) <= truth.cost_micro, (pool, truth.cost_usd)
+    if pool.status == "optimal":
+        assert pool.bound_usd_per_hour == pool.cost_usd_per_hour
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_repaired_patterns_keep_every_rule_of_a_shared_device(seed, tmp_path):
+    d = _sharing_instance(seed, tmp_path)
+    if d is None:
+        pytest.skip("sharing disabled in this instance")
+    s = scenario_from_dict(d)
+    cs = build_candidates(s)
+    pool = pooled(cs, time.perf_counter() + 20)
+    slos = {m.name: (m.min_tokens_per_s, m.max_ttft_ms) for m in s.models}
+    util_cap = round(s.gpu_memory_utilization * UTIL_STEPS)
+    have = {p.key for p in cs.patterns}
+    for p in pool.patterns:
+        assert p.key not in have
+        assert 2 <= len(p.models) <= s.sharing.max_engines_per_device
+        assert len(set(p.models)) == len(p.models)
+        usable = cs.ladders[(p.models[0], p.gpu)].mem.per_device.usable_bytes
+        assert pattern_ok(list(p.engines), usable, slos, util_cap), p.key
+        for name, c in zip(p.models, p.concurrency, strict=True):
+            assert 1 <= c <= cs.ladders[(name, p.gpu)].cmax
+
+
+def test_solo_max_is_the_largest_engine_that_keeps_its_slo_alone(tmp_path):
+    checked = 0
+    for seed in range(12):
+        rng = random.Random(seed)
+        d = random_instance(seed, tmp_path / f"catalog{seed}")
+        d["sharing"] = {"enabled": True}
+        d.pop("max_usd_per_hour", None)
+        for m in d["models"]:
+            m.pop("tp", None)
+            m.pop("pp", None)
+            m["slo"] = {"min_tokens_per_s": rng.choice([5, 20, 40, 80])}
+        cs = build_candidates(scenario_from_dict(d))
+        for lad in cs.ladders.values():
+            solo = lad.solo_max()
+            assert 0 <= solo <= lad.cmax
+            if solo:
+                assert lad.engine(solo).step_ms <= lad.step_cap(solo) + 1e-9
+            if solo < lad.cmax:
+                assert lad.engine(solo + 1).step_ms > lad.step_cap(solo + 1) + 1e-9
+            checked += 1
+    assert checked >= 20, f"only {checked} engine ladders checked"
+
+
+def test_repaired_patterns_reach_plans_the_restricted_patterns_miss(tmp_path, monkeypatch):
+    """With the enumeration forced to restrict (one engine size per model), the restricted patterns miss the optimum
+    on some seeded instances; the patterns repaired from the pooled solution must lower the plan on at least one of
+    them, never raise it, and never go under the oracle's optimum."""
+    monkeypatch.setattr(sharing, "EXACT_VISITS", 0)
+    monkeypatch.setattr(sharing, "LEVEL_VISITS", 0)
+    lowered = 0
+    for seed in range(20):
+        d = _sharing_instance(seed, tmp_path / f"s{seed}")
+        assert d is not None
+        s = scenario_from_dict(d)
+        truth = optimal(s)
+        if truth.cost_micro is None:
+            continue
+        cs = build_candidates(s)
+        before = micro(solve_fleet(cs, time_limit_s=10).cost_usd_per_hour)
+        pool = pooled(cs, time.perf_counter() + 10)
+        after = micro(solve_fleet(with_patterns(cs, pool.patterns), time_limit_s=10).cost_usd_per_hour)
+        assert truth.cost_micro <= after <= before
+        lowered += after < before
+    assert lowered >= 1, "the repaired patterns lowered no plan: the repair is untested"
