@@ -24,11 +24,12 @@ from planner.solve.baselines import greedy, rule_breaks, single_type
 from planner.solve.colgen import Columns, generate, with_columns
 from planner.solve.explain import explain_fleet, explain_model
 from planner.solve.formulation import Solution, resilience_notes, solve_fleet
-from planner.solve.pooled import Pooled, pooled, with_patterns
+from planner.solve.pooled import Pooled, pooled, start_plan, with_patterns
 from planner.solve.slots import MAX_SLOT_ENGINES, fleet_cap, slot_counts, slot_engines, solve_slots
 
 MIN_STEP_S = 0.05  # an optional step (bound, explanation, baseline) needs at least this much time left to start
 POOLED_SHARE = 0.3  # of the time left: the pooled relaxation of a restricted space (its bound, its repaired patterns)
+START_SHARE = 0.1  # of the time left then: instances for the repaired fleet (a start for the integer program)
 
 
 class Clock:
@@ -109,12 +110,14 @@ def _solve(cs: CandidateSet, clock: Clock, threads: int, solver: str, baselines:
             return _solve_whole_space(cs, clock, threads, solver, baselines, valid)
     # the greedy plan has no shared devices; as a hint beside sharing patterns it slowed CP-SAT 5x (default scenario:
     # 10.2 s against 1.9 s), so it is given only to programs without patterns
-    hint = (g[0], g[1]) if g and not cs.patterns else None
+    hint: tuple[dict[str, int], ...] | None = (g[0], g[1]) if g and not cs.patterns else None
     reserve = min(1.0, 0.15 * clock.left()) if baselines else 0.0  # time kept back for the baselines
     pool = None
     if cs.sharing_restricted:  # the pooled relaxation first: the bound of the whole space, and patterns from it
         pool = pooled(cs, time.perf_counter() + POOLED_SHARE * max(0.0, clock.left() - reserve))
         cs = with_patterns(cs, pool.patterns)
+        # the repaired fleet, completed with instances, starts the search (measured: benchmarks/RESULTS.md, issue 15)
+        hint = start_plan(cs, pool, time.perf_counter() + START_SHARE * max(0.0, clock.left() - reserve)) or hint
     sol = solve_fleet(cs, time_limit_s=max(0.01, clock.left() - reserve), threads=threads, hint=hint, solver=solver)
     status, bound, notes = _status(cs, sol, clock, threads, pool=pool)
     return sol, cs, status, bound, notes

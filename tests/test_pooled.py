@@ -120,3 +120,36 @@ def test_repaired_patterns_reach_plans_the_restricted_patterns_miss(tmp_path, mo
         assert truth.cost_micro <= after <= before
         lowered += after < before
     assert lowered >= 1, "the repaired patterns lowered no plan: the repair is untested"
+
+
+def test_the_repaired_start_is_a_plan_the_checker_accepts(tmp_path, monkeypatch):
+    """The start the integer program gets on a restricted space (``start_plan``: the repaired devices, the pooled
+    dedicated replicas, the cheapest instances for them) passes the independent checker and never costs less than
+    the oracle's optimum, on every seeded sharing instance where it exists (and it must exist on some)."""
+    from planner.inputs.pricing import MICRO_USD
+    from planner.plans.check import check_plan
+    from planner.plans.placement import build_plan
+    from planner.solve.formulation import FleetModel
+    from planner.solve.pooled import start_plan
+
+    monkeypatch.setattr(sharing, "EXACT_VISITS", 0)
+    monkeypatch.setattr(sharing, "LEVEL_VISITS", 0)
+    started = 0
+    for seed in range(20):
+        d = _sharing_instance(seed, tmp_path / f"s{seed}")
+        assert d is not None
+        s = scenario_from_dict(d)
+        cs = build_candidates(s)
+        pool = pooled(cs, time.perf_counter() + 10)
+        grown = with_patterns(cs, pool.patterns)
+        start = start_plan(grown, pool, time.perf_counter() + 10)
+        if start is None:
+            continue
+        replicas, instances, patterns = start
+        cost = FleetModel(grown).cost_of(instances)
+        p = build_plan(grown, replicas, instances, patterns, status="feasible", cost=cost, bound=0.0, solve_seconds=0.0)
+        assert check_plan(p, s) == [], (seed, check_plan(p, s))
+        truth = optimal(s)
+        assert truth.cost_micro is not None and round(cost * MICRO_USD) >= truth.cost_micro
+        started += 1
+    assert started >= 5, f"only {started} of 20 instances had a repaired start"

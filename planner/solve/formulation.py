@@ -496,11 +496,14 @@ class FleetModel:
         self.lm.objective = {self.y[o.id]: self.W * self._price(o) + o.gpus_per_instance for o in self.offers}
 
     # ---- hints and answers ------------------------------------------------------------------------------------------
-    def add_hint(self, replicas: dict[str, int], instances: dict[str, int]) -> None:
+    def add_hint(self, replicas: dict[str, int], instances: dict[str, int], patterns: dict[str, int] | None = None) -> None:
         for k, v in self.x.items():
             self.lm.hint[v] = replicas.get(k, 0)
         for k, v in self.y.items():
             self.lm.hint[v] = instances.get(k, 0)
+        if patterns is not None:
+            for k, v in self.u.items():
+                self.lm.hint[v] = patterns.get(k, 0)
 
     def cost_of(self, instances: dict[str, int]) -> float:
         """The fleet's price in USD per hour, summed exactly in micro-dollars."""
@@ -557,7 +560,7 @@ def resilience_notes(s: Any) -> tuple[str, ...]:
     return (text,)
 
 
-def solve_fleet(cs: CandidateSet, *, time_limit_s: float, threads: int = 1, hint: tuple[dict, dict] | None = None,
+def solve_fleet(cs: CandidateSet, *, time_limit_s: float, threads: int = 1, hint: tuple[dict, ...] | None = None,
                 gpu_types: set[str] | None = None, limits: dict[str, int] | None = None,
                 budget_usd_per_hour: float | str | None = "scenario", solver: str = "auto",
                 relax_sharing: bool = False) -> Solution:

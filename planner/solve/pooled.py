@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-from planner.candidates.deployments import CandidateSet
+from planner.candidates.deployments import CandidateSet, candidate_key
 from planner.candidates.sharing import UTIL_STEPS, EngineLadder, Pattern, SharedEngine, pattern_of, pattern_ok
 from planner.errors import SolveTimeoutError
 from planner.inputs.pricing import MICRO_USD
@@ -39,13 +39,18 @@ POOLED_SOLVER = "highs"  # the pooled program, 100-model fleets, 20 s: see bench
 @dataclass(frozen=True)
 class Pooled:
     """The pooled relaxation's outcome: its bound (USD per hour, a bound of the whole sharing space; 0 when the solver
-    proved none), its best solution's cost (None without one), the patterns repaired from that solution, seconds."""
+    proved none), its best solution's cost (None without one), the patterns repaired from that solution, seconds; and
+    the repaired fleet as a start for the integer program: its dedicated replicas (candidate key -> count: the pooled
+    solution's, plus a TP1 replica for each engine left alone on a device) and shared devices (pattern key -> count).
+    """
 
     bound_usd_per_hour: float
     cost_usd_per_hour: float | None
     patterns: tuple[Pattern, ...]
     seconds: float
     status: str
+    start_replicas: dict[str, int] = field(default_factory=dict)
+    start_patterns: dict[str, int] = field(default_factory=dict)
 
 
 def pooled(cs: CandidateSet, deadline: float) -> Pooled:
@@ -72,12 +77,24 @@ def pooled(cs: CandidateSet, deadline: float) -> Pooled:
         if count and seqs:
             engines.setdefault(gid, []).extend(_split(cs.ladders[(name, gid)], count, seqs))
     pats: dict[str, Pattern] = {}
+    replicas = {k: values[v] for k, v in fm.x.items() if values[v]}
+    devices: dict[str, int] = {}
+    keys = {c.key for c in cs.candidates}
     for gid in sorted(engines):
-        for p in repair(cs, gid, engines[gid]):
-            pats.setdefault(p.key, p)
+        placed = repair(cs, gid, engines[gid])
+        for i, d in enumerate(placed):
+            for p in d.patterns:
+                pats.setdefault(p.key, p)
+                if i == 0:  # the first order's devices are the start
+                    devices[p.key] = devices.get(p.key, 0) + 1
+            if i == 0:
+                for e in d.alone:
+                    key = candidate_key(e.model, gid, 1, 1, None)
+                    if key in keys:
+                        replicas[key] = replicas.get(key, 0) + 1
     have = {p.key for p in cs.patterns}
     return Pooled(min(bound, cost), cost, tuple(p for k, p in sorted(pats.items()) if k not in have),
-                  time.perf_counter() - t0, status)
+                  time.perf_counter() - t0, status, replicas, devices)
 
 
 def _split(lad: EngineLadder, count: int, seqs: int) -> list[SharedEngine]:
@@ -89,14 +106,24 @@ def _split(lad: EngineLadder, count: int, seqs: int) -> list[SharedEngine]:
     return [lad.engine(c) for i in range(count) if (c := min(solo, seqs // count + (1 if i < seqs % count else 0)))]
 
 
-def repair(cs: CandidateSet, gid: str, engines: list[SharedEngine]) -> list[Pattern]:
-    """Devices of ``gid`` running ``engines`` (first fit, two orders), as Pareto-maximal patterns of >= 2 engines."""
+@dataclass(frozen=True)
+class Placed:
+    """One order's placement of a GPU type's pooled engines: the devices of >= 2 engines as patterns, and the engines
+    left alone on a device (dedicated replicas in the start, never patterns)."""
+
+    patterns: tuple[Pattern, ...]
+    alone: tuple[SharedEngine, ...]
+
+
+def repair(cs: CandidateSet, gid: str, engines: list[SharedEngine]) -> list[Placed]:
+    """Devices of ``gid`` running ``engines``, first fit in two orders; devices of >= 2 engines as Pareto-maximal
+    patterns."""
     s = cs.scenario
     emax = s.sharing.max_engines_per_device
     util_cap = round(s.gpu_memory_utilization * UTIL_STEPS)
     slos = {m.name: (m.min_tokens_per_s, m.max_ttft_ms) for m in s.models}
     usable = next(lad.mem.per_device.usable_bytes for (_, g), lad in sorted(cs.ladders.items()) if g == gid)
-    out: list[Pattern] = []
+    out: list[Placed] = []
     for order in (lambda e: (-e.memory_bytes, e.model, e.concurrency), lambda e: (-e.step_ms, e.model, e.concurrency)):
         devices: list[list[SharedEngine]] = []
         for e in sorted(engines, key=order):
@@ -106,7 +133,8 @@ def repair(cs: CandidateSet, gid: str, engines: list[SharedEngine]) -> list[Patt
                     break
             else:
                 devices.append([e])
-        out.extend(_grown(cs, gid, d, usable, slos, util_cap) for d in devices if len(d) >= 2)
+        out.append(Placed(tuple(_grown(cs, gid, d, usable, slos, util_cap) for d in devices if len(d) >= 2),
+                          tuple(d[0] for d in devices if len(d) == 1)))
     return out
 
 
@@ -130,3 +158,30 @@ def with_patterns(cs: CandidateSet, pats: tuple[Pattern, ...]) -> CandidateSet:
     """``cs`` with ``pats`` added to its patterns (those it does not hold already)."""
     have = {p.key for p in cs.patterns}
     return replace(cs, patterns=tuple(cs.patterns) + tuple(p for p in pats if p.key not in have))
+
+
+def start_plan(cs: CandidateSet, pool: Pooled, deadline: float) -> tuple[dict[str, int], dict[str, int],
+                                                                        dict[str, int]] | None:
+    """The repaired fleet as a complete start (replicas, instances, patterns): the cheapest instances for its replicas
+    and shared devices (the fleet program with x and u fixed, CBC), or None when none keep the limits and budget, it
+    leaves a model short, or time runs out."""
+    if not pool.start_patterns and not pool.start_replicas:
+        return None
+    fm = FleetModel(cs)
+    for k, v in fm.x.items():
+        n = pool.start_replicas.get(k, 0)
+        if n > fm.lm.vars[v].ub:
+            return None
+        fm.lm.add([(1, v)], lo=n, hi=n)
+    for k, v in fm.u.items():
+        n = pool.start_patterns.get(k, 0)
+        if n > fm.lm.vars[v].ub:
+            return None
+        fm.lm.add([(1, v)], lo=n, hi=n)
+    if deadline - time.perf_counter() <= 0.05:
+        return None
+    values, status, _, _ = run_backend(fm.lm, "cbc", deadline, 1, False)
+    if status not in ("optimal", "feasible"):
+        return None
+    sol = fm.solution(values, status, None, 0.0, {})
+    return sol.replicas, sol.instances, sol.patterns
