@@ -153,3 +153,26 @@ def test_the_repaired_start_is_a_plan_the_checker_accepts(tmp_path, monkeypatch)
         assert truth.cost_micro is not None and round(cost * MICRO_USD) >= truth.cost_micro
         started += 1
     assert started >= 5, f"only {started} of 20 instances had a repaired start"
+
+
+def test_a_restricted_sharing_plan_never_costs_more_than_the_fleet_without_sharing(tmp_path, monkeypatch):
+    """Sharing is optional, so a plan of a restricted sharing space (whatever the search reaches) must not be dearer
+    than the fleet without shared devices: that fleet is one of the starts (``pipeline._dedicated_start``)."""
+    import planner
+    from planner.errors import InfeasibleError
+
+    monkeypatch.setattr(sharing, "EXACT_VISITS", 0)
+    monkeypatch.setattr(sharing, "LEVEL_VISITS", 0)
+    compared = 0
+    for seed in range(12):
+        d = _sharing_instance(seed, tmp_path / f"s{seed}")
+        assert d is not None
+        try:
+            shared = planner.plan(scenario_from_dict(d), baselines=False, time_limit_s=10)
+            alone = planner.plan(scenario_from_dict({**d, "sharing": {"enabled": False}}), baselines=False,
+                                 time_limit_s=10)
+        except InfeasibleError:
+            continue
+        assert micro(shared.cost_usd_per_hour) <= micro(alone.cost_usd_per_hour), seed
+        compared += 1
+    assert compared >= 6, f"only {compared} of 12 instances had both plans"
