@@ -29,6 +29,7 @@ from planner.solve.slots import MAX_SLOT_ENGINES, fleet_cap, slot_counts, slot_e
 
 MIN_STEP_S = 0.05  # an optional step (bound, explanation, baseline) needs at least this much time left to start
 POOLED_SHARE = 0.3  # of the time left: the pooled relaxation of a restricted space (its bound, its repaired patterns)
+REPAIR_SHARE = 0.05  # of the time left then: placing the pooled engines in more first-fit orders
 START_SHARE = 0.1  # of the time left then: instances for the repaired fleet (a start for the integer program)
 DEDICATED_SHARE = 0.35  # of the time left: the fleet without shared devices (a start), before the pooled step
 
@@ -119,7 +120,8 @@ def _solve(cs: CandidateSet, clock: Clock, threads: int, solver: str, baselines:
         # 1,000 models the program with patterns did not reach it in 60 s by itself) and the fleet repaired from the
         # pooled relaxation, which also gives the bound of the whole space and patterns (benchmarks/RESULTS.md, issue 15)
         starts = [_dedicated_start(cs, DEDICATED_SHARE * max(0.0, clock.left() - reserve), threads)]
-        pool = pooled(cs, time.perf_counter() + POOLED_SHARE * max(0.0, clock.left() - reserve))
+        pool = pooled(cs, time.perf_counter() + POOLED_SHARE * max(0.0, clock.left() - reserve),
+                      REPAIR_SHARE * max(0.0, clock.left() - reserve))
         cs = with_patterns(cs, pool.patterns)
         starts.append(start_plan(cs, pool, time.perf_counter() + START_SHARE * max(0.0, clock.left() - reserve)))
         prices = {o.id: o.micro_usd_per_hour for o in cs.offers}

@@ -188,6 +188,9 @@ class FleetModel:
                      and (self.keep is None or k[1] in self.keep)}
         self.z = {k: lm.var(f"z[{k[0]},{k[1]}]", cs.demand[k[0]]) for k in self.pool}
         self.e = {k: lm.var(f"e[{k[0]},{k[1]}]", max(self.req[k[0]].min_replicas, cs.demand[k[0]])) for k in self.pool}
+        self.pool_of: dict[str, list[tuple[str, str]]] = {}  # model -> its pooled (model, GPU type) keys
+        for k in self.pool:
+            self.pool_of.setdefault(k[0], []).append(k)
         pool_gpus = sorted({g for _, g in self.pool})
         self.v = {g: lm.var(f"v[{g}]", sum(lm.vars[self.e[k]].ub for k in self.pool if k[1] == g)) for g in pool_gpus}
         # y_o: instances of offer o; enough for every GPU the replicas could need
@@ -218,13 +221,13 @@ class FleetModel:
         """Demand units model m's replicas hold: sum_k c_k x_k + sum_{p: m in S_p} c_pm u_p."""
         return ([(c.capacity_units, self.x[c.key]) for c in self.by_model[model]]
                 + [(p.sequences_of(model), self.u[p.key]) for p in self.patterns_of.get(model, [])]
-                + [(1, z) for k, z in self.z.items() if k[0] == model])
+                + [(1, self.z[k]) for k in self.pool_of.get(model, ())])
 
     def replicas_of(self, model: str) -> Terms:
         """Replicas model m runs: sum_k x_k + sum_{p: m in S_p} u_p (one engine per pattern device)."""
         return ([(1, self.x[c.key]) for c in self.by_model[model]]
                 + [(1, self.u[p.key]) for p in self.patterns_of.get(model, [])]
-                + [(1, e) for k, e in self.e.items() if k[0] == model])
+                + [(1, self.e[k]) for k in self.pool_of.get(model, ())])
 
     def gpus_in_groups(self, gpu: str, tp: int) -> Terms:
         """GPUs of type g in groups of size >= t that may sit in any instance of g (one-instance replicas; shared

@@ -23,6 +23,7 @@ $193.35/h (restricted patterns) to $169.87/h, and the SLO rows raised the pooled
 from __future__ import annotations
 
 import math
+import random
 import time
 from dataclasses import dataclass, field, replace
 
@@ -33,6 +34,7 @@ from planner.inputs.pricing import MICRO_USD
 from planner.solve.backends import run_backend
 from planner.solve.formulation import FleetModel
 
+SHUFFLED_ORDERS = 60  # first-fit orders beyond the two sorted ones, time permitting (benchmarks/RESULTS.md, issue 15)
 POOLED_SOLVER = "highs"  # the pooled program, 100-model fleets, 20 s: see benchmarks/RESULTS.md (issue 15)
 
 
@@ -53,8 +55,9 @@ class Pooled:
     start_patterns: dict[str, int] = field(default_factory=dict)
 
 
-def pooled(cs: CandidateSet, deadline: float) -> Pooled:
-    """Solve the pooled relaxation of ``cs`` until ``deadline`` and repair its solution into patterns."""
+def pooled(cs: CandidateSet, deadline: float, repair_s: float = 1.0) -> Pooled:
+    """Solve the pooled relaxation of ``cs`` until ``deadline`` and repair its solution into patterns (the shuffled
+    orders for at most ``repair_s`` seconds after the solve)."""
     t0 = time.perf_counter()
     if deadline - t0 <= 0.05:
         return Pooled(0.0, None, (), 0.0, "not run")
@@ -80,8 +83,9 @@ def pooled(cs: CandidateSet, deadline: float) -> Pooled:
     replicas = {k: values[v] for k, v in fm.x.items() if values[v]}
     devices: dict[str, int] = {}
     keys = {c.key for c in cs.candidates}
+    stop = time.perf_counter() + repair_s
     for gid in sorted(engines):
-        placed = repair(cs, gid, engines[gid])
+        placed = repair(cs, gid, engines[gid], stop)
         for i, d in enumerate(placed):
             for p in d.patterns:
                 pats.setdefault(p.key, p)
@@ -115,24 +119,42 @@ class Placed:
     alone: tuple[SharedEngine, ...]
 
 
-def repair(cs: CandidateSet, gid: str, engines: list[SharedEngine]) -> list[Placed]:
-    """Devices of ``gid`` running ``engines``, first fit in two orders; devices of >= 2 engines as Pareto-maximal
-    patterns."""
+def repair(cs: CandidateSet, gid: str, engines: list[SharedEngine], deadline: float) -> list[Placed]:
+    """Devices of ``gid`` running ``engines``, first fit in the two sorted orders and then in seeded shuffles until
+    ``deadline`` (at most SHUFFLED_ORDERS; an order still placing at the deadline is dropped); devices of >= 2 engines
+    as Pareto-maximal patterns."""
     s = cs.scenario
     emax = s.sharing.max_engines_per_device
     util_cap = round(s.gpu_memory_utilization * UTIL_STEPS)
     slos = {m.name: (m.min_tokens_per_s, m.max_ttft_ms) for m in s.models}
     usable = next(lad.mem.per_device.usable_bytes for (_, g), lad in sorted(cs.ladders.items()) if g == gid)
+    base = sorted(engines, key=lambda e: (e.model, e.concurrency))
     out: list[Placed] = []
-    for order in (lambda e: (-e.memory_bytes, e.model, e.concurrency), lambda e: (-e.step_ms, e.model, e.concurrency)):
+    for i in range(2 + SHUFFLED_ORDERS):
+        if i == 0:
+            order = sorted(base, key=lambda e: -e.memory_bytes)
+        elif i == 1:
+            order = sorted(base, key=lambda e: -e.step_ms)
+        else:  # seeded shuffles: more devices to choose from, the same ones every run
+            if time.perf_counter() > deadline:
+                break
+            order = list(base)
+            random.Random(i).shuffle(order)
         devices: list[list[SharedEngine]] = []
-        for e in sorted(engines, key=order):
-            for d in devices:
-                if len(d) < emax and all(x.model != e.model for x in d) and pattern_ok([*d, e], usable, slos, util_cap):
+        open_: list[list[SharedEngine]] = []  # devices with room for another engine
+        for n, e in enumerate(order):
+            if n % 256 == 255 and time.perf_counter() > deadline:
+                return out  # out of time: this order's placement is left out (a partial one would not serve every model)
+            for d in open_:
+                if all(x.model != e.model for x in d) and pattern_ok([*d, e], usable, slos, util_cap):
                     d.append(e)
+                    if len(d) >= emax:
+                        open_.remove(d)
                     break
             else:
                 devices.append([e])
+                if emax > 1:
+                    open_.append(devices[-1])
         out.append(Placed(tuple(_grown(cs, gid, d, usable, slos, util_cap) for d in devices if len(d) >= 2),
                           tuple(d[0] for d in devices if len(d) == 1)))
     return out
