@@ -13,7 +13,7 @@ from typing import Any
 
 from planner.candidates.deployments import CandidateSet, build_candidates
 from planner.errors import InfeasibleError, PlannerError, SolveTimeoutError
-from planner.inputs.pricing import micro_usd
+from planner.inputs.pricing import MICRO_USD, micro_usd
 from planner.inputs.scenario import Scenario
 from planner.plans.check import PlanCheckError, require_valid
 from planner.plans.fabric import fabric_notes
@@ -100,8 +100,9 @@ Solved = tuple[Solution, CandidateSet, str, float, list[str]]  # solution, the c
 
 def _solve(cs: CandidateSet, clock: Clock, threads: int, solver: str, baselines: bool) -> Solved:
     """The cheapest fleet within the clock. A restricted sharing space goes to the exact device-slot model (when its
-    size at the greedy plan's cost allows: ``planner.solve.slots``), else to the restricted patterns with a
-    relaxation's bound (``_status``). Raises InfeasibleError or SolveTimeoutError."""
+    size at the greedy plan's cost allows: ``planner.solve.slots``), else to the restricted patterns plus those the
+    pooled relaxation's engines make (``planner.solve.pooled``), started from the cheaper of the fleet without shared
+    devices and the repaired one, with the pooled bound (``_status``). Raises InfeasibleError or SolveTimeoutError."""
     g = greedy(cs)
     if cs.sharing_restricted:  # the slot model states every rule, resilience included (``planner.solve.slots``)
         estimate = micro_usd(g[2]) if g is not None else None
@@ -127,7 +128,15 @@ def _solve(cs: CandidateSet, clock: Clock, threads: int, solver: str, baselines:
         prices = {o.id: o.micro_usd_per_hour for o in cs.offers}
         hint = min((st for st in starts if st is not None), default=hint,
                    key=lambda st: sum(prices[k] * n for k, n in st[1].items()))
-    sol = solve_fleet(cs, time_limit_s=max(0.01, clock.left() - reserve), threads=threads, hint=hint, solver=solver)
+    try:
+        sol = solve_fleet(cs, time_limit_s=max(0.01, clock.left() - reserve), threads=threads, hint=hint, solver=solver)
+    except SolveTimeoutError:
+        if pool is None or hint is None:
+            raise
+        # the solver found nothing better than its start in time: the start is a plan (the checker still decides)
+        cost = sum(o.micro_usd_per_hour * hint[1].get(o.id, 0) for o in cs.offers) / MICRO_USD
+        sol = Solution("feasible", hint[0], hint[1], hint[2] if len(hint) > 2 else {}, cost, 0.0,
+                       time.perf_counter() - clock.started, {"solver": "start"})
     status, bound, notes = _status(cs, sol, clock, threads, pool=pool)
     return sol, cs, status, bound, notes
 

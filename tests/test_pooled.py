@@ -155,14 +155,19 @@ def test_the_repaired_start_is_a_plan_the_checker_accepts(tmp_path, monkeypatch)
     assert started >= 5, f"only {started} of 20 instances had a repaired start"
 
 
-def test_a_restricted_sharing_plan_never_costs_more_than_the_fleet_without_sharing(tmp_path, monkeypatch):
+@pytest.mark.parametrize("slots", [True, False], ids=["slot-model", "patterns-and-pooled"])
+def test_a_restricted_sharing_plan_never_costs_more_than_the_fleet_without_sharing(slots, tmp_path, monkeypatch):
     """Sharing is optional, so a plan of a restricted sharing space (whatever the search reaches) must not be dearer
-    than the fleet without shared devices: that fleet is one of the starts (``pipeline._dedicated_start``)."""
+    than the fleet without shared devices: that fleet is one of the starts (``pipeline._dedicated_start``). Both
+    paths: the device-slot model, and (slots disallowed) the restricted patterns with the pooled step."""
     import planner
+    import planner.pipeline
     from planner.errors import InfeasibleError
 
     monkeypatch.setattr(sharing, "EXACT_VISITS", 0)
     monkeypatch.setattr(sharing, "LEVEL_VISITS", 0)
+    if not slots:
+        monkeypatch.setattr(planner.pipeline, "MAX_SLOT_ENGINES", -1)
     compared = 0
     for seed in range(12):
         d = _sharing_instance(seed, tmp_path / f"s{seed}")
@@ -176,3 +181,38 @@ def test_a_restricted_sharing_plan_never_costs_more_than_the_fleet_without_shari
         assert micro(shared.cost_usd_per_hour) <= micro(alone.cost_usd_per_hour), seed
         compared += 1
     assert compared >= 6, f"only {compared} of 12 instances had both plans"
+
+
+
+def test_a_solver_out_of_time_still_returns_its_start_as_a_checked_plan(tmp_path, monkeypatch):
+    """When the integer program over the patterns finds nothing in time, the plan is its start (the cheaper of the
+    fleet without sharing and the repaired one), says feasible, and passes the checker."""
+    import planner
+    import planner.pipeline
+    from planner.errors import SolveTimeoutError
+    from planner.plans.check import check_plan
+
+    monkeypatch.setattr(sharing, "EXACT_VISITS", 0)
+    monkeypatch.setattr(sharing, "LEVEL_VISITS", 0)
+    monkeypatch.setattr(planner.pipeline, "MAX_SLOT_ENGINES", -1)
+    real = planner.pipeline.solve_fleet
+
+    def stalls_with_a_start(cs, **kw):
+        if len(kw.get("hint") or ()) == 3:  # the main solve, given a start
+            raise SolveTimeoutError("the solver found no plan within the time limit", None)
+        return real(cs, **kw)
+
+    monkeypatch.setattr(planner.pipeline, "solve_fleet", stalls_with_a_start)
+    planned = 0
+    for seed in range(8):
+        d = _sharing_instance(seed, tmp_path / f"s{seed}")
+        assert d is not None
+        s = scenario_from_dict(d)
+        if not build_candidates(s).sharing_restricted or optimal(s).cost_micro is None:
+            continue
+        p = planner.plan(s, baselines=False, time_limit_s=10)
+        assert p.status == "feasible", (seed, p.solver, p.notes)
+        assert check_plan(p, s) == []
+        assert p.solver.get("solver") == "start"
+        planned += 1
+    assert planned >= 4
