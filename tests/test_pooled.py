@@ -19,7 +19,7 @@ from test_sharing_slots import sharing_instance
 
 from planner.candidates import sharing
 from planner.candidates.deployments import build_candidates
-from planner.candidates.sharing import UTIL_STEPS, pattern_ok
+from planner.candidates.sharing import SHARE_UNITS, UTIL_STEPS, pattern_ok
 from planner.inputs.scenario import scenario_from_dict
 from planner.solve.formulation import solve_fleet
 from planner.solve.pooled import pooled, with_patterns
@@ -76,7 +76,8 @@ def test_repaired_patterns_keep_every_rule_of_a_shared_device(seed, tmp_path):
             assert 1 <= c <= cs.ladders[(name, p.gpu)].cmax
 
 
-def test_solo_max_is_the_largest_engine_that_keeps_its_slo_alone(tmp_path):
+def test_solo_max_and_the_slo_share_line(tmp_path):
+    """``solo_max`` is the largest engine that keeps its SLO alone; ``slo_share_line`` lies under its share."""
     checked = 0
     for seed in range(12):
         rng = random.Random(seed)
@@ -86,7 +87,9 @@ def test_solo_max_is_the_largest_engine_that_keeps_its_slo_alone(tmp_path):
         for m in d["models"]:
             m.pop("tp", None)
             m.pop("pp", None)
-            m["slo"] = {"min_tokens_per_s": rng.choice([5, 20, 40, 80])}
+            m["slo"] = rng.choice([{"min_tokens_per_s": rng.choice([5, 20, 40, 80])},
+                                   {"max_ttft_ms": rng.choice([200, 800, 3000])},
+                                   {"min_tokens_per_s": 20, "max_ttft_ms": 1500}])
         cs = build_candidates(scenario_from_dict(d))
         for lad in cs.ladders.values():
             solo = lad.solo_max()
@@ -95,6 +98,9 @@ def test_solo_max_is_the_largest_engine_that_keeps_its_slo_alone(tmp_path):
                 assert lad.engine(solo).step_ms <= lad.step_cap(solo) + 1e-9
             if solo < lad.cmax:
                 assert lad.engine(solo + 1).step_ms > lad.step_cap(solo + 1) + 1e-9
+            a, b = lad.slo_share_line()  # the pooled time row's line lies under every engine's share
+            for c in range(1, solo + 1):
+                assert (a + b * (c - 1)) / SHARE_UNITS <= lad.engine(c).step_ms / lad.step_cap(c) + 1e-12, (c, a, b)
             checked += 1
     assert checked >= 20, f"only {checked} engine ladders checked"
 

@@ -31,6 +31,7 @@ from planner.inputs.scenario import ModelReq, Scenario
 from planner.units import GIB
 
 UTIL_STEPS = 10_000  # an engine's --gpu-memory-utilization is a multiple of 1e-4
+SHARE_UNITS = 1_000_000  # a device's time in the pooled relaxation's SLO row (EngineLadder.slo_share_line)
 EXACT_VISITS = 6_000  # partial vectors the exact enumeration may visit per GPU type before restricting that type
 LEVEL_VISITS = 6_000  # the same for the restricted enumeration over a few engine sizes per model
 LEVEL_SPLITS = (1, 2, 3, 4, 6, 8)  # restricted engine sizes: ceil(demand / k)
@@ -153,17 +154,23 @@ class EngineLadder:
                 self._solo = lo
         return self._solo
 
-    def slo_share_units(self) -> int:
-        """A lower bound, in 1e-4 of a device's time, of the device time one engine of this model takes under its SLO
-        (0 without one): its step at one sequence over the longest step its SLO allows (step_cap at one sequence, the
-        largest). On a device whose engines' steps sum to T <= every SLO engine's cap, the SLO engines' shares sum to
-        at most 1, so sum over them <= UTIL_STEPS per device (the pooled relaxation's time row)."""
+    def slo_share_line(self) -> tuple[int, int]:
+        """(a, b): a line under the share of the device's time one engine of this model takes under its SLO, in
+        1e-6 (SHARE_UNITS): share(c) = step(c) / step_cap(c) >= (a + b (c - 1)) / 1e6 for c = 1 .. solo_max, with
+        a = step(1) / step_cap(1) and b = min over c of (step(c) - step(1)) / (c - 1) / step_cap(1), both rounded
+        down ((0, 0) without an SLO). step_cap(1) is the largest cap (caps fall with c), so the line holds for every
+        c. On a device whose engines' steps sum to T <= every SLO engine's cap, the SLO engines' shares sum to at most
+        1 (the pooled relaxation's time row: sum_m a_m e_m + b_m (z_m - e_m) <= 1e6 v)."""
         if self.m.min_tokens_per_s is None and self.m.max_ttft_ms is None:
-            return 0
+            return 0, 0
         cap = self.step_cap(1)
-        if cap <= 0 or math.isinf(cap):
-            return 0 if math.isinf(cap) else UTIL_STEPS + 1
-        return math.floor(self.engine(1).step_ms / cap * UTIL_STEPS)
+        if math.isinf(cap):
+            return 0, 0
+        if cap <= 0:
+            return SHARE_UNITS + 1, 0  # not even one sequence keeps the SLO (solo_max is 0)
+        first = self.engine(1).step_ms
+        slope = min(((self.engine(c).step_ms - first) / (c - 1) for c in range(2, self.solo_max() + 1)), default=0.0)
+        return math.floor(first / cap * SHARE_UNITS), max(0, math.floor(slope / cap * SHARE_UNITS))
 
     def _step_cap(self, conc: int) -> float:
         m = self.m

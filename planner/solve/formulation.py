@@ -72,7 +72,7 @@ GPU types whose patterns ``planner.candidates.sharing`` had to restrict get devi
 (``planner.solve.slots.SlotModel``, a subclass adding its variables to the terms below: the whole sharing space). A
 bound for a restricted space too large for slots (``relax_sharing``): patterns are replaced by pooled engines per GPU type g, z_mg sequences in e_mg engines over v_g
 devices, with z_mg <= csolo_mg e_mg, e_mg <= v_g, sum_m e_mg <= E v_g, sum_m fixed_m e_mg + kv_m z_mg <= usable_g v_g
-and sum_m h_mg e_mg <= 1e4 v_g (h: an SLO engine's least share of the device's time, in 1e-4)
+and sum_m a_mg e_mg + b_mg (z_mg - e_mg) <= 1e6 v_g (a + b (c - 1): a line under an SLO engine's share of the device's time)
 (every plan of the whole space satisfies these), so the solver's bound of that program bounds the whole space. With
 resilience, (9) is relaxed there to: a model that must survive a failure (K_m > 0) runs >= 2 replicas and serves
 >= K_m + 1 units (losing one replica costs at least one unit), which every resilient plan satisfies.
@@ -93,7 +93,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.candidates.deployments import Candidate, CandidateSet
-from planner.candidates.sharing import UTIL_STEPS, Pattern
+from planner.candidates.sharing import SHARE_UNITS, Pattern
 from planner.errors import InfeasibleError, InputError, SolveTimeoutError, not_one_of
 from planner.inputs.pricing import PricedOffer
 from planner.solve.backends import SOLVERS, LinearModel, choose_backend, run_backend
@@ -265,8 +265,8 @@ class FleetModel:
         """(R) Relaxation only (a bound of the whole sharing space): on GPU type g, engines of model m hold at most
         c_solo sequences each (``EngineLadder.solo_max``: what one engine holds keeping its SLO alone) and at least one, at most one per
         device, at most E per device, their memory pooled over the v_g devices fits: sum_m fixed_m e_mg + kv_m z_mg <=
-        usable_g v_g (KiB, rounded in the relaxation's favour), and their SLO time shares too: sum_m h_m e_mg <= 1e4
-        v_g (``EngineLadder.slo_share_units``, rounded down)."""
+        usable_g v_g (KiB, rounded in the relaxation's favour), and their SLO time shares too, each engine's under a
+        line in its sequences: sum_m a_m e_mg + b_m (z_mg - e_mg) <= 1e6 v_g (``EngineLadder.slo_share_line``)."""
         emax = self.cs.scenario.sharing.max_engines_per_device
         for k, lad in self.pool.items():
             self.lm.add([(1, self.z[k]), (-lad.solo_max(), self.e[k])], hi=0)
@@ -278,9 +278,10 @@ class FleetModel:
             usable_kib = -(-self.pool[keys[0]].mem.per_device.usable_bytes // 1024)
             self.lm.add([(self.pool[k].mem.fixed_bytes_per_device // 1024, self.e[k]) for k in keys]
                         + [(self.pool[k].mem.seq_kv_bytes // 1024, self.z[k]) for k in keys] + [(-usable_kib, v)], hi=0)
-            shares = [(self.pool[k].slo_share_units(), self.e[k]) for k in keys]
+            lines = {k: self.pool[k].slo_share_line() for k in keys}
+            shares = [(a - b, self.e[k]) for k, (a, b) in lines.items()] + [(b, self.z[k]) for k, (_, b) in lines.items()]
             if any(c for c, _ in shares):
-                self.lm.add([*shares, (-UTIL_STEPS, v)], hi=0)
+                self.lm.add([*shares, (-SHARE_UNITS, v)], hi=0)
 
     def _add_relaxed_resilience(self) -> None:
         """(9, relaxed) A model that must survive a failure with K_m > 0 runs at least two replicas (one replica is
