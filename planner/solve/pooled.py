@@ -13,11 +13,14 @@ repair never decides the plan itself.
 
 Repair, per GPU type g of the pooled solution: model m's z_mg sequences are split into e_mg engines as evenly as
 possible, each capped at what it holds alone (``EngineLadder.solo_max``), and the engines are placed first-fit in
-two orders (largest memory first, longest step first) on devices under every rule of ``sharing.pattern_ok`` (memory,
-utilization fractions, every engine's SLO over the device's steps, at most E engines of distinct models).
+two orders (largest memory first, longest step first) and then in up to SHUFFLED_ORDERS seeded shuffles, time
+permitting, on devices under every rule of ``sharing.pattern_ok`` (memory, utilization fractions, every engine's SLO
+over the device's steps, at most E engines of distinct models). The first order's devices, with the pooled
+dedicated replicas and the cheapest instances for them (``start_plan``), are a complete fleet: a start for the solver.
 
-Measured (benchmarks/RESULTS.md, issue 15): on the 100-model fleet (seed 1) the repaired patterns took the plan from
-$193.35/h (restricted patterns) to $169.87/h, and the SLO rows raised the pooled bound from $154.47 to $155.7/h.
+Measured (benchmarks/RESULTS.md, issue 15): on the 100-model fleets (seeds 1-3, 30 s) the plans went from $193.35,
+$181.35 and $169.65/h (restricted patterns) to $162.80, $155.86 and $128.37/h; the SLO rows raised the pooled bound
+of seed 1 from $154.47 to $156.10/h.
 """
 
 from __future__ import annotations
