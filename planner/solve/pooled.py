@@ -38,6 +38,8 @@ from planner.solve.backends import run_backend
 from planner.solve.formulation import FleetModel
 
 SHUFFLED_ORDERS = 60  # first-fit orders beyond the two sorted ones, time permitting (benchmarks/RESULTS.md, issue 15)
+# measured: the pooled program of the 1,000-model fleet (19,575 candidates, 12,472 ladders) built in 0.8-2.1 s
+BUILD_SECONDS_PER_ITEM = 1e-4
 POOLED_SOLVER = "highs"  # the pooled program, 100-model fleets, 20 s: see benchmarks/RESULTS.md (issue 15)
 
 
@@ -62,7 +64,7 @@ def pooled(cs: CandidateSet, deadline: float, repair_s: float = 1.0) -> Pooled:
     """Solve the pooled relaxation of ``cs`` until ``deadline`` and repair its solution into patterns (the shuffled
     orders for at most ``repair_s`` seconds after the solve)."""
     t0 = time.perf_counter()
-    if deadline - t0 <= 0.05:
+    if deadline - t0 <= max(0.05, 2 * _build_seconds(cs)):
         return Pooled(0.0, None, (), 0.0, "not run")
     fm = FleetModel(cs, relax_sharing=True)
     try:
@@ -102,6 +104,12 @@ def pooled(cs: CandidateSet, deadline: float, repair_s: float = 1.0) -> Pooled:
     have = {p.key for p in cs.patterns}
     return Pooled(min(bound, cost), cost, tuple(p for k, p in sorted(pats.items()) if k not in have),
                   time.perf_counter() - t0, status, replicas, devices)
+
+
+def _build_seconds(cs: CandidateSet) -> float:
+    """A generous estimate of building a fleet program of ``cs``: BUILD_SECONDS_PER_ITEM per candidate, pattern and
+    engine ladder (the program is not built when the time left would not cover it twice)."""
+    return BUILD_SECONDS_PER_ITEM * (len(cs.candidates) + len(cs.patterns) + len(cs.ladders))
 
 
 def _split(lad: EngineLadder, count: int, seqs: int) -> list[SharedEngine]:
@@ -190,7 +198,7 @@ def start_plan(cs: CandidateSet, pool: Pooled, deadline: float) -> tuple[dict[st
     """The repaired fleet as a complete start (replicas, instances, patterns): the cheapest instances for its replicas
     and shared devices (the fleet program with x and u fixed, CBC), or None when none keep the limits and budget, it
     leaves a model short, or time runs out."""
-    if not pool.start_patterns and not pool.start_replicas:
+    if (not pool.start_patterns and not pool.start_replicas) or deadline - time.perf_counter() <= 2 * _build_seconds(cs):
         return None
     fm = FleetModel(cs)
     for k, v in fm.x.items():
