@@ -21,10 +21,10 @@ from planner.plans.freshness import price_warnings
 from planner.plans.placement import PlacementError, build_plan
 from planner.plans.records import Plan
 from planner.solve.baselines import greedy, rule_breaks, single_type
-from planner.solve.colgen import Columns, generate, with_columns
+from planner.solve.colgen import Columns, generate, with_columns, with_patterns
 from planner.solve.explain import explain_fleet, explain_model
 from planner.solve.formulation import Solution, resilience_notes, solve_fleet
-from planner.solve.pooled import Pooled, pooled, start_plan, with_patterns
+from planner.solve.pooled import Pooled, pooled, start_plan
 from planner.solve.slots import MAX_SLOT_ENGINES, fleet_cap, slot_counts, slot_engines, solve_slots
 
 MIN_STEP_S = 0.05  # an optional step (bound, explanation, baseline) needs at least this much time left to start
@@ -125,17 +125,14 @@ def _solve(cs: CandidateSet, clock: Clock, threads: int, solver: str, baselines:
                       REPAIR_SHARE * max(0.0, clock.left() - reserve))
         cs = with_patterns(cs, pool.patterns)
         starts.append(start_plan(cs, pool, time.perf_counter() + START_SHARE * max(0.0, clock.left() - reserve)))
-        prices = {o.id: o.micro_usd_per_hour for o in cs.offers}
-        hint = min((st for st in starts if st is not None), default=hint,
-                   key=lambda st: sum(prices[k] * n for k, n in st[1].items()))
+        hint = min((st for st in starts if st is not None), default=hint, key=lambda st: _fleet_usd(cs, st[1]))
     try:
         sol = solve_fleet(cs, time_limit_s=max(0.01, clock.left() - reserve), threads=threads, hint=hint, solver=solver)
     except SolveTimeoutError:
         if pool is None or hint is None:
             raise
         # the solver found nothing better than its start in time: the start is a plan (the checker still decides)
-        cost = sum(o.micro_usd_per_hour * hint[1].get(o.id, 0) for o in cs.offers) / MICRO_USD
-        sol = Solution("feasible", hint[0], hint[1], hint[2] if len(hint) > 2 else {}, cost, 0.0,
+        sol = Solution("feasible", hint[0], hint[1], hint[2] if len(hint) > 2 else {}, _fleet_usd(cs, hint[1]), 0.0,
                        time.perf_counter() - clock.started, {"solver": "start"})
     status, bound, notes = _status(cs, sol, clock, threads, pool=pool)
     return sol, cs, status, bound, notes
@@ -239,6 +236,11 @@ def _dedicated_start(cs: CandidateSet, seconds: float, threads: int) -> tuple[di
     except (InfeasibleError, SolveTimeoutError):
         return None
     return sol.replicas, sol.instances, {}
+
+
+def _fleet_usd(cs: CandidateSet, instances: dict[str, int]) -> float:
+    """The instances' price in USD per hour, summed exactly in micro-dollars."""
+    return sum(o.micro_usd_per_hour * instances.get(o.id, 0) for o in cs.offers) / MICRO_USD
 
 
 def _repaired(pool: Pooled | None) -> str:

@@ -21,8 +21,9 @@ from planner.candidates import sharing
 from planner.candidates.deployments import build_candidates
 from planner.candidates.sharing import SHARE_UNITS, UTIL_STEPS, pattern_ok
 from planner.inputs.scenario import scenario_from_dict
+from planner.solve.colgen import with_patterns
 from planner.solve.formulation import solve_fleet
-from planner.solve.pooled import pooled, with_patterns
+from planner.solve.pooled import pooled
 
 SEEDS = range(40)  # 0-19: tests/test_sharing_slots.py's instances; 20-39: tests/test_full_space.py's with sharing on
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from planner.errors import SolveTimeoutError
@@ -281,6 +282,20 @@ def _vectors(lads: list[EngineLadder], sizes: list[list[int]], usable: int, util
         return True
 
     return out if extend([], 0, 0, 0, 0.0, math.inf) else None
+
+
+def grown_vector(vec: list[tuple[EngineLadder, int]],
+                 fits: Callable[[list[tuple[EngineLadder, int]]], bool]) -> list[tuple[EngineLadder, int]]:
+    """Each engine of ``vec`` in turn raised to the most sequences (up to its ladder's cmax) with which ``fits`` still
+    holds, by bisection (the rules are monotone in c): a Pareto-maximal vector."""
+    out = list(vec)
+    for i, (lad, c) in enumerate(out):
+        lo, hi = c, lad.cmax
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if fits([*out[:i], (lad, mid), *out[i + 1:]]) else (lo, mid - 1)
+        out[i] = (lad, lo)
+    return out
 
 
 def pattern_of(gid: str, engines: list[SharedEngine]) -> Pattern:

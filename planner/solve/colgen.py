@@ -48,7 +48,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from planner.candidates.deployments import CandidateSet
-from planner.candidates.sharing import UTIL_STEPS, EngineLadder, Pattern, pattern_of
+from planner.candidates.sharing import UTIL_STEPS, EngineLadder, Pattern, grown_vector, pattern_of
 from planner.solve.formulation import FleetModel
 from planner.solve.slots import STEP_UNITS_PER_MS, slot_counts  # SLO arithmetic in 1e-9 ms, as the slot model
 
@@ -463,15 +463,7 @@ class _Pricer:
 
     def grown(self, vec: list[tuple[EngineLadder, int]]) -> list[tuple[EngineLadder, int]]:
         """Each engine in turn raised to the most sequences that still fit (a Pareto-maximal vector)."""
-        out = list(vec)
-        for i, (lad, c) in enumerate(out):
-            lo, hi = c, lad.cmax
-            while lo < hi:
-                mid = (lo + hi + 1) // 2
-                trial = [*out[:i], (lad, mid), *out[i + 1:]]
-                lo, hi = (mid, hi) if self.fits(trial) else (lo, mid - 1)
-            out[i] = (lad, lo)
-        return out
+        return grown_vector(vec, self.fits)
 
 
 def generate(cs: CandidateSet, *, cost_cap_usd_per_hour: float | None, deadline: float) -> Columns | None:
@@ -591,8 +583,13 @@ def _price_round(pricers: dict[str, _Pricer], master: _Master, sigma: dict[str, 
 
 def with_columns(cs: CandidateSet, cols: Columns) -> CandidateSet:
     """``cs`` with the generated patterns added to its own."""
-    return replace(cs, patterns=tuple(cs.patterns) + tuple(p for p in cols.patterns
-                                                            if p.key not in {q.key for q in cs.patterns}))
+    return with_patterns(cs, cols.patterns)
+
+
+def with_patterns(cs: CandidateSet, pats: tuple[Pattern, ...]) -> CandidateSet:
+    """``cs`` with ``pats`` added to its patterns (those it does not hold already), in their order."""
+    have = {p.key for p in cs.patterns}
+    return replace(cs, patterns=tuple(cs.patterns) + tuple(p for p in pats if p.key not in have))
 
 
 def _np(xs: list[Any], dtype: str = "float64") -> Any:

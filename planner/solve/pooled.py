@@ -28,10 +28,18 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from planner.candidates.deployments import CandidateSet, candidate_key
-from planner.candidates.sharing import UTIL_STEPS, EngineLadder, Pattern, SharedEngine, pattern_of, pattern_ok
+from planner.candidates.sharing import (
+    UTIL_STEPS,
+    EngineLadder,
+    Pattern,
+    SharedEngine,
+    grown_vector,
+    pattern_of,
+    pattern_ok,
+)
 from planner.errors import SolveTimeoutError
 from planner.inputs.pricing import MICRO_USD
 from planner.solve.backends import run_backend
@@ -173,24 +181,10 @@ def repair(cs: CandidateSet, gid: str, engines: list[SharedEngine], deadline: fl
 
 def _grown(cs: CandidateSet, gid: str, device: list[SharedEngine], usable: int,
            slos: dict[str, tuple[float | None, float | None]], util_cap: int) -> Pattern:
-    """The device's engines, each in turn raised to the most sequences that still fit (bisection: the rules are
-    monotone in c), as a pattern."""
-    lads = [cs.ladders[(e.model, gid)] for e in device]
-    sizes = [e.concurrency for e in device]
-    for i, lad in enumerate(lads):
-        lo, hi = sizes[i], lad.cmax
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            trial = [lad_.engine(mid if j == i else c) for j, (lad_, c) in enumerate(zip(lads, sizes, strict=True))]
-            lo, hi = (mid, hi) if pattern_ok(trial, usable, slos, util_cap) else (lo, mid - 1)
-        sizes[i] = lo
-    return pattern_of(gid, [lad.engine(c) for lad, c in zip(lads, sizes, strict=True)])
-
-
-def with_patterns(cs: CandidateSet, pats: tuple[Pattern, ...]) -> CandidateSet:
-    """``cs`` with ``pats`` added to its patterns (those it does not hold already)."""
-    have = {p.key for p in cs.patterns}
-    return replace(cs, patterns=tuple(cs.patterns) + tuple(p for p in pats if p.key not in have))
+    """The device's engines grown to a Pareto-maximal vector under ``sharing.pattern_ok``, as a pattern."""
+    vec = grown_vector([(cs.ladders[(e.model, gid)], e.concurrency) for e in device],
+                       lambda v: pattern_ok([lad.engine(c) for lad, c in v], usable, slos, util_cap))
+    return pattern_of(gid, [lad.engine(c) for lad, c in vec])
 
 
 def start_plan(cs: CandidateSet, pool: Pooled, deadline: float) -> tuple[dict[str, int], dict[str, int],
