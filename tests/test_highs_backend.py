@@ -95,15 +95,13 @@ def test_every_highs_model_status_is_mapped():
 
 
 def test_a_hint_is_a_fallback_plan_only_when_it_holds():
-    from planner.solve.highs import _feasible_hint
-
     lm = _knapsack()
     lm.hint = {0: 3, 2: 1}  # a = 3, c = 1 (b unhinted: 0): 2*3 + 1 >= 7, a + b <= 3
-    assert _feasible_hint(lm) == [3, 0, 1]
+    assert lm.hint_values() == [3, 0, 1]
     lm.hint = {0: 1}  # 2 < 7: breaks the covering row
-    assert _feasible_hint(lm) is None
+    assert lm.hint_values() is None
     lm.hint = {1: 9}  # above b's upper bound
-    assert _feasible_hint(lm) is None
+    assert lm.hint_values() is None
 
 
 def test_auto_follows_the_measured_rule():

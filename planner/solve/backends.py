@@ -74,6 +74,24 @@ class LinearModel:
         self.rows.append(Row(coeffs, lo, hi))
         return len(self.rows) - 1
 
+    def broken_rows(self, values: list[int]) -> int:
+        """How many rows and table lookups ``values`` break, in exact integer arithmetic."""
+        broken = 0
+        for r in self.rows:
+            act = sum(c * values[i] for i, c in r.coeffs.items())
+            broken += (r.lo is not None and act < r.lo) or (r.hi is not None and act > r.hi)
+        return broken + sum(not 0 <= values[e.index] < len(e.table) or values[e.target] != e.table[values[e.index]]
+                            for e in self.elements)
+
+    def hint_values(self) -> list[int] | None:
+        """The hint as a full assignment (unhinted variables 0), if it keeps every bound, row and table lookup."""
+        if not self.hint:
+            return None
+        values = [self.hint.get(i, 0) for i in range(len(self.vars))]
+        if any(not 0 <= v <= (1 if var.boolean else var.ub) for v, var in zip(values, self.vars, strict=True)):
+            return None
+        return None if self.broken_rows(values) else values
+
 
 def choose_backend(solver: str, lm: LinearModel, patterns: int, candidates: int) -> str:
     """The backend ``solver`` names; for "auto": CP-SAT whenever the model has device-sharing patterns (bin packing,

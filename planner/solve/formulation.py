@@ -20,7 +20,7 @@ Objective (lexicographic, in one integer objective)
 
 Constraints
     (1) demand     sum_k c_k x_k + sum_{p: m in S_p} c_pm u_p >= D_m                              for all m
-    (2) replicas   sum_k x_k + sum_{p: m in S_p} u_p >= r_m                                       for all m
+    (2) replicas   sum_k x_k + sum_{p: m in S_p} u_p >= r_m       for all m (left out where (1) implies it)
     (4) packing    sum_{k: g_k = g, s_k >= t} t_k p_k x_k + [t = 1] sum_{p: g_p = g} u_p
                        <= sum_{o: g_o = g} floor(n_o / t) t y_o                                   for all g, t in T_g
                    (T_g: the group sizes s_k on g, and 1); on a GPU type with stages across instances, (4b) instead:
@@ -253,9 +253,19 @@ class FleetModel:
             self._named("demand", m.name, self.lm.add(self.served_units(m.name), lo=self.cs.demand[m.name]))
 
     def _add_min_replicas(self) -> None:
-        """(2) Every model runs at least its minimum number of replicas."""
+        """(2) Every model runs at least its minimum number of replicas. A row that (1) implies is left out: a minimum
+        of one, a demand of at least one unit, and every variable that serves the model's units counting as one of
+        its replicas (then any integer plan serving the demand runs a replica). The left-out rows only slowed the MIP
+        solvers: 1,000 models without sharing, CBC's proof 15-27 s -> 4-10 s (benchmarks/RESULTS.md). Programs with
+        device sharing keep every row: their LP relaxation (column generation's master, whose duals price patterns)
+        is weaker without them, as the LP does not have (1)'s integrality."""
         for m in self.models:
-            self._named("replicas", m.name, self.lm.add(self.replicas_of(m.name), lo=m.min_replicas))
+            terms = self.replicas_of(m.name)
+            serving = {v for c, v in self.served_units(m.name) if c > 0}
+            if not self.cs.ladders and m.min_replicas <= 1 and self.cs.demand[m.name] >= 1 \
+                    and serving <= {v for c, v in terms if c >= 1}:
+                continue
+            self._named("replicas", m.name, self.lm.add(terms, lo=m.min_replicas))
 
     def _named(self, family: str, key: str, row: int | None) -> None:
         if row is not None:
@@ -494,10 +504,26 @@ class FleetModel:
     def _price(o: PricedOffer) -> int:
         return o.micro_usd_per_hour
 
-    def _set_objective(self) -> None:
-        """Minimum cost, then fewer GPUs (W exceeds any GPU count, so cost always comes first)."""
+    def _set_objective(self, cap_micro_usd: int | None = None) -> None:
+        """Minimum cost, then fewer GPUs: W x cost + GPUs, with W above the GPU count of every plan that can be optimal,
+        so cost always comes first. A plan costing C holds at most C / p GPUs (p: the lowest price per GPU of any
+        offer), and the optimum costs at most a cap some plan reaches (the budget, or ``cap_micro_usd``: a feasible
+        hint's cost), so W = 1 + cap / p; with no cap, or an offer free of charge, W = 1 + every instance bound's GPUs.
+        The smaller W keeps the coefficients near the prices' own size, which the MIP solvers need (1,000 models
+        without sharing: W 859,297 -> 4,776, CBC's proof 14 s -> ... s; benchmarks/RESULTS.md)."""
         self.W = 1 + sum(o.gpus_per_instance * self.lm.vars[self.y[o.id]].ub for o in self.offers)
+        caps = [c for c in (cap_micro_usd, None if self.budget is None else micro_usd(float(self.budget)))
+                if c is not None]
+        if caps and self.offers and all(self._price(o) > 0 for o in self.offers):
+            most = max(min(caps) * o.gpus_per_instance // self._price(o) for o in self.offers)
+            self.W = min(self.W, 1 + most)
         self.lm.objective = {self.y[o.id]: self.W * self._price(o) + o.gpus_per_instance for o in self.offers}
+
+    def _objective_from_hint(self) -> None:
+        """W from the hint's cost, when the hint is a plan (every bound and row kept): see ``_set_objective``."""
+        values = self.lm.hint_values()
+        if values is not None:
+            self._set_objective(sum(self._price(o) * values[self.y[o.id]] for o in self.offers))
 
     # ---- hints and answers ------------------------------------------------------------------------------------------
     def add_hint(self, replicas: dict[str, int], instances: dict[str, int], patterns: dict[str, int] | None = None) -> None:
@@ -533,6 +559,7 @@ class FleetModel:
         solver = choose_backend(solver, self.lm, len(self.patterns), len(self.cands))
         t0 = started if started is not None else time.perf_counter()
         deadline = t0 + float(time_limit_s)  # the limit covers building the model too
+        self._objective_from_hint()
         values, status, obj_bound, stats = run_backend(self.lm, solver, deadline, threads, log)
         secs = time.perf_counter() - t0
         stats = {"solver": solver, **stats, "wall_seconds": round(secs, 3), "variables": len(self.lm.vars),

@@ -39,6 +39,10 @@ class LinearModel(Protocol):
     objective: dict[int, int]
     hint: dict[int, int]
 
+    def broken_rows(self, values: list[int]) -> int: ...
+
+    def hint_values(self) -> list[int] | None: ...
+
 HIGHS_THREADS = 1  # fixed: the plan must not depend on --threads (module doc)
 
 # HiGHS model status name -> what the planner makes of it. "solution" means: feasible if HiGHS holds a primal
@@ -73,7 +77,7 @@ def solve_highs(lm: LinearModel, deadline: float, threads: int, log: bool) -> Ou
     import highspy
 
     if not lm.vars:  # HiGHS calls any model without columns "empty", even with a row that cannot hold
-        return [], "infeasible" if _broken_rows(lm, []) else "optimal", None, {"status": "EMPTY", "nodes": 0}
+        return [], "infeasible" if lm.broken_rows([]) else "optimal", None, {"status": "EMPTY", "nodes": 0}
     left = deadline - time.perf_counter()
     if left <= 0:
         return [], "unknown", None, {"status": "NOT_STARTED", "nodes": 0}
@@ -113,23 +117,13 @@ def _stopped_at_a_limit(lm: LinearModel, h: Any, info: Any, stats: dict[str, Any
     it has none: every objective coefficient is >= 0). The hint is not a MIP start (see solve_highs) but is still a
     plan: on 1,000 models HiGHS's own first solution after 30 s cost 15x the greedy one (benchmarks/RESULTS.md)."""
     found = _values(lm, h, info) if int(info.primal_solution_status) == 2 else None  # kSolutionStatusFeasible
-    hint = _feasible_hint(lm)
+    hint = lm.hint_values()
     if hint is not None and (found is None or _objective(lm, hint) < _objective(lm, found)):
         found, stats["solution_from"] = hint, "hint"
     if found is None:
         return [], "unknown", None, stats
     bound = float(info.mip_dual_bound)
     return found, "feasible", bound if math.isfinite(bound) and bound > 0 else 0.0, stats
-
-
-def _feasible_hint(lm: LinearModel) -> list[int] | None:
-    """The hint as a full assignment (unhinted variables 0), if it satisfies every bound and row."""
-    if not lm.hint:
-        return None
-    values = [lm.hint.get(i, 0) for i in range(len(lm.vars))]
-    if any(not 0 <= v <= var.ub for v, var in zip(values, lm.vars, strict=True)) or _broken_rows(lm, values):
-        return None
-    return values
 
 
 def _objective(lm: LinearModel, values: list[int]) -> int:
@@ -205,22 +199,13 @@ def _status_key(h: Any) -> str:
     return "kUnknown"  # pragma: no cover - a status newer than this table: treated as a limit that struck
 
 
-def _broken_rows(lm: LinearModel, values: list[int]) -> int:
-    """How many rows ``values`` break, in exact integer arithmetic."""
-    broken = 0
-    for r in lm.rows:
-        act = sum(c * values[i] for i, c in r.coeffs.items())
-        broken += (r.lo is not None and act < r.lo) or (r.hi is not None and act > r.hi)
-    return broken
-
-
 def _check_rows(lm: LinearModel, values: list[int]) -> None:
     """HiGHS works in floating point: the rounded values must satisfy every bound and row exactly, in integers."""
     for v, var in zip(values, lm.vars, strict=True):
         if not 0 <= v <= var.ub:  # pragma: no cover - numerics bug
             raise RuntimeError(f"HiGHS returned {var.name} = {v} outside [0, {var.ub}]")
-    if _broken_rows(lm, values):  # pragma: no cover - numerics bug
-        raise RuntimeError(f"HiGHS's rounded solution breaks {_broken_rows(lm, values)} row(s)")
+    if lm.broken_rows(values):  # pragma: no cover - numerics bug
+        raise RuntimeError(f"HiGHS's rounded solution breaks {lm.broken_rows(values)} row(s)")
 
 
 def _check_objective(lm: LinearModel, values: list[int], reported: float) -> None:
