@@ -509,12 +509,14 @@ class FleetModel:
         so cost always comes first. A plan costing C holds at most C / p GPUs (p: the lowest price per GPU of any
         offer), and the optimum costs at most a cap some plan reaches (the budget, or ``cap_micro_usd``: a feasible
         hint's cost), so W = 1 + cap / p; with no cap, or an offer free of charge, W = 1 + every instance bound's GPUs.
-        The smaller W keeps the coefficients near the prices' own size, which the MIP solvers need (1,000 models
-        without sharing: W 859,297 -> 4,776, CBC's proof 14 s -> ... s; benchmarks/RESULTS.md)."""
+        The smaller W keeps the coefficients near the prices' own size, which helps CBC on programs without sharing
+        (with the implied replica rows left out, 1,000 models: 15-27 s -> 4-10 s; benchmarks/RESULTS.md); programs
+        with sharing keep the large W, under which CP-SAT's searches were measured (a smaller one changed which of
+        equally cheap plans the default scenario gets, to one of 3 % fewer tokens/s)."""
         self.W = 1 + sum(o.gpus_per_instance * self.lm.vars[self.y[o.id]].ub for o in self.offers)
         caps = [c for c in (cap_micro_usd, None if self.budget is None else micro_usd(float(self.budget)))
                 if c is not None]
-        if caps and self.offers and all(self._price(o) > 0 for o in self.offers):
+        if caps and not self.cs.ladders and self.offers and all(self._price(o) > 0 for o in self.offers):
             most = max(min(caps) * o.gpus_per_instance // self._price(o) for o in self.offers)
             self.W = min(self.W, 1 + most)
         self.lm.objective = {self.y[o.id]: self.W * self._price(o) + o.gpus_per_instance for o in self.offers}
