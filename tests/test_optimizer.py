@@ -211,3 +211,48 @@ def test_same_scenario_same_plan_byte_for_byte():
     a = to_json(plan(s, baselines=False).to_dict(reproducible=True))
     b = to_json(plan(s, baselines=False, threads=2).to_dict(reproducible=True))
     assert a == b
+
+
+def _cost_and_gpus(cs, hint, budget) -> tuple[float, int, int, int]:
+    """Cost, GPUs, W and replica rows of the fleet program solved with or without a hint and a budget."""
+    from planner.solve.formulation import FleetModel
+
+    fm = FleetModel(cs, budget_usd_per_hour=budget)
+    if hint is not None:
+        fm.add_hint(*hint)
+    sol = fm.solve(30, solver="cbc")
+    gpus = sum(o.gpus_per_instance * sol.instances.get(o.id, 0) for o in fm.offers)
+    return sol.cost_usd_per_hour, gpus, fm.W, sum(fam == "replicas" for fam, _ in fm.row_of)
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_the_smaller_objective_weight_keeps_cost_first_then_gpus(seed):
+    """W sized from a feasible hint's cost or the budget (FleetModel._set_objective) and the replica rows the demand
+    rows imply left out (_add_min_replicas): the same cheapest cost as the brute force and the same GPU count as the
+    program with every row and the large W (no hint, no budget)."""
+    from planner.solve.baselines import greedy
+
+    s = scenario_from_dict(random_scenario(seed))
+    cs = build_candidates(s)
+    truth = brute_force(cs, s.limits, s.max_usd_per_hour)
+    g = greedy(cs)
+    if truth is None or g is None:
+        pytest.skip("no plan (the brute force, or the greedy hint): nothing to size W from")
+    cost, gpus, w_large, _ = _cost_and_gpus(cs, None, None)
+    for hint, budget in (((g[0], g[1]), None), (None, 1.5 * truth), ((g[0], g[1]), truth)):
+        c, n, w, kept = _cost_and_gpus(cs, hint, budget)
+        assert w < w_large
+        assert kept == sum(m.min_replicas > 1 for m in s.models)
+        assert c == pytest.approx(truth, abs=1e-6)
+        assert (c, n) == (pytest.approx(cost, abs=1e-9), gpus)
+
+
+def test_the_smaller_weight_is_tried_on_most_seeds():
+    """The test above skips only seeds with no plan; most have one (a guard against skipping everything)."""
+    from planner.solve.baselines import greedy
+
+    have = 0
+    for seed in range(24):
+        cs = build_candidates(scenario_from_dict(random_scenario(seed)))
+        have += greedy(cs) is not None and brute_force(cs, cs.scenario.limits, cs.scenario.max_usd_per_hour) is not None
+    assert have >= 16
