@@ -121,7 +121,8 @@ def _solve(cs: CandidateSet, clock: Clock, threads: int, solver: str, baselines:
         # the search starts from the cheaper of the fleet without shared devices (a plan of the same scenario; on
         # 1,000 models the program with patterns did not reach it in 60 s by itself) and the fleet repaired from the
         # pooled relaxation, which also gives the bound of the whole space and patterns (benchmarks/RESULTS.md, issue 15)
-        starts = [_dedicated_start(cs, DEDICATED_SHARE * max(0.0, clock.left() - reserve), threads)]
+        starts = [_dedicated_start(cs, DEDICATED_SHARE * max(0.0, clock.left() - reserve), threads,
+                                   (g[0], g[1]) if g else None)]
         pool = pooled(cs, time.perf_counter() + POOLED_SHARE * max(0.0, clock.left() - reserve),
                       REPAIR_SHARE * max(0.0, clock.left() - reserve))
         cs = with_patterns(cs, pool.patterns)
@@ -230,12 +231,14 @@ def _status(cs: CandidateSet, sol: Solution, clock: Clock, threads: int,
     return "feasible", bound, notes
 
 
-def _dedicated_start(cs: CandidateSet, seconds: float, threads: int) -> tuple[dict[str, int], ...] | None:
-    """The cheapest fleet without shared devices found within ``seconds`` (replicas, instances, no patterns), or None."""
+def _dedicated_start(cs: CandidateSet, seconds: float, threads: int,
+                     hint: tuple[dict[str, int], ...] | None = None) -> tuple[dict[str, int], ...] | None:
+    """The cheapest fleet without shared devices found within ``seconds`` (replicas, instances, no patterns), or None;
+    ``hint``: a fleet without shared devices to start from (the greedy one)."""
     if seconds <= MIN_STEP_S:
         return None
     try:
-        sol = solve_fleet(replace(cs, patterns=()), time_limit_s=seconds, threads=threads)
+        sol = solve_fleet(replace(cs, patterns=()), time_limit_s=seconds, threads=threads, hint=hint)
     except (InfeasibleError, SolveTimeoutError):
         return None
     return sol.replicas, sol.instances, {}

@@ -125,8 +125,9 @@ class FleetModel:
 
     def __init__(self, cs: CandidateSet, *, budget_usd_per_hour: float | str | None = "scenario",
                  limits: dict[str, int] | None = None, gpu_types: set[str] | None = None,
-                 relax_sharing: bool = False, y_bounds: dict[str, int] | None = None) -> None:
+                 relax_sharing: bool = False, y_bounds: dict[str, int] | None = None, lp_rows: bool = False) -> None:
         self.cs = cs
+        self.lp_rows = lp_rows  # keep rows the integers imply but the LP needs (column generation's master)
         self.y_bounds = y_bounds  # instance bounds to use instead of the replicas' needs (planner.solve.colgen)
         self.relax_sharing = relax_sharing
         s = cs.scenario
@@ -246,6 +247,10 @@ class FleetModel:
         """The fleet's price in micro-dollars per hour."""
         return [(self._price(o), self.y[o.id]) for o in self.offers]
 
+    def has_shared_devices(self) -> bool:
+        """Whether the program can put two models on one device (patterns, pooled engines; device slots override)."""
+        return bool(self.patterns) or self.relax_sharing
+
     # ---- constraints ----------------------------------------------------------------------------------------------
     def _add_demand(self) -> None:
         """(1) Every model's replicas together hold its demand."""
@@ -257,12 +262,12 @@ class FleetModel:
         of one, a demand of at least one unit, and every variable that serves the model's units counting as one of
         its replicas (then any integer plan serving the demand runs a replica). The left-out rows only slowed the MIP
         solvers: 1,000 models without sharing, CBC's proof 15-27 s -> 4-10 s (benchmarks/RESULTS.md). Programs with
-        device sharing keep every row: their LP relaxation (column generation's master, whose duals price patterns)
-        is weaker without them, as the LP does not have (1)'s integrality."""
+        shared devices keep every row, as does column generation's LP master (``lp_rows``): the LP does not have (1)'s
+        integrality, and its bound and duals were weaker without them."""
         for m in self.models:
             terms = self.replicas_of(m.name)
             serving = {v for c, v in self.served_units(m.name) if c > 0}
-            if not self.cs.ladders and m.min_replicas <= 1 and self.cs.demand[m.name] >= 1 \
+            if not self.lp_rows and not self.has_shared_devices() and m.min_replicas <= 1 and self.cs.demand[m.name] >= 1 \
                     and serving <= {v for c, v in terms if c >= 1}:
                 continue
             self._named("replicas", m.name, self.lm.add(terms, lo=m.min_replicas))
@@ -511,12 +516,12 @@ class FleetModel:
         hint's cost), so W = 1 + cap / p; with no cap, or an offer free of charge, W = 1 + every instance bound's GPUs.
         The smaller W keeps the coefficients near the prices' own size, which helps CBC on programs without sharing
         (with the implied replica rows left out, 1,000 models: 15-27 s -> 4-10 s; benchmarks/RESULTS.md); programs
-        with sharing keep the large W, under which CP-SAT's searches were measured (a smaller one changed which of
+        with shared devices keep the large W, under which CP-SAT's searches were measured (a smaller one changed which of
         equally cheap plans the default scenario gets, to one of 3 % fewer tokens/s)."""
         self.W = 1 + sum(o.gpus_per_instance * self.lm.vars[self.y[o.id]].ub for o in self.offers)
         caps = [c for c in (cap_micro_usd, None if self.budget is None else micro_usd(float(self.budget)))
                 if c is not None]
-        if caps and not self.cs.ladders and self.offers and all(self._price(o) > 0 for o in self.offers):
+        if caps and not self.has_shared_devices() and self.offers and all(self._price(o) > 0 for o in self.offers):
             most = max(min(caps) * o.gpus_per_instance // self._price(o) for o in self.offers)
             self.W = min(self.W, 1 + most)
         self.lm.objective = {self.y[o.id]: self.W * self._price(o) + o.gpus_per_instance for o in self.offers}

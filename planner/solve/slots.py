@@ -150,6 +150,9 @@ class SlotModel(FleetModel):
         self._add_slot_slo()
         self._add_slot_symmetry()
 
+    def has_shared_devices(self) -> bool:
+        return True  # device slots
+
     # ---- variables ----------------------------------------------------------------------------------------------
     def _variables(self) -> None:
         for sg in self.slot_gpus:
