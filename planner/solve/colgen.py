@@ -84,7 +84,7 @@ class _Master:
 
         from planner.solve.highs import _highs_lp, _stdout_silenced
 
-        self.fm = FleetModel(cs, y_bounds=y_caps, lp_rows=True)
+        self.fm = FleetModel(cs, y_bounds=y_caps, keep_implied_rows=True)
         lm = self.fm.lm
         lp = _highs_lp(lm)
         cost = [0.0] * len(lm.vars)

@@ -125,9 +125,10 @@ class FleetModel:
 
     def __init__(self, cs: CandidateSet, *, budget_usd_per_hour: float | str | None = "scenario",
                  limits: dict[str, int] | None = None, gpu_types: set[str] | None = None,
-                 relax_sharing: bool = False, y_bounds: dict[str, int] | None = None, lp_rows: bool = False) -> None:
+                 relax_sharing: bool = False, y_bounds: dict[str, int] | None = None,
+                 keep_implied_rows: bool = False) -> None:
         self.cs = cs
-        self.lp_rows = lp_rows  # keep rows the integers imply but the LP needs (column generation's master)
+        self.keep_implied_rows = keep_implied_rows  # implied rows kept, W from the bounds (column generation's LP)
         self.y_bounds = y_bounds  # instance bounds to use instead of the replicas' needs (planner.solve.colgen)
         self.relax_sharing = relax_sharing
         s = cs.scenario
@@ -262,12 +263,13 @@ class FleetModel:
         of one, a demand of at least one unit, and every variable that serves the model's units counting as one of
         its replicas (then any integer plan serving the demand runs a replica). The left-out rows only slowed the MIP
         solvers: 1,000 models without sharing, CBC's proof 15-27 s -> 4-10 s (benchmarks/RESULTS.md). Programs with
-        shared devices keep every row, as does column generation's LP master (``lp_rows``): the LP does not have (1)'s
-        integrality, and its bound and duals were weaker without them."""
+        shared devices keep every row, as does column generation's LP master (``keep_implied_rows``): the LP does not
+        have (1)'s integrality, and its bound and duals were weaker without them."""
         for m in self.models:
             terms = self.replicas_of(m.name)
             serving = {v for c, v in self.served_units(m.name) if c > 0}
-            if not self.lp_rows and not self.has_shared_devices() and m.min_replicas <= 1 and self.cs.demand[m.name] >= 1 \
+            if not self.keep_implied_rows and not self.has_shared_devices() and m.min_replicas <= 1 \
+                    and self.cs.demand[m.name] >= 1 \
                     and serving <= {v for c, v in terms if c >= 1}:
                 continue
             self._named("replicas", m.name, self.lm.add(terms, lo=m.min_replicas))
@@ -521,7 +523,8 @@ class FleetModel:
         self.W = 1 + sum(o.gpus_per_instance * self.lm.vars[self.y[o.id]].ub for o in self.offers)
         caps = [c for c in (cap_micro_usd, None if self.budget is None else micro_usd(float(self.budget)))
                 if c is not None]
-        if caps and not self.has_shared_devices() and self.offers and all(self._price(o) > 0 for o in self.offers):
+        if caps and not self.keep_implied_rows and not self.has_shared_devices() and self.offers \
+                and all(self._price(o) > 0 for o in self.offers):
             most = max(min(caps) * o.gpus_per_instance // self._price(o) for o in self.offers)
             self.W = min(self.W, 1 + most)
         self.lm.objective = {self.y[o.id]: self.W * self._price(o) + o.gpus_per_instance for o in self.offers}
@@ -601,12 +604,14 @@ def resilience_notes(s: Any) -> tuple[str, ...]:
 def solve_fleet(cs: CandidateSet, *, time_limit_s: float, threads: int = 1, hint: tuple[dict, ...] | None = None,
                 gpu_types: set[str] | None = None, limits: dict[str, int] | None = None,
                 budget_usd_per_hour: float | str | None = "scenario", solver: str = "auto",
-                relax_sharing: bool = False) -> Solution:
+                relax_sharing: bool = False, keep_implied_rows: bool = False) -> Solution:
     """Build and solve the integer program (module doc). Raises InfeasibleError or SolveTimeoutError.
-    ``relax_sharing``: solve the relaxation (R) instead of the patterns; its bound is a bound of the whole space."""
+    ``relax_sharing``: solve the relaxation (R) instead of the patterns; its bound is a bound of the whole space.
+    ``keep_implied_rows``: the program exactly as built before the implied rows were left out and W was sized from
+    the hint (``FleetModel._add_min_replicas``, ``_set_objective``)."""
     started = time.perf_counter()
     fm = FleetModel(cs, budget_usd_per_hour=budget_usd_per_hour, limits=limits, gpu_types=gpu_types,
-                    relax_sharing=relax_sharing)
+                    relax_sharing=relax_sharing, keep_implied_rows=keep_implied_rows)
     if hint is not None:
         fm.add_hint(*hint)
     return fm.solve(time_limit_s, threads, solver, started=started)
