@@ -118,11 +118,8 @@ class _Master:
         rows = self.fm.row_of
         idx, val = [], []
         for name, c in zip(p.models, p.concurrency, strict=True):
-            idx.append(rows[("demand", name)])
-            val.append(float(c))
-            if ("replicas", name) in rows:  # left out where (1) implies it (FleetModel._add_min_replicas)
-                idx.append(rows[("replicas", name)])
-                val.append(1.0)
+            idx += [rows[("demand", name)], rows[("replicas", name)]]  # every row: keep_implied_rows
+            val += [float(c), 1.0]
         for row, coef in self.fm.pattern_rows[p.gpu]:
             idx.append(row)
             val.append(float(coef))

@@ -252,6 +252,11 @@ class FleetModel:
         """Whether the program can put two models on one device (patterns, pooled engines; device slots override)."""
         return bool(self.patterns) or self.relax_sharing
 
+    def _lean(self) -> bool:
+        """Whether implied replica rows are left out and W is sized from a cap (``_add_min_replicas``,
+        ``_set_objective``): programs without shared devices, unless ``keep_implied_rows``."""
+        return not self.keep_implied_rows and not self.has_shared_devices()
+
     # ---- constraints ----------------------------------------------------------------------------------------------
     def _add_demand(self) -> None:
         """(1) Every model's replicas together hold its demand."""
@@ -268,8 +273,7 @@ class FleetModel:
         for m in self.models:
             terms = self.replicas_of(m.name)
             serving = {v for c, v in self.served_units(m.name) if c > 0}
-            if not self.keep_implied_rows and not self.has_shared_devices() and m.min_replicas <= 1 \
-                    and self.cs.demand[m.name] >= 1 \
+            if self._lean() and m.min_replicas <= 1 and self.cs.demand[m.name] >= 1 \
                     and serving <= {v for c, v in terms if c >= 1}:
                 continue
             self._named("replicas", m.name, self.lm.add(terms, lo=m.min_replicas))
@@ -521,16 +525,16 @@ class FleetModel:
         with shared devices keep the large W, under which CP-SAT's searches were measured (a smaller one changed which of
         equally cheap plans the default scenario gets, to one of 3 % fewer tokens/s)."""
         self.W = 1 + sum(o.gpus_per_instance * self.lm.vars[self.y[o.id]].ub for o in self.offers)
-        caps = [c for c in (cap_micro_usd, None if self.budget is None else micro_usd(float(self.budget)))
-                if c is not None]
-        if caps and not self.keep_implied_rows and not self.has_shared_devices() and self.offers \
-                and all(self._price(o) > 0 for o in self.offers):
-            most = max(min(caps) * o.gpus_per_instance // self._price(o) for o in self.offers)
-            self.W = min(self.W, 1 + most)
+        budget = None if self.budget is None else micro_usd(float(self.budget))
+        cap = min((c for c in (cap_micro_usd, budget) if c is not None), default=None)
+        if cap is not None and self._lean() and self.offers and all(self._price(o) > 0 for o in self.offers):
+            self.W = min(self.W, 1 + max(cap * o.gpus_per_instance // self._price(o) for o in self.offers))
         self.lm.objective = {self.y[o.id]: self.W * self._price(o) + o.gpus_per_instance for o in self.offers}
 
     def _objective_from_hint(self) -> None:
         """W from the hint's cost, when the hint is a plan (every bound and row kept): see ``_set_objective``."""
+        if not self._lean():
+            return  # W stays as built; checking the hint's rows would be wasted
         values = self.lm.hint_values()
         if values is not None:
             self._set_objective(sum(self._price(o) * values[self.y[o.id]] for o in self.offers))
@@ -607,8 +611,8 @@ def solve_fleet(cs: CandidateSet, *, time_limit_s: float, threads: int = 1, hint
                 relax_sharing: bool = False, keep_implied_rows: bool = False) -> Solution:
     """Build and solve the integer program (module doc). Raises InfeasibleError or SolveTimeoutError.
     ``relax_sharing``: solve the relaxation (R) instead of the patterns; its bound is a bound of the whole space.
-    ``keep_implied_rows``: the program exactly as built before the implied rows were left out and W was sized from
-    the hint (``FleetModel._add_min_replicas``, ``_set_objective``)."""
+    ``keep_implied_rows``: keep the replica rows the demand rows imply and W from the instance bounds
+    (``FleetModel._lean``)."""
     started = time.perf_counter()
     fm = FleetModel(cs, budget_usd_per_hour=budget_usd_per_hour, limits=limits, gpu_types=gpu_types,
                     relax_sharing=relax_sharing, keep_implied_rows=keep_implied_rows)
