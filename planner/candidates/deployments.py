@@ -260,31 +260,64 @@ def _on_gpu_type(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, offers: li
                  for tp in sorted({sp[0] for sp in _splits(m, g)} - {sp[0] for sp in splits})]
     one, left_out = one_instance_splits(splits, largest)
     rejected += [Rejection(m.name, g.id, tp, pp, why, RejectionKind.FABRIC) for tp, pp, why in left_out]
-    found = _all_splits(m, g, s, c_, one, demand_units(m)[0], rejected, cache)
+    demand = demand_units(m)[0]
+    unestimated: list[tuple[int, int]] = []  # (tp, pp) left out unestimated: dominated by a one-GPU replica
+    found = _all_splits(m, g, s, c_, one, demand, rejected, cache, unestimated=unestimated)
+    holder = _one_gpu_holder(found, demand)
     for o in fabric_offers(g.id, offers):  # the same splits with their stages across instances of a fabric offer
-        found += _all_splits(m, g, s, c_, across_splits(splits, o), demand_units(m)[0], [], cache, o)
-    kept, dominated = _prune(found, demand_units(m)[0])
-    rejected += [Rejection(d.model, d.gpu, d.tp, d.pp, f"dominated by TP={b.tp} PP={b.pp} on {b.gpu} "
-                           f"({b.gpus} GPUs, {b.max_concurrency} sequences)", RejectionKind.DOMINATED)
-                 for d, b in dominated]
+        found += _all_splits(m, g, s, c_, across_splits(splits, o), demand, [], cache, o, holder, unestimated)
+    kept, dominated = _prune(found, demand)
+    rejected += [_dominated(d.tp, d.pp, b) for d, b in dominated]
+    rejected += [_dominated(tp, pp, holder[0]) for tp, pp in unestimated] if holder is not None else []
     if m.request_rate_per_s is None:  # rate workloads' capacity depends on nothing else, but keep it simple
         cache[(shape, g.id)] = (kept, rejected)
     return kept, rejected
 
 
+def _dominated(tp: int, pp: int, b: Candidate) -> Rejection:
+    """TP=tp x PP=pp of b's model on b's GPU type, dominated by b."""
+    return Rejection(b.model, b.gpu, tp, pp, f"dominated by TP={b.tp} PP={b.pp} on {b.gpu} ({b.gpus} GPUs, "
+                     f"{b.max_concurrency} sequences)", RejectionKind.DOMINATED)
+
+
+def _one_gpu_holder(found: list[Candidate], demand: int) -> tuple[Candidate, int] | None:
+    """A TP=1 x PP=1 replica in one instance among ``found`` (it comes first when found), and the GPU count from
+    which it dominates every split unestimated: n = ceil(demand / min(its capacity, demand)). A split c of g >= n GPUs
+    needs no estimate, whatever its capacity: g copies of the one-GPU replica use no more GPUs, in one-GPU groups that
+    pack wherever c's groups would, hold g x min(capacity, demand) >= demand >= min(c's capacity, demand) and count as
+    more replicas (``_prune``'s rule), so c could never be kept."""
+    first = found[0] if found else None
+    if first is None or first.gpus != 1 or first.over is not None or first.capacity_units < 1:
+        return None
+    return first, -(-demand // min(first.capacity_units, demand))
+
+
 def _all_splits(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, splits: list[tuple[int, int]],
                 demand: int, rejected: list[Rejection], cache: dict[tuple[Any, ...], Any],
-                over: PricedOffer | None = None) -> list[Candidate]:
+                over: PricedOffer | None = None, holder: tuple[Candidate, int] | None = None,
+                unestimated: list[tuple[int, int]] | None = None) -> list[Candidate]:
     """Every (TP, PP) the lists, the machines and the parallelism rules allow. Per TP size, PP grows from 1; a split
     is kept only when its capacity (capped at the model's demand: more is never used) exceeds that of every fewer-stage
     split of the same TP size, which needs fewer GPUs in groups of the same size (so the skipped splits are dominated,
     an exact pruning), and the search stops once a replica holds the whole demand. PP = 1 failures are rejections with
-    their reasons; a TP size with no fitting split at all gets one NO_SPLIT rejection."""
+    their reasons; a TP size with no fitting split at all gets one NO_SPLIT rejection.
+
+    With ``unestimated`` given, splits that a one-GPU replica dominates unseen (``_one_gpu_holder``: ``holder``, or
+    the TP=1 x PP=1 replica found here) are not estimated: the first of each TP size goes to ``unestimated`` and the
+    larger PP sizes of that TP, dominated too, are not tried (a TP size whose PP = 1 breaks the parallelism rules
+    keeps its PARALLELISM rejection instead)."""
     found: list[Candidate] = []
     for tp in sorted({sp[0] for sp in splits}):
         best, last_rej, tried = 0, None, 0
         for pp in sorted(sp[1] for sp in splits if sp[0] == tp):
             why = parallel_problem(m.arch, g, tp, pp, m.precision, m.kv_cache_dtype)
+            h = holder or (_one_gpu_holder(found, demand) if unestimated is not None and over is None else None)
+            if h is not None and unestimated is not None and tp * pp >= h[1]:
+                if why and pp == 1:
+                    rejected.append(Rejection(m.name, g.id, tp, pp, why, RejectionKind.PARALLELISM))
+                else:
+                    unestimated.append((tp, pp))
+                break
             if why:
                 if pp == 1:
                     rejected.append(Rejection(m.name, g.id, tp, pp, why, RejectionKind.PARALLELISM))
