@@ -237,19 +237,30 @@ def _vectors(lads: list[EngineLadder], sizes: list[list[int]], usable: int, util
     def ok(mem: int, util: int, step: float, cap: float) -> bool:
         return mem <= usable and util <= util_cap and step <= cap + 1e-9
 
+    tables: list[dict[int, tuple[int, int, float, float]]] = [{} for _ in lads]
+
+    def terms(i: int, c: int) -> tuple[int, int, float, float]:
+        """Engine i at c sequences: (need, util, step_ms, step_cap), each from its ladder, looked up once."""
+        t = tables[i].get(c)
+        if t is None:
+            lad = lads[i]
+            t = tables[i][c] = (lad.need(c), lad.util(c), lad.engine(c).step_ms, lad.step_cap(c))
+        return t
+
     def grown(vec: list[tuple[int, int]], sums: tuple[int, int, float], k: int, up: int) -> bool:
         """Does ``vec`` still fit with engine k at ``up`` sequences (k == len(vec): a new engine)?"""
         mem, util, step = sums
         if k < len(vec):
             i, c = vec[k]
-            mem, util, step = mem - lads[i].need(c), util - lads[i].util(c), step - lads[i].engine(c).step_ms
+            n_k, u_k, s_k, _ = terms(i, c)
+            mem, util, step = mem - n_k, util - u_k, step - s_k
             i_new = i
         else:
             i_new = up >> 32
             up &= 0xFFFFFFFF
-        lad = lads[i_new]
-        cap = min([lads[i].step_cap(c) for j, (i, c) in enumerate(vec) if j != k] + [lad.step_cap(up)])
-        return ok(mem + lad.need(up), util + lad.util(up), step + lad.engine(up).step_ms, cap)
+        n_up, u_up, s_up, cap_up = terms(i_new, up)
+        cap = min([terms(i, c)[3] for j, (i, c) in enumerate(vec) if j != k] + [cap_up])
+        return ok(mem + n_up, util + u_up, step + s_up, cap)
 
     def maximal(vec: list[tuple[int, int]], sums: tuple[int, int, float]) -> bool:
         for k, (i, c) in enumerate(vec[:-1]):
@@ -264,12 +275,12 @@ def _vectors(lads: list[EngineLadder], sizes: list[list[int]], usable: int, util
 
     def extend(vec: list[tuple[int, int]], start: int, mem: int, util: int, step: float, cap: float) -> bool:
         for i in range(start, len(lads)):
-            lad = lads[i]
             for c in sizes[i]:
                 if not budget.spend():
                     return False
-                m2, u2 = mem + lad.need(c), util + lad.util(c)
-                s2, cap2 = step + lad.engine(c).step_ms, min(cap, lad.step_cap(c))
+                n_c, u_c, s_c, cap_c = terms(i, c)
+                m2, u2 = mem + n_c, util + u_c
+                s2, cap2 = step + s_c, min(cap, cap_c)
                 if not ok(m2, u2, s2, cap2):
                     break
                 nxt = [*vec, (i, c)]
