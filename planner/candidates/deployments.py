@@ -303,7 +303,7 @@ def _all_splits(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, splits: lis
     their reasons; a TP size with no fitting split at all gets one NO_SPLIT rejection.
 
     With ``unestimated`` given, splits that a one-GPU replica dominates unseen (``_one_gpu_holder``: ``holder``, or
-    the TP=1 x PP=1 replica found here) are not estimated: the first of each TP size goes to ``unestimated`` and the
+    once found here, the TP=1 x PP=1 replica) are not estimated: the first of each TP size goes to ``unestimated`` and the
     larger PP sizes of that TP, dominated too, are not tried (a TP size whose PP = 1 breaks the parallelism rules
     keeps its PARALLELISM rejection instead)."""
     found: list[Candidate] = []
@@ -311,16 +311,13 @@ def _all_splits(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, splits: lis
         best, last_rej, tried = 0, None, 0
         for pp in sorted(sp[1] for sp in splits if sp[0] == tp):
             why = parallel_problem(m.arch, g, tp, pp, m.precision, m.kv_cache_dtype)
-            h = holder or (_one_gpu_holder(found, demand) if unestimated is not None and over is None else None)
-            if h is not None and unestimated is not None and tp * pp >= h[1]:
-                if why and pp == 1:
-                    rejected.append(Rejection(m.name, g.id, tp, pp, why, RejectionKind.PARALLELISM))
-                else:
+            if why and pp == 1:
+                rejected.append(Rejection(m.name, g.id, tp, pp, why, RejectionKind.PARALLELISM))
+            if unestimated is not None and holder is not None and tp * pp >= holder[1]:
+                if not (why and pp == 1):
                     unestimated.append((tp, pp))
                 break
             if why:
-                if pp == 1:
-                    rejected.append(Rejection(m.name, g.id, tp, pp, why, RejectionKind.PARALLELISM))
                 continue
             tried += 1
             cand, rej = _candidate_of_shape(m, g, tp, pp, s, c_, cache, over)
@@ -334,6 +331,8 @@ def _all_splits(m: ModelReq, g: GPU, s: Scenario, c_: PerfConstants, splits: lis
                 continue
             best = units
             found.append(cand)
+            if holder is None and unestimated is not None:
+                holder = _one_gpu_holder(found, demand)
             if units >= demand:
                 break
         if not best and tried > 1 and last_rej is not None:

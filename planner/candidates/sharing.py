@@ -97,6 +97,7 @@ class EngineLadder:
         self.cmax = top
         self._engines: dict[int, SharedEngine] = {}
         self._caps: dict[int, float] = {}
+        self._terms: dict[int, tuple[int, int, float, float]] = {}
         self._solo: int | None = None
 
     def memory_at(self, conc: int) -> MemoryEstimate:
@@ -132,6 +133,14 @@ class EngineLadder:
                              util_steps=self.util(conc), memory=self.memory_at(conc))
             self._engines[conc] = e
         return e
+
+    def terms(self, conc: int) -> tuple[int, int, float, float]:
+        """(need, util, step_ms, step_cap) at ``conc`` sequences in one lookup: the pattern enumeration reads all four
+        for every (engine, size) it visits."""
+        got = self._terms.get(conc)
+        if got is None:
+            got = self._terms[conc] = (self.need(conc), self.util(conc), self.engine(conc).step_ms, self.step_cap(conc))
+        return got
 
     def step_cap(self, conc: int) -> float:
         """The longest device step (all engines' steps together) this engine's SLO allows at ``conc`` sequences."""
@@ -237,29 +246,19 @@ def _vectors(lads: list[EngineLadder], sizes: list[list[int]], usable: int, util
     def ok(mem: int, util: int, step: float, cap: float) -> bool:
         return mem <= usable and util <= util_cap and step <= cap + 1e-9
 
-    tables: list[dict[int, tuple[int, int, float, float]]] = [{} for _ in lads]
-
-    def terms(i: int, c: int) -> tuple[int, int, float, float]:
-        """Engine i at c sequences: (need, util, step_ms, step_cap), each from its ladder, looked up once."""
-        t = tables[i].get(c)
-        if t is None:
-            lad = lads[i]
-            t = tables[i][c] = (lad.need(c), lad.util(c), lad.engine(c).step_ms, lad.step_cap(c))
-        return t
-
     def grown(vec: list[tuple[int, int]], sums: tuple[int, int, float], k: int, up: int) -> bool:
         """Does ``vec`` still fit with engine k at ``up`` sequences (k == len(vec): a new engine)?"""
         mem, util, step = sums
         if k < len(vec):
             i, c = vec[k]
-            n_k, u_k, s_k, _ = terms(i, c)
+            n_k, u_k, s_k, _ = lads[i].terms(c)
             mem, util, step = mem - n_k, util - u_k, step - s_k
             i_new = i
         else:
             i_new = up >> 32
             up &= 0xFFFFFFFF
-        n_up, u_up, s_up, cap_up = terms(i_new, up)
-        cap = min([terms(i, c)[3] for j, (i, c) in enumerate(vec) if j != k] + [cap_up])
+        n_up, u_up, s_up, cap_up = lads[i_new].terms(up)
+        cap = min([lads[i].terms(c)[3] for j, (i, c) in enumerate(vec) if j != k] + [cap_up])
         return ok(mem + n_up, util + u_up, step + s_up, cap)
 
     def maximal(vec: list[tuple[int, int]], sums: tuple[int, int, float]) -> bool:
@@ -278,7 +277,7 @@ def _vectors(lads: list[EngineLadder], sizes: list[list[int]], usable: int, util
             for c in sizes[i]:
                 if not budget.spend():
                     return False
-                n_c, u_c, s_c, cap_c = terms(i, c)
+                n_c, u_c, s_c, cap_c = lads[i].terms(c)
                 m2, u2 = mem + n_c, util + u_c
                 s2, cap2 = step + s_c, min(cap, cap_c)
                 if not ok(m2, u2, s2, cap2):
