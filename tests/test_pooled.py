@@ -59,20 +59,26 @@ def test_pooled_bound_never_exceeds_the_whole_space_optimum(tmp_path):
     assert compared >= 30, f"only {compared} of {len(SEEDS)} instances have a plan to bound"
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_repaired_patterns_keep_every_rule_of_a_shared_device(seed, tmp_path):
-    s, cs, pool = _pooled_case(seed, tmp_path)
-    slos = {m.name: (m.min_tokens_per_s, m.max_ttft_ms) for m in s.models}
-    util_cap = round(s.gpu_memory_utilization * UTIL_STEPS)
-    have = {p.key for p in cs.patterns}
-    for p in pool.patterns:
-        assert p.key not in have
-        assert 2 <= len(p.models) <= s.sharing.max_engines_per_device
-        assert len(set(p.models)) == len(p.models)
-        usable = cs.ladders[(p.models[0], p.gpu)].mem.per_device.usable_bytes
-        assert pattern_ok(list(p.engines), usable, slos, util_cap), p.key
-        for name, c in zip(p.models, p.concurrency, strict=True):
-            assert 1 <= c <= cs.ladders[(name, p.gpu)].cmax
+def test_repaired_patterns_keep_every_rule_of_a_shared_device(tmp_path):
+    """Every pattern the pooled step repairs keeps the device's rules. Most seeds repair none (the restricted patterns
+    already cover them); measured: 4 of the 40 seeds, 10 patterns in all. The guard fails when fewer than 3 seeds
+    repair any, so the checks below cannot pass by having nothing to check."""
+    with_repairs = 0
+    for seed in SEEDS:
+        s, cs, pool = _pooled_case(seed, tmp_path / f"s{seed}")
+        slos = {m.name: (m.min_tokens_per_s, m.max_ttft_ms) for m in s.models}
+        util_cap = round(s.gpu_memory_utilization * UTIL_STEPS)
+        have = {p.key for p in cs.patterns}
+        with_repairs += bool(pool.patterns)
+        for p in pool.patterns:
+            assert p.key not in have, (seed, p.key)
+            assert 2 <= len(p.models) <= s.sharing.max_engines_per_device
+            assert len(set(p.models)) == len(p.models)
+            usable = cs.ladders[(p.models[0], p.gpu)].mem.per_device.usable_bytes
+            assert pattern_ok(list(p.engines), usable, slos, util_cap), (seed, p.key)
+            for name, c in zip(p.models, p.concurrency, strict=True):
+                assert 1 <= c <= cs.ladders[(name, p.gpu)].cmax, (seed, p.key)
+    assert with_repairs >= 3, f"only {with_repairs} of {len(SEEDS)} seeds repaired a pattern"
 
 
 def test_solo_max_and_the_slo_share_line(tmp_path):
