@@ -6,6 +6,7 @@ import time
 
 import highspy
 import pytest
+from test_optimizer import brute_force, random_scenario
 
 from planner.candidates.deployments import build_candidates
 from planner.errors import InfeasibleError
@@ -15,7 +16,6 @@ from planner.plans.check import check_plan
 from planner.report.tables import to_json
 from planner.solve.backends import LinearModel, run_backend
 from planner.solve.highs import STATUS
-from tests.test_optimizer import brute_force, random_scenario
 
 
 @pytest.mark.parametrize("seed", range(0, 24, 2))
